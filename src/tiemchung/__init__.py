@@ -1,0 +1,1 @@
+"""tiemchung: the open platform for a country's COVID-19 vaccination data."""

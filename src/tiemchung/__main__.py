@@ -1,0 +1,3 @@
+from tiemchung.cli import main
+
+main()
