@@ -27,6 +27,7 @@ NAMING_CONVENTION = {
 
 MODEL_MODULES = (
     "tiemchung.registry.models",
+    "tiemchung.registry.audit",
     "tiemchung.verification.models",
     "tiemchung.cleaning.models",
     "tiemchung.certificates.models",

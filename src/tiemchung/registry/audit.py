@@ -1,0 +1,58 @@
+"""The audit log: every read or change of a person's data leaves an event that cannot be altered.
+
+Append-only is enforced by the database itself (triggers), so that not even a bug in this code, or a
+person with the application's credentials, can rewrite history without dropping the trigger first.
+"""
+
+from typing import Any
+
+from sqlalchemy import DDL, event
+from sqlalchemy.orm import Session
+
+from tiemchung.registry.models import AuditEvent
+
+SQLITE_APPEND_ONLY = (
+    "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+)
+POSTGRES_APPEND_ONLY = (
+    "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$",
+    "DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events",
+    "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
+    "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+)
+
+for _statement in SQLITE_APPEND_ONLY:
+    event.listen(AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in POSTGRES_APPEND_ONLY:
+    event.listen(AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: object = "",
+    subject_id: int | None = None,
+    actor_role: str = "",
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit event to the session's transaction: it commits or rolls back with the change it records."""
+    audit_event = AuditEvent(
+        actor=actor,
+        actor_role=actor_role,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        subject_id=subject_id,
+        reason=reason,
+        detail=detail or {},
+    )
+    session.add(audit_event)
+    return audit_event

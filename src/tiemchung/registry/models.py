@@ -1,0 +1,224 @@
+"""The registry's tables: facilities, villages, users, subjects, doses, import batches, findings, the audit log.
+
+Identity fields are stored twice: as typed (what the facility sent, for the audit trail and the error workbook) and
+in canonical form (what agreement and search use), so that a correction never loses what was there before.
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tiemchung.registry.db import Base
+
+
+class Role(StrEnum):
+    FACILITY = "facility"
+    HEALTH_STATION = "health_station"
+    VILLAGE_TEAM = "village_team"
+    COMMUNE_POLICE = "commune_police"
+    PROVINCE = "province"
+    MINISTRY = "ministry"
+    ADMIN = "admin"
+
+    @property
+    def label_vi(self) -> str:
+        return _ROLE_LABELS[self]
+
+
+_ROLE_LABELS = {
+    Role.FACILITY: "Cơ sở tiêm chủng",
+    Role.HEALTH_STATION: "Trạm Y tế xã/phường",
+    Role.VILLAGE_TEAM: "Tổ công tác Đề án 06 cấp thôn",
+    Role.COMMUNE_POLICE: "Công an xã/phường",
+    Role.PROVINCE: "Sở Y tế",
+    Role.MINISTRY: "Bộ Y tế",
+    Role.ADMIN: "Quản trị hệ thống",
+}
+
+
+class Facility(Base):
+    __tablename__ = "facilities"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    province_code: Mapped[str] = mapped_column(String(2), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(3))
+    ward_code: Mapped[str | None] = mapped_column(String(5))
+    # PEM of the facility's public key for the daily dose signatures (the private key stays with the facility).
+    public_key_pem: Mapped[str | None] = mapped_column(Text)
+
+
+class Village(Base):
+    """A village (thôn/ấp): the unit of a village working team. Not in the GSO codes, so kept here."""
+
+    __tablename__ = "villages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ward_code: Mapped[str] = mapped_column(String(5), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class User(Base):
+    """A person who logs in. The area is the administrative unit the role acts on:
+    a ward code for the commune roles, a province code for a department, empty for the ministry and admins."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    area_code: Mapped[str] = mapped_column(String(5), default="")
+    facility_code: Mapped[str | None] = mapped_column(ForeignKey("facilities.code"))
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Subject(Base):
+    """A vaccinated person as the registry knows them (đối tượng tiêm)."""
+
+    __tablename__ = "subjects"
+    __table_args__ = (
+        Index("ix_subjects_name_folded_birth_year", "name_folded", "birth_year"),
+        Index("ix_subjects_ward_category", "ward_code", "verification_category"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The submitting facility's key for the person (`subject_id` of the interchange format).
+    subject_key: Mapped[str] = mapped_column(String(64), unique=True)
+    facility_code: Mapped[str | None] = mapped_column(String(32))
+    full_name_raw: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(255))
+    name_canonical: Mapped[str] = mapped_column(String(255))
+    name_folded: Mapped[str] = mapped_column(String(255))
+    birth_date_raw: Mapped[str] = mapped_column(String(64), default="")
+    birth_date: Mapped[str | None] = mapped_column(String(10))  # "YYYY-MM-DD" or "YYYY"
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(1))  # "M" / "F"
+    id_number_raw: Mapped[str] = mapped_column(String(64), default="")
+    id_number: Mapped[str | None] = mapped_column(String(12), index=True)
+    id_kind: Mapped[str] = mapped_column(String(16), default="none")
+    id_status: Mapped[str] = mapped_column(String(16), default="missing")
+    identity_findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    passport_number: Mapped[str | None] = mapped_column(String(32))
+    nationality: Mapped[str] = mapped_column(String(2), default="VN")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    province_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(3))
+    ward_code: Mapped[str | None] = mapped_column(String(5))
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
+    address: Mapped[str | None] = mapped_column(String(512))
+    # The latest answer of the population register (its history is in verification_results).
+    verification_category: Mapped[str | None] = mapped_column(String(32), index=True)
+    verification_reasons: Mapped[str] = mapped_column(String(64), default="")
+    matched_person_id: Mapped[str | None] = mapped_column(String(12))
+    match_probability: Mapped[float | None] = mapped_column(Float)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    doses: Mapped[list["Dose"]] = relationship(back_populates="subject", order_by="Dose.vaccination_date")
+
+
+class ImportBatch(Base):
+    """One uploaded file: what came in, who sent it, what became of its rows."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    facility_code: Mapped[str | None] = mapped_column(String(32))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    # For doses entered late: why they were not entered on time (seed 001, appendix 2 groups).
+    reason_group: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Dose(Base):
+    """One vaccination event (mũi tiêm)."""
+
+    __tablename__ = "doses"
+    __table_args__ = (Index("ix_doses_facility_date", "facility_code", "vaccination_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(64), unique=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    vaccine: Mapped[str] = mapped_column(String(32))  # Vaccine.key
+    lot_number: Mapped[str | None] = mapped_column(String(64))
+    vaccination_date: Mapped[date] = mapped_column(Date)
+    dose_kind: Mapped[str] = mapped_column(String(16))  # DoseKind value
+    facility_code: Mapped[str] = mapped_column(String(32))
+    entered_by: Mapped[str] = mapped_column(String(64), default="")
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    # Set when the dose was entered after the fact; which reason group it belonged to (appendix 2).
+    reason_group: Mapped[str | None] = mapped_column(String(16))
+    # The facility's daily signature ("ký số trong ngày").
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signed_by: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(Text)
+    # A dose found to be the same event as another one (same person, vaccine family and date).
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("doses.id"))
+
+    subject: Mapped[Subject] = relationship(back_populates="doses")
+
+
+class Finding(Base):
+    """A data-quality finding: something wrong or doubtful, kept for review instead of silently fixed."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id"), index=True)
+    dose_id: Mapped[int | None] = mapped_column(ForeignKey("doses.id"))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Who read or changed which person's data, when and why. Append-only (enforced by database triggers)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(32), default="")
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64), default="")
+    subject_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
