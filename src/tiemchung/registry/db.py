@@ -8,7 +8,7 @@ Alembic and to `create_schema`.
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, MetaData, event
 from sqlalchemy.engine import Engine, create_engine, make_url
@@ -37,7 +37,7 @@ MODEL_MODULES = (
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 def import_all_models() -> MetaData:
