@@ -1,0 +1,75 @@
+"""Back up and restore the registry: nothing lost, on both engines, and across engines."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from tiemchung.registry import audit
+from tiemchung.registry.backup import BackupError, backup, restore, verify
+from tiemchung.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.registry.models import Dose, Facility, Subject
+
+
+def _fill(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        session.add(Facility(code="F1", name="Trạm Y tế phường Phúc Xá", province_code="01", ward_code="00001"))
+        subject = Subject(
+            subject_key="F1-1",
+            full_name_raw="Nguyễn Văn An",
+            full_name="Nguyễn Văn An",
+            name_canonical="nguyễn văn an",
+            name_folded="nguyen van an",
+            birth_date="1990-05-17",
+            birth_year=1990,
+            sex="M",
+            identity_findings=[{"code": "id.leading_zeros_restored"}],
+        )
+        session.add(subject)
+        session.flush()
+        session.add(
+            Dose(
+                record_id="R1",
+                subject_id=subject.id,
+                vaccine="AstraZeneca",
+                vaccination_date=date(2021, 8, 1),
+                dose_kind="1",
+                facility_code="F1",
+            )
+        )
+        audit.record(session, actor="admin", action="create", entity="subject", entity_id=subject.id)
+
+
+def test_backup_then_restore_keeps_every_row(engine: Engine, tmp_path: Path) -> None:
+    _fill(engine)
+    written = backup(engine, tmp_path / "backup")
+    target = make_engine(f"sqlite:///{tmp_path / 'restored.sqlite'}")
+    create_schema(target)
+
+    restored = restore(target, tmp_path / "backup")
+
+    assert restored == written
+    assert {check.table: check.rows for check in restored}["doses"] == 1
+
+
+def test_restore_refuses_a_tampered_backup(engine: Engine, tmp_path: Path) -> None:
+    _fill(engine)
+    backup(engine, tmp_path / "backup")
+    manifest = tmp_path / "backup" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"rows": 1', '"rows": 2', 1))
+    target = make_engine(f"sqlite:///{tmp_path / 'restored.sqlite'}")
+    create_schema(target)
+
+    with pytest.raises(BackupError, match="không khớp"):
+        restore(target, tmp_path / "backup")
+
+
+def test_restore_refuses_a_database_that_is_not_empty(engine: Engine, tmp_path: Path) -> None:
+    _fill(engine)
+    backup(engine, tmp_path / "backup")
+
+    with pytest.raises(BackupError, match="đã có dữ liệu"):
+        restore(engine, tmp_path / "backup")
+    assert verify(engine)
