@@ -1,7 +1,122 @@
-"""Commands of the population package."""
+"""Commands of the population package: `tiemchung register ...` (the register side's service and its keys)."""
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
+
+DEFAULT_WORKDIR = Path("var/register")
+
+register_app = typer.Typer(
+    help="Dịch vụ CSDL dân cư (phía Bộ Công an): trả lời yêu cầu xác minh qua HTTP.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Quản lý khóa API của các đơn vị được phép truy vấn.", no_args_is_help=True)
+register_app.add_typer(keys_app, name="keys")
+
+WorkdirOption = Annotated[Path, typer.Option("--workdir", help="Thư mục làm việc (chỉ mục, lô, nhật ký truy vấn).")]
+KeysOption = Annotated[
+    Path | None, typer.Option("--keys", help="Tệp khóa API (mặc định: <workdir>/keys.json).", show_default=False)
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the main app."""
+    app.add_typer(register_app, name="register")
+
+
+@register_app.command("serve")
+def serve(
+    data: Annotated[Path, typer.Option("--data", help="Trích xuất CSDL dân cư (Parquet hoặc CSV, mục 1).")],
+    host: Annotated[str, typer.Option(help="Địa chỉ lắng nghe.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Cổng.")] = 8700,
+    workdir: WorkdirOption = DEFAULT_WORKDIR,
+    keys: KeysOption = None,
+    chunk_subjects: Annotated[int, typer.Option(help="Số đối tượng mỗi phần của một lô.")] = 50_000,
+    threads: Annotated[int | None, typer.Option(help="Số luồng DuckDB (mặc định: số lõi).")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="Chứng thư máy chủ (PEM) để phục vụ HTTPS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Khóa riêng của máy chủ (PEM).")] = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option(help="CA của các đơn vị gọi: bắt buộc chứng thư máy khách (mTLS).")
+    ] = None,
+) -> None:
+    """Chạy dịch vụ xác minh (OpenAPI tại /docs)."""
+    import ssl
+
+    import uvicorn
+
+    from tiemchung.population.service import ServiceConfig, create_app
+
+    if not data.exists():
+        raise typer.BadParameter(f"Không thấy tệp dữ liệu dân cư: {data}", param_hint="--data")
+    if (tls_cert is None) != (tls_key is None) or (tls_ca is not None and tls_cert is None):
+        raise typer.BadParameter("--tls-cert và --tls-key phải đi cùng nhau; --tls-ca cần cả hai.")
+    config = ServiceConfig(
+        register=data,
+        workdir=workdir,
+        keys=keys or workdir / "keys.json",
+        chunk_subjects=chunk_subjects,
+        threads=threads,
+    )
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        ssl_ca_certs=str(tls_ca) if tls_ca else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if tls_ca else ssl.CERT_NONE,
+    )
+
+
+@register_app.command("openapi")
+def openapi(workdir: WorkdirOption = DEFAULT_WORKDIR) -> None:
+    """In tài liệu OpenAPI của dịch vụ (JSON)."""
+    from tiemchung.population.service import ServiceConfig, openapi_json
+
+    typer.echo(openapi_json(ServiceConfig(register=Path("-"), workdir=workdir, keys=workdir / "keys.json")))
+
+
+@keys_app.command("add")
+def keys_add(
+    caller: Annotated[str, typer.Option("--caller", help="Tên đơn vị được cấp khóa.")],
+    workdir: WorkdirOption = DEFAULT_WORKDIR,
+    keys: KeysOption = None,
+    rate: Annotated[float, typer.Option(help="Hạn mức: số truy vấn mỗi giây.")] = 200.0,
+    burst: Annotated[int, typer.Option(help="Số truy vấn dồn tối đa.")] = 400,
+) -> None:
+    """Cấp một khóa API mới (chỉ in ra một lần; chỉ lưu mã băm)."""
+    from tiemchung.population.keys import KeyStore
+
+    key = KeyStore(keys or workdir / "keys.json").add(caller, rate_per_second=rate, burst=burst)
+    typer.echo(key)
+    typer.echo(f"Đã cấp khóa cho {caller}. Hãy lưu lại ngay: khóa này sẽ không được hiển thị lại.", err=True)
+
+
+@keys_app.command("list")
+def keys_list(workdir: WorkdirOption = DEFAULT_WORKDIR, keys: KeysOption = None) -> None:
+    """Liệt kê các khóa đã cấp (không hiển thị khóa)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tiemchung.population.keys import KeyStore
+
+    table = Table("Mã khóa", "Đơn vị", "Ngày cấp", "Trạng thái")
+    for key_id, caller, created_at, live in KeyStore(keys or workdir / "keys.json").list():
+        table.add_row(key_id, caller, created_at, "đang dùng" if live else "đã thu hồi")
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="Mã khóa (phần sau tcr_ và trước dấu chấm).")],
+    workdir: WorkdirOption = DEFAULT_WORKDIR,
+    keys: KeysOption = None,
+) -> None:
+    """Thu hồi một khóa (có hiệu lực ngay, không cần khởi động lại dịch vụ)."""
+    from tiemchung.population.keys import KeyStore
+
+    if not KeyStore(keys or workdir / "keys.json").revoke(key_id):
+        typer.echo(f"Không có khóa đang dùng với mã {key_id}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Đã thu hồi khóa {key_id}.")

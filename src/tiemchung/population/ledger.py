@@ -1,0 +1,147 @@
+"""The register service's own records: the query log and the idempotency memory (one SQLite file in the workdir).
+
+The query log answers "who asked about whom, when, and what did they learn": caller, time, request id, the
+caller's subject_id and the category returned. The identity that was asked about (name, birth date, ID number) is
+never kept in clear, only as an HMAC with a secret that stays in the service's workdir: enough to find repeated
+queries about one identity, useless to someone who steals the log without the secret.
+
+The idempotency memory stores the answer given for each (caller, Idempotency-Key). A retried request is answered
+from it and written to the query log once: the log entry and the stored answer commit in one transaction.
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tiemchung.verification.results import SubjectQuery
+
+_SCHEMA = """
+create table if not exists query_log (
+    id integer primary key,
+    at text not null,
+    caller text not null,
+    request_id text not null,
+    kind text not null,
+    subject_id text not null,
+    identity_hmac text not null,
+    category text not null,
+    unique (request_id, subject_id)
+);
+create index if not exists ix_query_log_caller_at on query_log (caller, at);
+create table if not exists idempotency (
+    caller text not null,
+    key text not null,
+    fingerprint text not null,
+    response text not null,
+    created_at text not null,
+    primary key (caller, key)
+);
+"""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    caller: str
+    request_id: str
+    kind: str  # "online" or "batch"
+    subject_id: str
+    identity_hmac: str
+    category: str
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    fingerprint: str
+    response: dict[str, object]
+
+
+class Ledger:
+    """Query log and idempotency memory. One connection, serialised by a lock: writes are tiny and SQLite has a
+    single writer anyway, so a pool would only add contention."""
+
+    def __init__(self, path: Path, secret_path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._secret = _load_or_create_secret(secret_path)
+        self._lock = threading.Lock()
+        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._connection.execute("pragma journal_mode=wal")
+        self._connection.execute("pragma synchronous=normal")
+        self._connection.executescript(_SCHEMA)
+
+    def identity_hmac(self, query: SubjectQuery) -> str:
+        """A keyed hash of the identity asked about (never the identity itself)."""
+        identity = "\x1f".join(
+            value or ""
+            for value in (query.id_number, query.full_name, query.birth_date, query.sex, query.passport_number)
+        )
+        return hmac.new(self._secret, identity.encode(), hashlib.sha256).hexdigest()
+
+    def recall(self, caller: str, key: str) -> StoredAnswer | None:
+        with self._lock:
+            row = self._connection.execute(
+                "select fingerprint, response from idempotency where caller = ? and key = ?", (caller, key)
+            ).fetchone()
+        return None if row is None else StoredAnswer(row[0], json.loads(row[1]))
+
+    def answer(
+        self,
+        entries: Iterable[LogEntry],
+        *,
+        idempotency: tuple[str, str, str] | None = None,
+        response: dict[str, object] | None = None,
+    ) -> StoredAnswer | None:
+        """Log `entries` and remember `response` under `idempotency` = (caller, key, fingerprint), atomically.
+
+        When another request with the same key got there first, nothing is logged and its answer is returned;
+        otherwise None. Log entries already present (same request id and subject) are not counted twice.
+        """
+        now = _now()
+        with self._lock, self._connection:
+            self._connection.execute("begin immediate")
+            if idempotency is not None:
+                caller, key, fingerprint = idempotency
+                inserted = self._connection.execute(
+                    "insert or ignore into idempotency values (?, ?, ?, ?, ?)",
+                    (caller, key, fingerprint, json.dumps(response, ensure_ascii=False), now),
+                ).rowcount
+                if not inserted:
+                    row = self._connection.execute(
+                        "select fingerprint, response from idempotency where caller = ? and key = ?", (caller, key)
+                    ).fetchone()
+                    return StoredAnswer(row[0], json.loads(row[1]))
+            self._connection.executemany(
+                "insert or ignore into query_log (at, caller, request_id, kind, subject_id, identity_hmac, category)"
+                " values (?, ?, ?, ?, ?, ?, ?)",
+                ((now, e.caller, e.request_id, e.kind, e.subject_id, e.identity_hmac, e.category) for e in entries),
+            )
+        return None
+
+    def count_queries(self, *, caller: str | None = None, subject_id: str | None = None) -> int:
+        sql = "select count(*) from query_log where (? is null or caller = ?) and (? is null or subject_id = ?)"
+        with self._lock:
+            return int(self._connection.execute(sql, (caller, caller, subject_id, subject_id)).fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+def _load_or_create_secret(path: Path) -> bytes:
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    secret = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secret.hex())
+    path.chmod(0o600)
+    return secret
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
