@@ -1,0 +1,271 @@
+"""Each report's aggregation, written once as SQLAlchemy Core over the registry tables.
+
+The statements run unchanged on SQLite and PostgreSQL (the registry) and, compiled for PostgreSQL with
+literal values, on DuckDB over Parquet (see `sources`). Grouping is always done on the columns of an inner
+select, never on repeated expressions, so that PostgreSQL does not see two differently-bound copies of
+one CASE expression. Only functions every engine has are used (substr, length, extract, coalesce, CASE);
+the one engine difference, subtracting dates, is a compiled construct below.
+"""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Integer, Select, String, and_, case, cast, extract, func, literal_column, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from tiemchung.registry.models import Dose, Facility, ImportBatch, Subject
+
+UNDER_FIVE = "under_5"
+UNKNOWN = "unknown"
+
+
+class days_between(FunctionElement[int]):
+    """Whole days from the second date to the first: `a - b` on PostgreSQL and DuckDB, julianday on SQLite."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(days_between)
+def _days_between_default(element: days_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return f"({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)})"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return f"CAST(julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
+
+
+def _const(value: str) -> ColumnElement[Any]:
+    """A text constant written into the SQL (not a bound parameter), safe to group by on PostgreSQL."""
+    return literal_column("'" + value.replace("'", "''") + "'", String())
+
+
+def _int(value: int) -> ColumnElement[Any]:
+    return literal_column(str(int(value)), Integer())
+
+
+def dose_province() -> ColumnElement[Any]:
+    """Where a dose counts: its facility's province, or the subject's residence when the facility is unknown."""
+    return func.coalesce(Facility.province_code, Subject.province_code)
+
+
+def age_at_dose() -> ColumnElement[Any]:
+    """Age in whole years on the day of the dose; a year-only birth date counts as born on 1 January."""
+    birth = Subject.birth_date
+    birth_year = cast(func.substr(birth, _int(1), _int(4)), Integer)
+    dose_year = cast(extract("year", Dose.vaccination_date), Integer)
+    dose_month_day = cast(extract("month", Dose.vaccination_date), Integer) * _int(100) + cast(
+        extract("day", Dose.vaccination_date), Integer
+    )
+    birth_month_day = cast(func.substr(birth, _int(6), _int(2)), Integer) * _int(100) + cast(
+        func.substr(birth, _int(9), _int(2)), Integer
+    )
+    before_birthday = case(
+        (and_(func.length(birth) == _int(10), dose_month_day < birth_month_day), _int(1)), else_=_int(0)
+    )
+    return case((func.length(birth) >= _int(4), dose_year - birth_year - before_birthday), else_=None)
+
+
+def age_group_of(age: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case(
+        (age >= _int(18), _const("18+")),
+        (age >= _int(12), _const("12-17")),
+        (age >= _int(5), _const("5-11")),
+        (age >= _int(0), _const(UNDER_FIVE)),
+        else_=_const(UNKNOWN),
+    )
+
+
+def _counted_doses(as_of: date | None, province_code: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Dose.duplicate_of_id.is_(None)]
+    if as_of is not None:
+        conditions.append(Dose.vaccination_date <= as_of)
+    if province_code is not None:
+        conditions.append(dose_province() == province_code)
+    return conditions
+
+
+def _doses_with_subject_and_facility() -> Any:
+    return Dose.__table__.join(Subject.__table__, Subject.id == Dose.subject_id).outerjoin(
+        Facility.__table__, Facility.code == Dose.facility_code
+    )
+
+
+def entered_cells(as_of: date | None = None, province_code: str | None = None) -> Select[Any]:
+    """Doses entered, by (province, age group, dose kind): rows of (province_code, age_group, dose_kind, doses).
+
+    Duplicates (doses with `duplicate_of_id`) are not counted: they are the same event entered twice.
+    """
+    # Age in its own select so that the CASE over it does not repeat the age arithmetic four times.
+    with_age = (
+        select(
+            dose_province().label("province_code"),
+            age_at_dose().label("age"),
+            Dose.dose_kind.label("dose_kind"),
+        )
+        .select_from(_doses_with_subject_and_facility())
+        .where(*_counted_doses(as_of, province_code))
+        .subquery("dose_ages")
+    )
+    inner = select(
+        with_age.c.province_code, age_group_of(with_age.c.age).label("age_group"), with_age.c.dose_kind
+    ).subquery("cells")
+    return select(inner.c.province_code, inner.c.age_group, inner.c.dose_kind, func.count()).group_by(
+        inner.c.province_code, inner.c.age_group, inner.c.dose_kind
+    )
+
+
+def verification_counts(province_code: str | None = None) -> Select[Any]:
+    """Subjects and their doses by (category, mismatch reasons, province): rows of
+    (verification_category, verification_reasons, province_code, subjects, doses)."""
+    doses_per_subject = (
+        select(Dose.subject_id.label("subject_id"), func.count().label("doses"))
+        .where(Dose.duplicate_of_id.is_(None))
+        .group_by(Dose.subject_id)
+        .subquery("doses_per_subject")
+    )
+    conditions = [] if province_code is None else [Subject.province_code == province_code]
+    inner = (
+        select(
+            Subject.verification_category.label("category"),
+            func.coalesce(Subject.verification_reasons, _const("")).label("reasons"),
+            Subject.province_code.label("province_code"),
+            func.coalesce(doses_per_subject.c.doses, _int(0)).label("doses"),
+        )
+        .select_from(Subject.__table__.outerjoin(doses_per_subject, doses_per_subject.c.subject_id == Subject.id))
+        .where(*conditions)
+        .subquery("subject_doses")
+    )
+    return select(
+        inner.c.category, inner.c.reasons, inner.c.province_code, func.count(), func.sum(inner.c.doses)
+    ).group_by(inner.c.category, inner.c.reasons, inner.c.province_code)
+
+
+def unit_counts(by_facility: bool, as_of: date | None = None, province_code: str | None = None) -> Select[Any]:
+    """Entered doses per unit by (reason group, subject's verification category, duplicate or not):
+    rows of (unit, province_code, reason_group, category, is_duplicate, doses).
+
+    The reason group is the dose's own or, for a dose that came in a late-entry batch, the batch's.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if as_of is not None:
+        conditions.append(Dose.vaccination_date <= as_of)
+    if province_code is not None:
+        conditions.append(dose_province() == province_code)
+    unit = Dose.facility_code if by_facility else dose_province()
+    inner = (
+        select(
+            func.coalesce(unit, _const("")).label("unit"),
+            dose_province().label("province_code"),
+            func.coalesce(Dose.reason_group, ImportBatch.reason_group).label("reason_group"),
+            Subject.verification_category.label("category"),
+            case((Dose.duplicate_of_id.is_(None), _int(0)), else_=_int(1)).label("is_duplicate"),
+        )
+        .select_from(
+            _doses_with_subject_and_facility().outerjoin(ImportBatch.__table__, ImportBatch.id == Dose.import_batch_id)
+        )
+        .where(*conditions)
+        .subquery("unit_doses")
+    )
+    keys = (inner.c.unit, inner.c.province_code, inner.c.reason_group, inner.c.category, inner.c.is_duplicate)
+    return select(*keys, func.count()).group_by(*keys)
+
+
+def monthly_doses(province_code: str | None = None) -> Select[Any]:
+    """Entered doses by (province, year, month): rows of (province_code, year, month, doses)."""
+    inner = (
+        select(
+            dose_province().label("province_code"),
+            cast(extract("year", Dose.vaccination_date), Integer).label("year"),
+            cast(extract("month", Dose.vaccination_date), Integer).label("month"),
+        )
+        .select_from(_doses_with_subject_and_facility())
+        .where(*_counted_doses(None, province_code))
+        .subquery("months")
+    )
+    return select(inner.c.province_code, inner.c.year, inner.c.month, func.count()).group_by(
+        inner.c.province_code, inner.c.year, inner.c.month
+    )
+
+
+def doses_before_birth(province_code: str | None = None, limit: int = 1000) -> Select[Any]:
+    """Doses dated before the subject's birth: rows of (dose_id, subject_key, birth_date, vaccination_date)."""
+    dose_day = cast(Dose.vaccination_date, String(10))
+    before_birth = or_(
+        and_(func.length(Subject.birth_date) == _int(10), dose_day < Subject.birth_date),
+        and_(func.length(Subject.birth_date) == _int(4), func.substr(dose_day, _int(1), _int(4)) < Subject.birth_date),
+    )
+    return (
+        select(Dose.id, Subject.subject_key, Subject.birth_date, Dose.vaccination_date)
+        .select_from(_doses_with_subject_and_facility())
+        .where(before_birth, *_counted_doses(None, province_code))
+        .order_by(Dose.id)
+        .limit(limit)
+    )
+
+
+def short_intervals(
+    earlier_kind: str, later_kind: str, minimum_days: int, province_code: str | None = None, limit: int = 1000
+) -> Select[Any]:
+    """Pairs of one subject's doses where `later_kind` came less than `minimum_days` after `earlier_kind`
+    (or before it): rows of (later dose id, subject_key, earlier date, later date, days)."""
+    earlier = Dose.__table__.alias("earlier")
+    gap = days_between(Dose.vaccination_date, earlier.c.vaccination_date)
+    return (
+        select(Dose.id, Subject.subject_key, earlier.c.vaccination_date, Dose.vaccination_date, gap)
+        .select_from(
+            _doses_with_subject_and_facility().join(
+                earlier,
+                and_(
+                    earlier.c.subject_id == Dose.subject_id,
+                    earlier.c.dose_kind == earlier_kind,
+                    earlier.c.duplicate_of_id.is_(None),
+                ),
+            )
+        )
+        .where(Dose.dose_kind == later_kind, gap < minimum_days, *_counted_doses(None, province_code))
+        .order_by(Dose.id)
+        .limit(limit)
+    )
+
+
+def same_day_pairs(province_code: str | None = None, limit: int = 10_000) -> Select[Any]:
+    """Pairs of one subject's doses on the same day (neither already marked a duplicate): rows of
+    (first id, second id, subject_key, date, first facility, second facility, first vaccine, second vaccine,
+    first dose kind, second dose kind, first lot, second lot)."""
+    second = Dose.__table__.alias("second")
+    return (
+        select(
+            Dose.id,
+            second.c.id,
+            Subject.subject_key,
+            Dose.vaccination_date,
+            Dose.facility_code,
+            second.c.facility_code,
+            Dose.vaccine,
+            second.c.vaccine,
+            Dose.dose_kind,
+            second.c.dose_kind,
+            Dose.lot_number,
+            second.c.lot_number,
+        )
+        .select_from(
+            _doses_with_subject_and_facility().join(
+                second,
+                and_(
+                    second.c.subject_id == Dose.subject_id,
+                    second.c.vaccination_date == Dose.vaccination_date,
+                    second.c.id > Dose.id,
+                    second.c.duplicate_of_id.is_(None),
+                ),
+            )
+        )
+        .where(*_counted_doses(None, province_code))
+        .order_by(Dose.id, second.c.id)
+        .limit(limit)
+    )
