@@ -1,0 +1,81 @@
+"""The FastAPI application: pages (Jinja2 + htmx) and the JSON API `/api/v1`, built from injected settings.
+
+Every module of `tiemchung.web.routes` that defines `router` is included, so other packages add pages by adding
+a module there; a module may also declare `NAV_ITEMS` for the menu.
+"""
+
+import importlib
+import pkgutil
+from pathlib import Path
+from types import ModuleType
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import RedirectResponse, Response
+
+from tiemchung.registry.db import make_engine, make_session_factory
+from tiemchung.web import routes
+from tiemchung.web.csrf import CSRFMiddleware
+from tiemchung.web.deps import LoginRequired, login_url
+from tiemchung.web.nav import NavItem
+from tiemchung.web.settings import Settings
+from tiemchung.web.verifier import Verifier, make_verifier
+
+STATIC_DIR = Path(__file__).parent / "static"
+API_LOGIN_PATH = "/api/v1/session"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    verifier: Verifier | None = None,
+) -> FastAPI:
+    """The application. `session_factory` and `verifier` default to ones built from the settings."""
+    app = FastAPI(
+        title="tiemchung",
+        description="Nền tảng dữ liệu tiêm chủng COVID-19: trang web và API JSON (/api/v1).",
+        version="1.0",
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory or make_session_factory(make_engine(settings.database_url))
+    app.state.verifier = verifier or make_verifier(settings)
+    app.state.nav_items = []
+    app.add_middleware(CSRFMiddleware, exempt_paths=[API_LOGIN_PATH])
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="tiemchung_session",
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.https_only,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(LoginRequired, _redirect_to_login)  # type: ignore[arg-type]
+    for module in route_modules():
+        app.include_router(module.router)
+        app.state.nav_items.extend(getattr(module, "NAV_ITEMS", []))
+    app.state.nav_items.sort(key=lambda item: (item.order, item.label))
+    return app
+
+
+def route_modules() -> list[ModuleType]:
+    """Every module of `tiemchung.web.routes` that defines a `router`, in name order."""
+    modules = []
+    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda info: info.name):
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+        if hasattr(module, "router"):
+            modules.append(module)
+    return modules
+
+
+async def _redirect_to_login(request: Request, error: LoginRequired) -> Response:
+    if request.headers.get("hx-request"):
+        # htmx follows redirects inside the target; ask it to load the log-in page as a whole page instead.
+        return Response(status_code=401, headers={"HX-Redirect": login_url(error.next_path)})
+    return RedirectResponse(login_url(error.next_path), status_code=303)
+
+
+__all__ = ["NavItem", "create_app"]

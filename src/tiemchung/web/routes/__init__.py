@@ -1,0 +1,1 @@
+"""Page and API modules; each module that defines `router` is included by `create_app`."""
