@@ -1,0 +1,371 @@
+"""The verification engine of the register side: exact ID path in SQL, probabilistic path with Splink.
+
+`RegisterIndex.open` prepares the register once into a DuckDB file (reused while the source is
+unchanged); `verify_one` answers one subject in milliseconds with indexed look-ups; `verify_batch`
+answers a whole file with set-based SQL and Splink.
+"""
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from tiemchung.verification import sql
+from tiemchung.verification.model import (
+    BLOCKING_KEYS,
+    MATCH_THRESHOLD,
+    MODEL_COLUMNS,
+    build_settings,
+    load_model,
+    probability_from_weight,
+    train,
+    weight_sql,
+)
+from tiemchung.verification.prepare import (
+    PREPARED_LAYOUT_VERSION,
+    PreparedSubject,
+    SubjectBatch,
+    prepare_subject,
+    read_subjects,
+    register_select_sql,
+    source_sql,
+)
+from tiemchung.verification.results import Category, Reason, SubjectQuery, VerificationResult
+
+log = logging.getLogger(__name__)
+
+PREPARED_FILE = "register.duckdb"
+MODEL_FILE = "model.json"
+# Below this many subjects EM has too few pairs to be stable: the shipped model is used instead.
+MIN_SUBJECTS_TO_TRAIN = 5_000
+TRAINING_SAMPLE = 200_000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    subjects: int
+    by_category: dict[Category, int]
+    seconds: float
+
+
+def _fingerprint(path: Path) -> str:
+    stat = path.stat()
+    identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{PREPARED_LAYOUT_VERSION}"
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+class RegisterIndex:
+    """The population register prepared for verification (one per register file)."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, workdir: Path | None) -> None:
+        self._connection = connection
+        self._workdir = workdir
+        self._model = load_model(workdir / MODEL_FILE if workdir else None)
+        self._online_sql = _online_sql(self._model)
+
+    @classmethod
+    def open(cls, register: Path, *, workdir: Path | None = None, threads: int | None = None) -> "RegisterIndex":
+        connection = duckdb.connect()
+        connection.execute(f"SET threads = {threads or os.cpu_count() or 1}")
+        connection.execute("SET preserve_insertion_order = false")
+        if workdir is None:
+            _prepare(connection, register)
+            _create_model_view(connection)
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+            connection.execute(f"SET temp_directory = '{workdir / 'duckdb.tmp'}'")
+            _attach_prepared(connection, register, workdir / PREPARED_FILE)
+        return cls(connection, workdir)
+
+    def close(self) -> None:
+        self._connection.close()
+
+    # --- online -----------------------------------------------------------------------------------
+
+    def verify_one(self, query: SubjectQuery) -> VerificationResult:
+        """One subject, answered with index look-ups and in-process scoring (a few ms)."""
+        subject = prepare_subject(query)
+        if subject.is_foreign:
+            return VerificationResult(subject.subject_id, Category.FOREIGN_PASSPORT)
+        if subject.id_kind in sql.EXACT_KINDS:
+            category, reasons = self._exact_one(subject)
+            if category is Category.VERIFIED:
+                return VerificationResult(subject.subject_id, category)
+        else:
+            category, reasons = Category.NO_ID_UNVERIFIABLE, ()
+        match = self._best_candidate(subject)
+        if match is None:
+            return VerificationResult(subject.subject_id, category, reasons)
+        person_id, probability = match
+        if category is Category.NO_ID_UNVERIFIABLE:
+            category = Category.NO_ID_VERIFIED
+        return VerificationResult(subject.subject_id, category, reasons, person_id, probability)
+
+    def _exact_one(self, subject: PreparedSubject) -> tuple[Category, tuple[Reason, ...]]:
+        column = "person_id" if subject.id_kind == "CCCD" else "old_id"
+        rows = self._connection.execute(
+            f"""
+            WITH s AS (SELECT CAST($name AS VARCHAR) AS name_canon, CAST($date AS VARCHAR) AS birth_date,
+                              CAST($sex AS VARCHAR) AS sex)
+            SELECT r.person_id, {sql.disagreement_columns_sql("s", "r")}
+            FROM register r, s WHERE r.{column} = $id
+            """,
+            {"name": subject.name_canon, "date": subject.birth_date, "sex": subject.sex, "id": subject.id_value},
+        ).fetchall()
+        if not rows:
+            return Category.MISMATCH, (Reason.ID_NOT_FOUND,)
+        _, *flags = min(rows, key=lambda row: (sum(row[1:]), row[0]))
+        reasons = tuple(
+            reason
+            for reason, differs in zip((Reason.NAME, Reason.BIRTH_DATE, Reason.SEX), flags, strict=True)
+            if differs
+        )
+        return (Category.MISMATCH, reasons) if reasons else (Category.VERIFIED, ())
+
+    def _best_candidate(self, subject: PreparedSubject) -> tuple[str, float] | None:
+        """The unique best register person above the threshold, or None (ties stay unmatched)."""
+        row = subject.model_row()
+        parameters = {f"{column}_l": row[column] for column in MODEL_COLUMNS if column != "unique_id"}
+        scored = self._connection.execute(self._online_sql, parameters).fetchall()
+        if not scored:
+            return None
+        best_id, best_weight = scored[0]
+        weight = round(best_weight, 6)
+        if len(scored) > 1 and round(scored[1][1], 6) == weight:
+            return None
+        probability = probability_from_weight(weight)
+        return (best_id, probability) if probability >= MATCH_THRESHOLD else None
+
+    # --- batch ------------------------------------------------------------------------------------
+
+    def verify_batch(self, subjects: Path, out: Path, *, progress: Progress | None = None) -> BatchSummary:
+        """Answer every subject of a subjects or records file once; write section-3 rows to `out`."""
+        started = time.perf_counter()
+        report = progress or (lambda done, total: None)
+        batch = read_subjects(self._connection, subjects)
+        total = len(batch.queries)
+        report(0, total)
+        prepared = [prepare_subject(query) for query in batch.queries]
+        report(total // 4, total)
+        self._load_subjects(prepared)
+        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE exact AS {sql.EXACT_SQL}")
+        report(total // 2, total)
+        self._maybe_train(prepared)
+        self._match_probabilistic()
+        report(total * 9 // 10, total)
+        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE results AS {sql.RESULTS_SQL}")
+        _write_results(self._connection, out)
+        _write_evidence(self._connection, batch, out)
+        counts = dict(self._connection.execute("SELECT category, count(*) FROM results GROUP BY 1").fetchall())
+        report(total, total)
+        by_category = {category: int(counts.get(category.value, 0)) for category in Category}
+        return BatchSummary(total, by_category, time.perf_counter() - started)
+
+    def _load_subjects(self, prepared: list[PreparedSubject]) -> None:
+        rows = [vars(subject) for subject in prepared]
+        subjects_arrow = pa.Table.from_pylist(rows, schema=_SUBJECT_SCHEMA)
+        model_rows = pa.Table.from_pylist([s.model_row() for s in prepared], schema=_MODEL_SCHEMA)
+        self._connection.register("subjects_arrow", subjects_arrow)
+        self._connection.register("model_subjects_arrow", model_rows)
+        self._connection.execute("CREATE OR REPLACE TEMP TABLE subjects AS SELECT * FROM subjects_arrow")
+        self._connection.execute("CREATE OR REPLACE TEMP TABLE model_all AS SELECT * FROM model_subjects_arrow")
+        self._connection.unregister("subjects_arrow")
+        self._connection.unregister("model_subjects_arrow")
+
+    def _maybe_train(self, prepared: list[PreparedSubject]) -> None:
+        """Train on this batch when the workdir has no model yet and the batch is large enough."""
+        if self._workdir is None or (self._workdir / MODEL_FILE).exists():
+            return
+        if sum(not s.is_foreign for s in prepared) < MIN_SUBJECTS_TO_TRAIN:
+            return
+        self.train_model(self._workdir / MODEL_FILE)
+
+    def train_model(self, out: Path) -> dict[str, Any]:
+        """Train the Fellegi–Sunter model on the loaded batch against the register; save and use it."""
+        from splink import DuckDBAPI, Linker
+
+        self._connection.execute(
+            f"""CREATE OR REPLACE TEMP TABLE model_training AS
+            SELECT * FROM model_all USING SAMPLE {TRAINING_SAMPLE} ROWS (reservoir, 42)"""
+        )
+        linker = Linker(
+            ["model_training", "model_register"],
+            build_settings(),
+            DuckDBAPI(connection=self._connection),
+            input_table_aliases=["a_subjects", "b_register"],
+            set_up_basic_logging=False,
+        )
+        train(linker)
+        model: dict[str, Any] = linker.misc.save_model_to_json(str(out), overwrite=True)
+        self._model = model
+        self._online_sql = _online_sql(model)
+        return model
+
+    def _match_probabilistic(self) -> None:
+        """Score the no-ID and mismatched subjects with Splink, then keep 1:1 pairs above the threshold."""
+        from splink import DuckDBAPI, Linker
+
+        self._connection.execute(
+            """CREATE OR REPLACE TEMP TABLE model_subjects AS
+            SELECT m.* FROM model_all m JOIN exact e ON e.subject_id = m.unique_id
+            WHERE e.category IN ('NO_ID_UNVERIFIABLE', 'MISMATCH')"""
+        )
+        linker = Linker(
+            ["model_subjects", "model_register"],
+            self._model,
+            DuckDBAPI(connection=self._connection),
+            input_table_aliases=["a_subjects", "b_register"],
+            set_up_basic_logging=False,
+        )
+        predictions = linker.inference.predict(threshold_match_probability=MATCH_THRESHOLD)
+        self._connection.execute(
+            f"""CREATE OR REPLACE TEMP TABLE pairs AS
+            SELECT unique_id_l AS subject_id, unique_id_r AS person_id, match_weight, match_probability
+            FROM {predictions.physical_name}"""
+        )
+        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE matches AS {sql.ONE_TO_ONE_SQL}")
+        predictions.drop_table_from_database_and_remove_from_cache()
+
+
+def _online_sql(model: dict[str, Any]) -> str:
+    """Score one subject (bound as $<column>_l) against its blocked candidates, best first."""
+    lookups = " UNION ".join(f"SELECT person_id FROM register WHERE {key} = ${key}_l" for key in BLOCKING_KEYS)
+    right = ", ".join(f"{column} AS {column}_r" for column in MODEL_COLUMNS if column != "unique_id")
+    left = ", ".join(
+        f"CAST(${column}_l AS {'INTEGER' if column == 'birth_year' else 'VARCHAR'}) AS {column}_l"
+        for column in MODEL_COLUMNS
+        if column != "unique_id"
+    )
+    return f"""
+    WITH l AS (SELECT {left}),
+    candidates AS ({lookups}),
+    r AS (SELECT person_id, {right} FROM register WHERE person_id IN (SELECT person_id FROM candidates))
+    SELECT person_id, {weight_sql(model)} AS match_weight
+    FROM l, r ORDER BY match_weight DESC, person_id LIMIT 2
+    """
+
+
+_SUBJECT_SCHEMA = pa.schema(
+    [
+        ("subject_id", pa.string()),
+        ("id_kind", pa.string()),
+        ("id_value", pa.string()),
+        ("id_findings", pa.string()),
+        ("is_foreign", pa.bool_()),
+        ("name_canon", pa.string()),
+        ("name_fold", pa.string()),
+        ("given_fold", pa.string()),
+        ("family_fold", pa.string()),
+        ("birth_date", pa.string()),
+        ("birth_year", pa.int32()),
+        ("sex", pa.string()),
+        ("province_code", pa.string()),
+        ("district_code", pa.string()),
+        ("ward_code", pa.string()),
+    ]
+)
+_MODEL_SCHEMA = pa.schema([(column, pa.int32() if column == "birth_year" else pa.string()) for column in MODEL_COLUMNS])
+
+
+def _prepare(connection: duckdb.DuckDBPyConnection, register: Path) -> None:
+    """Build the prepared register in the connection's current database, with its look-up indexes."""
+    connection.execute(f"CREATE OR REPLACE TABLE register AS {register_select_sql(source_sql(register))}")
+    for column in ("person_id", "old_id", *BLOCKING_KEYS):
+        connection.execute(f"CREATE INDEX idx_register_{column} ON register ({column})")
+
+
+def _attach_prepared(connection: duckdb.DuckDBPyConnection, register: Path, prepared: Path) -> None:
+    """Reuse the prepared file when it was built from this very source; rebuild it otherwise."""
+    fingerprint = _fingerprint(register)
+    if prepared.exists():
+        connection.execute(f"ATTACH '{prepared}' AS prepared (READ_ONLY)")
+        stored = connection.execute("SELECT value FROM prepared.meta WHERE key = 'fingerprint'").fetchall()
+        if stored == [(fingerprint,)]:
+            _use_prepared(connection)
+            return
+        connection.execute("DETACH prepared")
+        prepared.unlink()
+    connection.execute(f"ATTACH '{prepared}' AS prepared")
+    connection.execute("USE prepared")
+    _prepare(connection, register)
+    connection.execute("CREATE TABLE meta AS SELECT 'fingerprint' AS key, $f AS value", {"f": fingerprint})
+    connection.execute("USE memory")
+    connection.execute("CHECKPOINT prepared")
+    _use_prepared(connection)
+
+
+def _use_prepared(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute("CREATE OR REPLACE TEMP VIEW register AS SELECT * FROM prepared.register")
+    _create_model_view(connection)
+
+
+def _create_model_view(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute(f"CREATE OR REPLACE TEMP VIEW model_register AS SELECT {', '.join(MODEL_COLUMNS)} FROM register")
+
+
+def _write_results(connection: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """Section-3 rows, all text; probabilities with six decimals (stable across engines)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    query = """
+        SELECT subject_id, category, reasons, coalesce(matched_person_id, '') AS matched_person_id,
+               coalesce(printf('%.6f', match_probability), '') AS match_probability
+        FROM results ORDER BY subject_id
+    """
+    _copy(connection, query, out)
+
+
+def _copy(connection: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
+    target = str(out).replace("'", "''")
+    if out.suffix.lower() == ".parquet":
+        connection.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet)")
+    else:
+        connection.execute(f"COPY ({query}) TO '{target}' (FORMAT csv, HEADER true)")
+
+
+def evidence_path(out: Path) -> Path:
+    """Where the evidence behind each answer is written, beside the results file."""
+    return out.with_name(f"{out.stem}.evidence{out.suffix}")
+
+
+def _write_evidence(connection: duckdb.DuckDBPyConnection, batch: SubjectBatch, out: Path) -> None:
+    """Per subject: the ID repair findings, fields that disagreed between dose rows, the matched pair's weight."""
+    disagreements = pa.table(
+        {
+            "subject_id": list(batch.disagreements),
+            "row_disagreements": [";".join(fields) for fields in batch.disagreements.values()],
+        },
+        schema=pa.schema([("subject_id", pa.string()), ("row_disagreements", pa.string())]),
+    )
+    connection.register("row_disagreements", disagreements)
+    query = """
+        SELECT s.subject_id, r.category, s.id_kind, s.id_value AS id_repaired, s.id_findings,
+               e.id_holder, coalesce(d.row_disagreements, '') AS row_disagreements,
+               r.matched_person_id, round(m.match_weight, 3) AS match_weight,
+               CASE
+                   WHEN r.matched_person_id IS NULL OR s.id_value IS NULL THEN ''
+                   WHEN s.id_value IN (r.matched_person_id, p.old_id) THEN 'same_id'
+                   WHEN length(s.id_value) = length(r.matched_person_id)
+                        AND levenshtein(s.id_value, r.matched_person_id) = 1 THEN 'one_digit_typo'
+                   WHEN damerau_levenshtein(s.id_value, r.matched_person_id) = 1 THEN 'transposition'
+                   WHEN e.id_holder IS NOT NULL THEN 'id_of_another_person'
+                   ELSE 'id_not_in_register'
+               END AS id_relation
+        FROM subjects s
+        JOIN results r USING (subject_id)
+        JOIN exact e USING (subject_id)
+        LEFT JOIN matches m USING (subject_id)
+        LEFT JOIN row_disagreements d USING (subject_id)
+        LEFT JOIN register p ON p.person_id = r.matched_person_id
+        ORDER BY s.subject_id
+    """
+    _copy(connection, query, evidence_path(out))
+    connection.unregister("row_disagreements")

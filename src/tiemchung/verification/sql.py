@@ -1,0 +1,107 @@
+"""The set-based SQL of the verification engine, written once in DuckDB's dialect.
+
+The same text runs on DuckDB and, transpiled by sqlglot, on Spark SQL; the online path runs the
+same agreement expressions with one subject bound as parameters.
+"""
+
+from tiemchung.verification.model import MATCH_THRESHOLD
+
+EXACT_KINDS = ("CCCD", "CMND")
+
+
+def date_agreement_sql(subject: str, register: str) -> str:
+    """Birth dates agree when equal; when one side is partial (year only), on the common prefix."""
+    common = f"least(length({subject}.birth_date), length({register}.birth_date))"
+    return f"coalesce(substr({subject}.birth_date, 1, {common}) = substr({register}.birth_date, 1, {common}), false)"
+
+
+def disagreement_columns_sql(subject: str, register: str) -> str:
+    """The three disagreement flags of the spec's agreement rules (absent subject values disagree)."""
+    return (
+        f"NOT coalesce({subject}.name_canon = {register}.name_canon, false) AS name_differs, "
+        f"NOT {date_agreement_sql(subject, register)} AS date_differs, "
+        f"NOT coalesce({subject}.sex = {register}.sex, false) AS sex_differs"
+    )
+
+
+def _id_join(kind: str, register_column: str) -> str:
+    return f"""
+        SELECT s.subject_id, r.person_id, {disagreement_columns_sql("s", "r")}
+        FROM subjects s JOIN register r ON r.{register_column} = s.id_value
+        WHERE s.id_kind = '{kind}' AND NOT s.is_foreign"""
+
+
+# One register row per ID-bearing subject. A CCCD is unique; a CMND is not, so among its holders
+# the one agreeing on most items wins, then the smallest person_id (deterministic across engines).
+# Only the CMND rows are ranked: the window is the costly part and CCCD rows never need it.
+EXACT_SQL = f"""
+WITH by_cmnd AS ({_id_join("CMND", "old_id")}
+),
+best_cmnd AS (
+    SELECT * FROM (
+        SELECT *, row_number() OVER (
+            PARTITION BY subject_id
+            ORDER BY CAST(name_differs AS INTEGER) + CAST(date_differs AS INTEGER)
+                + CAST(sex_differs AS INTEGER), person_id
+        ) AS rank_in_subject
+        FROM by_cmnd
+    ) WHERE rank_in_subject = 1
+),
+best AS ({_id_join("CCCD", "person_id")}
+    UNION ALL SELECT subject_id, person_id, name_differs, date_differs, sex_differs FROM best_cmnd
+)
+SELECT
+    s.subject_id,
+    CASE
+        WHEN s.is_foreign THEN 'FOREIGN_PASSPORT'
+        WHEN s.id_kind NOT IN ('CCCD', 'CMND') THEN 'NO_ID_UNVERIFIABLE'
+        WHEN b.person_id IS NULL OR b.name_differs OR b.date_differs OR b.sex_differs THEN 'MISMATCH'
+        ELSE 'VERIFIED'
+    END AS category,
+    concat_ws(';',
+        CASE WHEN s.id_kind IN ('CCCD', 'CMND') AND NOT s.is_foreign AND b.person_id IS NULL
+            THEN 'ID_NOT_FOUND' END,
+        CASE WHEN b.name_differs THEN 'NAME' END,
+        CASE WHEN b.date_differs THEN 'BIRTH_DATE' END,
+        CASE WHEN b.sex_differs THEN 'SEX' END
+    ) AS reasons,
+    b.person_id AS id_holder
+FROM subjects s
+LEFT JOIN best b ON b.subject_id = s.subject_id
+"""
+
+# The 1:1 constraint over scored pairs above the threshold: a pair survives when it is the unique
+# best of its subject and the unique best of its register person; ties stay unmatched. Weights are
+# rounded so that DuckDB and Spark floating-point sums decide identically.
+ONE_TO_ONE_SQL = f"""
+WITH kept AS (
+    SELECT subject_id, person_id, round(match_weight, 6) AS weight, match_probability
+    FROM pairs WHERE match_probability >= {MATCH_THRESHOLD}
+),
+ranked AS (
+    SELECT *,
+        max(weight) OVER (PARTITION BY subject_id) AS best_of_subject,
+        count(*) OVER (PARTITION BY subject_id, weight) AS ties_of_subject,
+        max(weight) OVER (PARTITION BY person_id) AS best_of_person,
+        count(*) OVER (PARTITION BY person_id, weight) AS ties_of_person
+    FROM kept
+)
+SELECT subject_id, person_id, match_probability, weight AS match_weight
+FROM ranked
+WHERE weight = best_of_subject AND ties_of_subject = 1
+  AND weight = best_of_person AND ties_of_person = 1
+"""
+
+# Final section-3 rows from the exact classes and the probabilistic matches.
+RESULTS_SQL = """
+SELECT
+    e.subject_id,
+    CASE
+        WHEN e.category = 'NO_ID_UNVERIFIABLE' AND m.person_id IS NOT NULL THEN 'NO_ID_VERIFIED'
+        ELSE e.category
+    END AS category,
+    e.reasons,
+    m.person_id AS matched_person_id,
+    m.match_probability
+FROM exact e LEFT JOIN matches m ON m.subject_id = e.subject_id
+"""

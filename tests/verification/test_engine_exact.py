@@ -1,0 +1,244 @@
+"""The verification engine on a small register built in code: every rule of spec section 3, batch and online."""
+
+import csv
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from tiemchung.cli import app
+from tiemchung.verification.engine import RegisterIndex, evidence_path
+from tiemchung.verification.results import Category, Reason, SubjectQuery, VerificationResult
+
+REGISTER_COLUMNS = (
+    "person_id",
+    "old_id",
+    "full_name",
+    "birth_date",
+    "sex",
+    "province_code",
+    "district_code",
+    "ward_code",
+    "address",
+)
+REGISTER = [
+    ("001090000001", "012345678", "Nguyễn Văn Hùng", "1990-05-12", "M", "01", "001", "00001", ""),
+    ("001190000002", "", "Trần Thị Thủy", "1990-07-01", "F", "01", "001", "00001", ""),
+    ("079085000003", "023456789", "Lê Văn Nam", "1985-03-03", "M", "79", "760", "26734", ""),
+    # A CMND issued twice: both holders keep it as old_id.
+    ("079185000004", "023456789", "Phạm Thị Lan", "1985-11-20", "F", "79", "760", "26734", ""),
+    ("038050000005", "", "Hoàng Văn Bảy", "1950", "M", "38", "380", "14755", ""),
+    ("036201000006", "", "Đỗ Minh Khoa", "2001-09-09", "M", "36", "356", "13684", ""),
+    ("001198000007", "", "Nguyễn Thị Hoa", "1998-02-14", "F", "01", "001", "00004", ""),
+    # Two people identical in every compared field: nobody may be matched to either of them.
+    ("026203000008", "", "Vũ Đức Anh", "2003-04-04", "M", "26", "243", "08800", ""),
+    ("026203000009", "", "Vũ Đức Anh", "2003-04-04", "M", "26", "243", "08800", ""),
+]
+
+NFD_OLD_TONE_NAME = "TRẦN  thị thuỷ".replace("Ầ", "A\u0302\u0300")
+
+
+def subject(subject_id: str, name: str, birth: str, sex: str, id_number: str = "", **more: str) -> dict[str, str]:
+    base = {
+        "subject_id": subject_id,
+        "full_name": name,
+        "birth_date": birth,
+        "sex": sex,
+        "id_number": id_number,
+        "nationality": "",
+        "passport_number": "",
+        "province_code": "01",
+        "district_code": "001",
+        "ward_code": "00001",
+    }
+    return base | more
+
+
+HCM = {"province_code": "79", "district_code": "760", "ward_code": "26734"}
+SUBJECTS = [
+    subject("S01", "Nguyễn Văn Hùng", "12/05/1990", "Nam", "001090000001"),
+    subject("S02", NFD_OLD_TONE_NAME, "1990-07-01", "Nữ", "001 190 000 002"),
+    subject("S03", "Nguyễn Văn Hùng", "12/05/1990", "Nam", "1090000001"),
+    subject("S04", "Nguyễn Văn Hùng", "12/05/1990", "Nam", "001090999999"),
+    subject("S05", "Nguyen Van Hung", "12/05/1990", "Nam", "001090000001"),
+    subject("S06", "Nguyễn Văn Hùng", "13/05/1990", "Nữ", "001090000001"),
+    subject("S07", "Phạm Thị Lan", "20/11/1985", "Nữ", "023456789", **HCM),
+    subject("S08", "Lê Văn Nam", "1985-03-03", "Nam", "23456789", **HCM),
+    subject("S09", "Hoàng Văn Bảy", "05/06/1950", "Nam", "038050000005"),
+    subject("S10", "John Smith", "1980-01-01", "Nam", "", nationality="US", passport_number="X1234567"),
+    subject("S11", "Đỗ Minh Khoa", "09/09/2001", "Nam", "", province_code="36", district_code="356", ward_code="13684"),
+    subject("S12", "Nguyễn Văn An", "1970", "Nam", "12345"),
+    subject("S13", "Nguyễn Thị Hoa", "14/02/1998", "Nữ", "001198000070", ward_code="00004"),
+    subject("S14", "Vũ Đức Anh", "04/04/2003", "Nam", "", province_code="26", district_code="243", ward_code="08800"),
+]
+
+EXPECTED = {
+    "S01": VerificationResult("S01", Category.VERIFIED),
+    "S02": VerificationResult("S02", Category.VERIFIED),
+    "S03": VerificationResult("S03", Category.VERIFIED),
+    "S04": VerificationResult("S04", Category.MISMATCH, (Reason.ID_NOT_FOUND,)),
+    "S07": VerificationResult("S07", Category.VERIFIED),
+    "S08": VerificationResult("S08", Category.VERIFIED),
+    "S09": VerificationResult("S09", Category.VERIFIED),
+    "S10": VerificationResult("S10", Category.FOREIGN_PASSPORT),
+    "S12": VerificationResult("S12", Category.NO_ID_UNVERIFIABLE),
+    "S14": VerificationResult("S14", Category.NO_ID_UNVERIFIABLE),
+}
+
+
+def write_register(path: Path) -> Path:
+    columns = list(zip(*REGISTER, strict=True))
+    table = pa.table({name: list(values) for name, values in zip(REGISTER_COLUMNS, columns, strict=True)})
+    pq.write_table(table, path)
+    return path
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def read_results(path: Path) -> dict[str, VerificationResult]:
+    with path.open(encoding="utf-8") as handle:
+        return {row["subject_id"]: VerificationResult.from_row(row) for row in csv.DictReader(handle)}
+
+
+@pytest.fixture(scope="module")
+def register_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_register(tmp_path_factory.mktemp("register") / "register.parquet")
+
+
+@pytest.fixture(scope="module")
+def index(register_file: Path) -> RegisterIndex:
+    opened = RegisterIndex.open(register_file, threads=1)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def batch_results(index: RegisterIndex, tmp_path_factory: pytest.TempPathFactory) -> dict[str, VerificationResult]:
+    folder = tmp_path_factory.mktemp("batch")
+    summary = index.verify_batch(write_csv(folder / "subjects.csv", SUBJECTS), folder / "results.csv")
+    assert summary.subjects == len(SUBJECTS)
+    assert sum(summary.by_category.values()) == len(SUBJECTS)
+    return read_results(folder / "results.csv")
+
+
+def test_batch_applies_the_exact_rules(batch_results: dict[str, VerificationResult]) -> None:
+    for subject_id, expected in EXPECTED.items():
+        assert batch_results[subject_id] == expected, subject_id
+
+
+def test_mismatch_reasons_are_listed_in_spec_order(batch_results: dict[str, VerificationResult]) -> None:
+    assert batch_results["S05"].reasons == (Reason.NAME,)
+    assert batch_results["S06"].category is Category.MISMATCH
+    assert batch_results["S06"].reasons == (Reason.BIRTH_DATE, Reason.SEX)
+
+
+def test_no_id_subject_is_found_by_the_probabilistic_path(batch_results: dict[str, VerificationResult]) -> None:
+    found = batch_results["S11"]
+    assert (found.category, found.matched_person_id) == (Category.NO_ID_VERIFIED, "036201000006")
+    assert found.match_probability is not None and found.match_probability >= 0.999
+
+
+def test_corrections_are_proposed_for_a_mistyped_id(batch_results: dict[str, VerificationResult]) -> None:
+    corrected = batch_results["S13"]
+    assert (corrected.category, corrected.reasons) == (Category.MISMATCH, (Reason.ID_NOT_FOUND,))
+    assert corrected.matched_person_id == "001198000007"
+    assert corrected.match_probability is not None and corrected.match_probability >= 0.999
+
+
+def test_one_register_person_goes_to_at_most_one_subject(batch_results: dict[str, VerificationResult]) -> None:
+    # S04, S05 and S06 all point at the person of S01; S04 agrees on everything but the ID, so it wins.
+    assert batch_results["S04"].matched_person_id == "001090000001"
+    assert batch_results["S05"].matched_person_id is None
+    assert batch_results["S06"].matched_person_id is None
+
+
+def test_ties_stay_unmatched(batch_results: dict[str, VerificationResult]) -> None:
+    assert batch_results["S14"].matched_person_id is None
+
+
+def test_online_answers_equal_batch_answers(index: RegisterIndex, batch_results: dict[str, VerificationResult]) -> None:
+    competing = {"S04", "S05", "S06"}  # the batch's 1:1 constraint decides these; online has no competitors
+    for row in SUBJECTS:
+        if row["subject_id"] not in competing:
+            assert index.verify_one(query_of(row)) == batch_results[row["subject_id"]], row["subject_id"]
+
+
+def test_online_proposes_the_id_holder_for_a_name_without_diacritics(index: RegisterIndex) -> None:
+    answer = index.verify_one(query_of(SUBJECTS[4]))
+    assert (answer.category, answer.reasons) == (Category.MISMATCH, (Reason.NAME,))
+    assert answer.matched_person_id == "001090000001"
+
+
+def query_of(row: dict[str, str]) -> SubjectQuery:
+    return SubjectQuery(**{key: value or None for key, value in row.items()} | {"subject_id": row["subject_id"]})
+
+
+def test_online_answer_takes_milliseconds(index: RegisterIndex) -> None:
+    query = SubjectQuery("X", "Đỗ Minh Khoa", "09/09/2001", "Nam", ward_code="13684")
+    index.verify_one(query)
+    started = time.perf_counter()
+    for _ in range(20):
+        index.verify_one(query)
+    assert (time.perf_counter() - started) / 20 < 0.05
+
+
+def test_records_file_is_grouped_to_subjects(index: RegisterIndex, tmp_path: Path) -> None:
+    dose = {"vaccine": "Pfizer", "vaccination_date": "2021-09-01", "dose": "1", "facility_code": "F1"}
+    rows = [
+        {"record_id": "R1", **SUBJECTS[0], "id_number": "", **dose},
+        {"record_id": "R2", **SUBJECTS[0], "sex": "M", **dose},
+        {"record_id": "R3", **SUBJECTS[3], **dose},
+    ]
+    out = tmp_path / "results.parquet"
+    summary = index.verify_batch(write_csv(tmp_path / "records.csv", rows), out)
+    results = {row["subject_id"]: VerificationResult.from_row(row) for row in pq.read_table(out).to_pylist()}
+    assert summary.subjects == 2
+    assert results["S01"] == VerificationResult("S01", Category.VERIFIED)
+    evidence = {row["subject_id"]: row for row in pq.read_table(evidence_path(out)).to_pylist()}
+    assert evidence["S01"]["row_disagreements"] == "sex"
+
+
+def test_prepared_register_is_reused_until_the_source_changes(register_file: Path, tmp_path: Path) -> None:
+    source = write_register(tmp_path / "register.parquet")
+    RegisterIndex.open(source, workdir=tmp_path / "work").close()
+    prepared = tmp_path / "work" / "register.duckdb"
+    built = prepared.stat().st_mtime_ns
+    reopened = RegisterIndex.open(source, workdir=tmp_path / "work")
+    assert prepared.stat().st_mtime_ns == built
+    reopened.close()
+    pq.write_table(pq.read_table(source).slice(0, 3), source)
+    changed = RegisterIndex.open(source, workdir=tmp_path / "work")
+    assert changed.verify_one(SubjectQuery("S", "Đỗ Minh Khoa", "2001-09-09", "M", "036201000006")).reasons == (
+        Reason.ID_NOT_FOUND,
+    )
+    changed.close()
+
+
+def test_command_line_writes_results_and_prints_a_summary(register_file: Path, tmp_path: Path) -> None:
+    records = write_csv(tmp_path / "subjects.csv", SUBJECTS)
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        app, ["verify", "--register", str(register_file), "--records", str(records), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Đã xác minh đúng" in result.output
+    assert read_results(out)["S01"].category is Category.VERIFIED
+
+
+def test_result_rows_round_trip() -> None:
+    result = VerificationResult("S", Category.MISMATCH, (Reason.NAME, Reason.SEX), "001090000001", 0.9995)
+    row = result.to_row()
+    assert row["reasons"] == "NAME;SEX" and row["match_probability"] == "0.999500"
+    assert VerificationResult.from_row(row) == VerificationResult(
+        "S", Category.MISMATCH, (Reason.NAME, Reason.SEX), "001090000001", 0.9995
+    )
+    assert Category.NO_ID_VERIFIED.label_vi
