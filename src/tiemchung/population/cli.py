@@ -69,6 +69,17 @@ def serve(
     )
 
 
+@register_app.command("sample")
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="Thư mục ghi tệp mẫu.")] = Path("var/register-sample"),
+) -> None:
+    """Ghi một CSDL dân cư mẫu rất nhỏ và một tệp đối tượng để thử dịch vụ."""
+    from tiemchung.population.sample import write_sample
+
+    register_file, subjects_file = write_sample(out)
+    typer.echo(f"Đã ghi {register_file} và {subjects_file}.")
+
+
 @register_app.command("openapi")
 def openapi(workdir: WorkdirOption = DEFAULT_WORKDIR) -> None:
     """In tài liệu OpenAPI của dịch vụ (JSON)."""
