@@ -1,7 +1,119 @@
-"""Commands of the registry package."""
+"""Registry commands: `check`, `import`, and the `db` group (upgrade, revision, regenerate-initial, load-parquet).
+
+`db_app` is exported so that other packages (the lead's backup/restore) can add their commands to the same group.
+"""
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from tiemchung.registry.db import DEFAULT_DATABASE_URL
+
+db_app = typer.Typer(help="Cơ sở dữ liệu sổ tiêm chủng: nâng cấp lược đồ, tạo bản di trú, nạp dữ liệu lớn.")
+
+DatabaseOption = Annotated[
+    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
+]
+FileArgument = Annotated[Path, typer.Argument(help="Tệp danh sách mũi tiêm (.xlsx hoặc .csv).", exists=True)]
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the main app."""
+    app.command("check", help="Kiểm tra một tệp danh sách mũi tiêm (không cần cơ sở dữ liệu).")(check_command)
+    app.command("import", help="Nhập tệp danh sách mũi tiêm vào sổ tiêm chủng.")(import_command)
+    app.add_typer(db_app, name="db")
+
+
+def check_command(path: FileArgument) -> None:
+    from tiemchung.registry.check import check_file
+    from tiemchung.registry.report import print_check
+
+    summary = check_file(path)
+    print_check(summary)
+    if summary.file_error is not None:
+        raise typer.Exit(1)
+
+
+def import_command(
+    path: FileArgument,
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    facility: Annotated[str | None, typer.Option("--facility", help="Mã cơ sở tiêm chủng gửi tệp.")] = None,
+    reason_group: Annotated[
+        str | None, typer.Option("--reason-group", help="Nhóm lý do nhập muộn (1–6 hoặc other).")
+    ] = None,
+    errors: Annotated[
+        Path | None, typer.Option("--errors", help="Ghi các dòng bị từ chối ra tệp Excel này để sửa và gửi lại.")
+    ] = None,
+    actor: Annotated[str, typer.Option("--actor", help="Người thực hiện (ghi vào nhật ký).")] = "cli",
+) -> None:
+    from tiemchung.registry.db import make_engine, make_session_factory
+    from tiemchung.registry.export import write_error_workbook
+    from tiemchung.registry.importer import import_records
+    from tiemchung.registry.migrate import ensure_schema
+    from tiemchung.registry.report import console, print_import, row_progress
+
+    ensure_schema(database)
+    engine = make_engine(database)
+    with row_progress("Đang nhập") as progress:
+        report = import_records(
+            make_session_factory(engine),
+            path,
+            actor=actor,
+            facility_code=facility,
+            reason_group=reason_group,
+            progress=progress,
+        )
+    engine.dispose()
+    print_import(report)
+    if errors is not None and report.errors:
+        count = write_error_workbook(report, path, errors)
+        console.print(f"Đã ghi {count} dòng bị từ chối vào [bold]{errors}[/bold].")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade", help="Nâng cấp lược đồ cơ sở dữ liệu lên phiên bản mới nhất (Alembic).")
+def upgrade_command(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    from tiemchung.registry.migrate import upgrade
+
+    upgrade(database)
+    typer.echo("Lược đồ cơ sở dữ liệu đã ở phiên bản mới nhất.")
+
+
+@db_app.command("revision", help="Tạo bản di trú mới bằng cách so sánh mô hình với cơ sở dữ liệu (đang ở head).")
+def revision_command(
+    message: Annotated[str, typer.Option("--message", "-m", help="Mô tả ngắn của bản di trú.")],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+) -> None:
+    from tiemchung.registry.migrate import new_revision
+
+    new_revision(database, message)
+
+
+@db_app.command("regenerate-initial", help="Viết lại bản di trú đầu tiên (0001_initial) từ mô hình hiện tại.")
+def regenerate_initial_command() -> None:
+    from tiemchung.registry.migrate import regenerate_initial
+
+    typer.echo(f"Đã viết {regenerate_initial()}.")
+
+
+@db_app.command("load-parquet", help="Nạp số lượng lớn mũi tiêm từ tệp Parquet (định dạng danh sách mũi tiêm).")
+def load_parquet_command(
+    path: Annotated[Path, typer.Argument(help="Tệp Parquet.", exists=True)],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    actor: Annotated[str, typer.Option("--actor", help="Người thực hiện (ghi vào nhật ký).")] = "cli",
+) -> None:
+    from tiemchung.registry.bulk import load_parquet
+    from tiemchung.registry.db import make_engine
+    from tiemchung.registry.migrate import ensure_schema
+    from tiemchung.registry.report import print_bulk, row_progress
+
+    ensure_schema(database)
+    engine = make_engine(database)
+    with row_progress("Đang nạp") as progress:
+        report = load_parquet(engine, path, actor=actor, progress=progress)
+    engine.dispose()
+    print_bulk(report)
+    if report.file_error is not None:
+        raise typer.Exit(1)

@@ -1,0 +1,384 @@
+"""Vaccination-record rows: from the cells of a file to a checked subject identity and dose, or row errors.
+
+This is the one place where the identity rules (tiemchung.identity) and the reference tables (tiemchung.reference)
+are applied to imported rows, so that `tiemchung check`, `tiemchung import` and the web upload agree exactly.
+Damaged values that the rules can repair (lost leading zeros, swapped or serial dates, legacy font encodings) are
+repaired and the repair is kept as a warning; values that cannot be repaired reject the row with a reason.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from tiemchung.registry.columns import COLUMNS_BY_KEY, REQUIRED_KEYS, header_label
+from tiemchung.registry.countries import nationality_code
+from tiemchung.registry.sources import FileProblem, RawCell, RawRow, open_source, text_of
+
+# Viet Nam's first COVID-19 vaccination: 8 March 2021. An earlier date is a typing error.
+FIRST_VACCINATION_DATE = date(2021, 3, 8)
+OLDEST_BIRTH_YEAR = 1900
+SHOWN_VALUE_CHARS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int
+    column: str  # the interchange key ("birth_date"), or "" for the whole row
+    value: str
+    message_vi: str
+
+    @property
+    def column_vi(self) -> str:
+        return header_label(self.column) if self.column else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """A value the identity rules changed or doubted, kept as a warning."""
+
+    column: str
+    code: str
+    message_vi: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectIdentity:
+    subject_key: str
+    full_name_raw: str
+    full_name: str
+    name_canonical: str
+    name_folded: str
+    birth_date_raw: str
+    birth_date: str | None
+    birth_year: int | None
+    sex: str | None
+    id_number_raw: str
+    id_number: str | None
+    id_kind: str
+    id_status: str
+    identity_findings: tuple[dict[str, str], ...]
+    passport_number: str | None
+    nationality: str
+    phone: str | None
+    province_code: str
+    district_code: str
+    ward_code: str
+    address: str | None
+
+    # The fields whose disagreement between two rows of one subject is a finding.
+    COMPARED = ("name_canonical", "birth_date", "sex", "id_number", "passport_number", "nationality")
+
+    def disagreements(self, other: "SubjectIdentity") -> dict[str, tuple[Any, Any]]:
+        return {
+            name: (getattr(self, name), getattr(other, name))
+            for name in self.COMPARED
+            if getattr(self, name) != getattr(other, name)
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DoseEntry:
+    record_id: str
+    vaccine: str
+    lot_number: str | None
+    vaccination_date: date
+    dose_kind: str
+    facility_code: str
+
+
+@dataclass(slots=True)
+class RecordRow:
+    row: int
+    raw: dict[str, str]
+    subject: SubjectIdentity | None = None
+    dose: DoseEntry | None = None
+    errors: list[RowError] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors and self.subject is not None and self.dose is not None
+
+
+class RecordFileError(ValueError):
+    """The whole file cannot be read (raised by `read_records` only; the importer returns it in its report)."""
+
+    def __init__(self, message_vi: str) -> None:
+        super().__init__(message_vi)
+        self.message_vi = message_vi
+
+
+def read_records(path: Path, *, facility_code: str | None = None, today: date | None = None) -> Iterator[RecordRow]:
+    """Every data row of a records file, parsed and repaired; usable without a database.
+
+    Raises RecordFileError when the file as a whole is unusable (wrong type, missing columns, too large...).
+    """
+    source = open_source(path)
+    if isinstance(source, FileProblem):
+        raise RecordFileError(source.message_vi)
+    parser = RowParser(facility_code=facility_code, today=today)
+    yield from (parser.parse(raw) for raw in source.rows())
+    if source.problem is not None:
+        raise RecordFileError(source.problem.message_vi)
+
+
+class RowParser:
+    """Turns raw rows into RecordRows; caches the reference look-ups that repeat on every row."""
+
+    def __init__(self, *, facility_code: str | None = None, today: date | None = None) -> None:
+        from tiemchung import reference
+
+        self.reference = reference
+        self.facility_code = facility_code
+        self.today = today or date.today()
+        self._vaccines: dict[str, str | None] = {}
+        self._dose_kinds: dict[str, str | None] = {}
+        self._areas: dict[tuple[str, str, str], str | None] = {}
+
+    def parse(self, raw: RawRow) -> RecordRow:
+        texts = {key: text_of(cell.value) for key, cell in raw.cells.items()}
+        record = RecordRow(raw.number, texts)
+        _check_cells(record, raw)
+        if record.errors:
+            return record
+        subject = self._subject(record, raw.cells)
+        dose = self._dose(record, raw.cells)
+        if not record.errors:
+            record.subject, record.dose = subject, dose
+        return record
+
+    def _error(self, record: RecordRow, column: str, message_vi: str) -> None:
+        value = record.raw.get(column, "")[:SHOWN_VALUE_CHARS]
+        record.errors.append(RowError(record.row, column, value, message_vi))
+
+    def _subject(self, record: RecordRow, cells: dict[str, RawCell]) -> SubjectIdentity | None:
+        from tiemchung import identity
+
+        texts = record.raw
+        name = _name(record, cells.get("full_name"))
+        birth = self._birth_date(record, cells["birth_date"].value)
+        sex = identity.parse_sex(texts["sex"])
+        if sex is None:
+            self._error(record, "sex", "Giới tính không hợp lệ (dùng Nam/Nữ hoặc M/F).")
+        id_fields = _id_number(record, texts.get("id_number", ""))
+        passport = _passport(record, texts.get("passport_number", ""))
+        nationality = nationality_code(texts.get("nationality", ""))
+        if nationality is None:
+            self._error(record, "nationality", "Quốc tịch không nhận ra được (dùng mã ISO 2 chữ, ví dụ VN, KR).")
+        self._area(record)
+        if record.errors or name is None or birth is None:
+            return None
+        return SubjectIdentity(
+            subject_key=texts["subject_id"],
+            full_name_raw=texts["full_name"],
+            full_name=name[0],
+            name_canonical=name[1],
+            name_folded=name[2],
+            birth_date_raw=texts["birth_date"],
+            birth_date=birth[0],
+            birth_year=birth[1],
+            sex=sex,
+            passport_number=passport,
+            nationality=nationality or "VN",
+            phone=texts.get("phone") or None,
+            province_code=texts["province_code"],
+            district_code=texts["district_code"],
+            ward_code=texts["ward_code"],
+            address=texts.get("address") or None,
+            **id_fields,
+        )
+
+    def _birth_date(self, record: RecordRow, value: object) -> tuple[str, int] | None:
+        from tiemchung import identity
+
+        check = identity.parse_date(_date_input(value), today=self.today)
+        _keep_findings(record, "birth_date", check.findings)
+        if check.value is None:
+            self._error(record, "birth_date", _first_message(check.findings, "Ngày sinh không đọc được."))
+            return None
+        if not OLDEST_BIRTH_YEAR <= check.value.year <= self.today.year:
+            self._error(record, "birth_date", f"Năm sinh {check.value.year} không hợp lý.")
+            return None
+        return check.value.iso(), check.value.year
+
+    def _dose(self, record: RecordRow, cells: dict[str, RawCell]) -> DoseEntry | None:
+        texts = record.raw
+        vaccine = self._lookup(self._vaccines, texts["vaccine"], self._vaccine_key)
+        if vaccine is None:
+            self._error(record, "vaccine", "Tên vắc xin không có trong danh mục vắc xin được cấp phép tại Việt Nam.")
+        dose_kind = self._lookup(self._dose_kinds, texts["dose"], self._dose_kind)
+        if dose_kind is None:
+            self._error(record, "dose", "Mũi tiêm không hợp lệ (1, 2, 3, Liều bổ sung, Nhắc lại 1, Nhắc lại 2).")
+        when = self._vaccination_date(record, cells["vaccination_date"].value)
+        facility = self._facility(record)
+        if vaccine is None or dose_kind is None or when is None or facility is None:
+            return None
+        lot = texts.get("lot_number") or None
+        return DoseEntry(texts["record_id"], vaccine, lot, when, dose_kind, facility)
+
+    def _vaccination_date(self, record: RecordRow, value: object) -> date | None:
+        from tiemchung import identity
+
+        check = identity.parse_date(_date_input(value), today=self.today)
+        _keep_findings(record, "vaccination_date", check.findings)
+        parsed = check.value
+        if parsed is None or parsed.month is None or parsed.day is None:
+            message = _first_message(check.findings, "Ngày tiêm phải có đủ ngày, tháng, năm.")
+            self._error(record, "vaccination_date", message)
+            return None
+        when = date(parsed.year, parsed.month, parsed.day)
+        if not FIRST_VACCINATION_DATE <= when <= self.today:
+            self._error(
+                record, "vaccination_date", f"Ngày tiêm {when:%d/%m/%Y} nằm ngoài thời gian tiêm chủng COVID-19."
+            )
+            return None
+        return when
+
+    def _facility(self, record: RecordRow) -> str | None:
+        code = record.raw["facility_code"]
+        if self.facility_code is not None and code != self.facility_code:
+            self._error(record, "facility_code", f"Mã cơ sở khác với cơ sở đang nhập dữ liệu ({self.facility_code}).")
+            return None
+        return code
+
+    def _area(self, record: RecordRow) -> None:
+        codes = (record.raw["province_code"], record.raw["district_code"], record.raw["ward_code"])
+        if codes not in self._areas:
+            self._areas[codes] = self._area_problem(*codes)
+        problem = self._areas[codes]
+        if problem is not None:
+            self._error(record, "ward_code", problem)
+
+    def _area_problem(self, province_code: str, district_code: str, ward_code: str) -> str | None:
+        province = self.reference.province(province_code)
+        district = self.reference.district(district_code)
+        ward = self.reference.ward(ward_code)
+        if province is None:
+            return f"Mã tỉnh {province_code} không có trong danh mục 63 tỉnh (mã GSO 2021–2023)."
+        if district is None or _parent_code(district, "province_code") not in (None, province_code):
+            return f"Mã huyện {district_code} không thuộc tỉnh {province_code}."
+        if ward is None or _parent_code(ward, "district_code") not in (None, district_code):
+            return f"Mã xã {ward_code} không thuộc huyện {district_code}."
+        return None
+
+    @staticmethod
+    def _lookup(cache: dict[str, str | None], text: str, resolve: Any) -> str | None:
+        if text not in cache:
+            cache[text] = resolve(text)
+        return cache[text]
+
+    def _vaccine_key(self, text: str) -> str | None:
+        vaccine = self.reference.vaccine_by_name(text)
+        return None if vaccine is None else str(vaccine.key)
+
+    def _dose_kind(self, text: str) -> str | None:
+        kind = self.reference.parse_dose_kind(text)
+        return None if kind is None else str(kind.value)
+
+
+def _check_cells(record: RecordRow, raw: RawRow) -> None:
+    """Problems of the cells themselves: merged, formulas, too long, missing."""
+    if raw.merged:
+        record.errors.append(RowError(raw.number, "", "", "Dòng có ô gộp (merge): hãy bỏ gộp ô và điền đủ từng ô."))
+    for key, cell in raw.cells.items():
+        if cell.formula:
+            record.errors.append(
+                RowError(raw.number, key, "", "Ô chứa công thức Excel: hãy dán giá trị (Paste Values) thay công thức.")
+            )
+            continue
+        text = record.raw[key]
+        limit = COLUMNS_BY_KEY[key].max_length
+        if len(text) > limit:
+            record.errors.append(
+                RowError(
+                    raw.number, key, text[:SHOWN_VALUE_CHARS], f"Giá trị quá dài ({len(text):,} ký tự; tối đa {limit})."
+                )
+            )
+    for key in REQUIRED_KEYS:
+        if not record.raw.get(key) and not raw.cells.get(key, RawCell(None)).formula:
+            record.errors.append(RowError(raw.number, key, "", f"Thiếu {header_label(key)} (cột bắt buộc)."))
+
+
+def _name(record: RecordRow, cell: RawCell | None) -> tuple[str, str, str] | None:
+    from tiemchung import identity
+
+    text = record.raw["full_name"]
+    decoded = identity.decode_legacy(text, cell.font if cell else None)
+    if decoded.encoding != "unicode" and decoded.text != text:
+        record.repairs.append(
+            Repair("full_name", "NAME_LEGACY_ENCODING", f"Họ tên được giải mã từ bảng mã {decoded.encoding}.")
+        )
+    display = identity.display_name(decoded.text)
+    if not display:
+        record.errors.append(RowError(record.row, "full_name", text, "Họ tên trống sau khi chuẩn hoá."))
+        return None
+    return display, identity.canonical_name(decoded.text), identity.fold_name(decoded.text)
+
+
+def _id_number(record: RecordRow, text: str) -> dict[str, Any]:
+    from tiemchung import identity
+
+    if not text:
+        return {
+            "id_number_raw": "",
+            "id_number": None,
+            "id_kind": "none",
+            "id_status": "missing",
+            "identity_findings": (),
+        }
+    check = identity.check_id_number(text)
+    _keep_findings(record, "id_number", check.findings)
+    return {
+        "id_number_raw": text,
+        "id_number": check.value if check.valid_format else None,
+        "id_kind": _enum_text(check.kind),
+        "id_status": _enum_text(check.status),
+        "identity_findings": tuple(_finding_dict(finding) for finding in check.findings),
+    }
+
+
+def _passport(record: RecordRow, text: str) -> str | None:
+    from tiemchung import identity
+
+    if not text:
+        return None
+    check = identity.check_passport(text)
+    _keep_findings(record, "passport_number", check.findings)
+    return check.value if check.valid_format else text
+
+
+def _keep_findings(record: RecordRow, column: str, findings: Any) -> None:
+    for finding in findings:
+        if _enum_text(finding.severity) != "error":
+            record.repairs.append(Repair(column, finding.code, finding.message))
+
+
+def _first_message(findings: Any, default: str) -> str:
+    for finding in findings:
+        if _enum_text(finding.severity) == "error":
+            return str(finding.message)
+    return default
+
+
+def _finding_dict(finding: Any) -> dict[str, str]:
+    return {"code": finding.code, "message": finding.message, "severity": _enum_text(finding.severity)}
+
+
+def _enum_text(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _parent_code(unit: object, attribute: str) -> str | None:
+    value = getattr(unit, attribute, None)
+    return None if value is None else str(value)
+
+
+def _date_input(value: object) -> object:
+    """Excel date cells arrive as datetimes; the identity rules take dates, numbers (serials) and text."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        return value.strip()
+    return value
