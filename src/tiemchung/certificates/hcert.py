@@ -1,0 +1,254 @@
+"""The HCERT container (EU DCC, hcert spec 1.3): CWT claims → COSE_Sign1 → zlib → Base45 → `HC1:` → QR code.
+
+Every step is a library call (cbor2, pycose, zlib, base45, segno, zxing-cpp); this module only wires them in
+the order the spec fixes, in both directions, so that the verifier can name the step where a code breaks.
+Also here: the UVCI with its Luhn mod N check character, and the ICAO 9303 transliteration of names.
+"""
+
+import io
+import unicodedata
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import base45
+import cbor2
+from cryptography.hazmat.primitives import serialization
+from pycose.algorithms import Es256, Ps256
+from pycose.headers import KID, Algorithm
+from pycose.keys import CoseKey
+from pycose.messages import Sign1Message
+
+from tiemchung.certificates.keys import DocumentSigner
+
+PREFIX = "HC1:"
+CLAIM_ISSUER, CLAIM_EXPIRY, CLAIM_ISSUED_AT, CLAIM_HCERT = 1, 4, 6, -260
+HCERT_DCC_KEY = 1
+COSE_SIGN1_TAG, CWT_TAG = 18, 61
+
+
+# --- building ---------------------------------------------------------------------------------------------
+
+
+def cwt_claims(dcc: dict[str, Any], *, issuer: str, issued_at: datetime, expires_at: datetime) -> dict[int, Any]:
+    """The CWT payload of an HCERT: issuer country, issue and expiry times (seconds), and the DCC itself."""
+    return {
+        CLAIM_ISSUER: issuer,
+        CLAIM_ISSUED_AT: int(issued_at.timestamp()),
+        CLAIM_EXPIRY: int(expires_at.timestamp()),
+        CLAIM_HCERT: {HCERT_DCC_KEY: dcc},
+    }
+
+
+def cose_key_of(signer: DocumentSigner) -> CoseKey:
+    # pycose reads keys from PEM; the unencrypted PEM only ever exists in this process's memory.
+    pem = signer.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return CoseKey.from_pem_private_key(pem.decode())
+
+
+def sign_cose(payload: bytes, signer: DocumentSigner, cose_key: CoseKey | None = None) -> bytes:
+    """A tagged COSE_Sign1 over `payload`, with the algorithm and kid in the protected header."""
+    algorithm = Es256 if signer.algorithm == "ES256" else Ps256
+    message = Sign1Message(phdr={Algorithm: algorithm, KID: signer.kid}, payload=payload)
+    message.key = cose_key or cose_key_of(signer)
+    return bytes(message.encode(tag=True))
+
+
+def to_hc1(cose: bytes) -> str:
+    """COSE bytes → the text in the QR code: zlib (maximum compression), Base45, `HC1:` prefix."""
+    return PREFIX + base45.b45encode(zlib.compress(cose, 9)).decode("ascii")
+
+
+def qr_png(hc1: str, *, scale: int = 4) -> bytes:
+    """The QR code image (PNG). Error correction Q, as the hcert spec recommends for printed codes."""
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make_qr(hc1, error="q", boost_error=False).save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
+def qr_svg(hc1: str, *, scale: int = 4) -> str:
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make_qr(hc1, error="q", boost_error=False).save(buffer, kind="svg", scale=scale, border=4, xmldecl=False)
+    return buffer.getvalue().decode("utf-8")
+
+
+# --- reading ----------------------------------------------------------------------------------------------
+
+
+def read_qr_image(image_bytes: bytes) -> str | None:
+    """The text of the first QR code in an image (PNG, JPEG...), or None when none is found."""
+    import zxingcpp
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image_bytes)) as image:
+        results = zxingcpp.read_barcodes(image.convert("L"))
+    return results[0].text if results else None
+
+
+def strip_prefix(text: str) -> str | None:
+    """The Base45 text after `HC1:`, or None when the prefix is missing."""
+    stripped = text.strip()
+    return stripped[len(PREFIX) :] if stripped.startswith(PREFIX) else None
+
+
+def decode_base45(text: str) -> bytes | None:
+    try:
+        return bytes(base45.b45decode(text))
+    except (ValueError, TypeError):
+        return None
+
+
+def decompress(data: bytes) -> bytes | None:
+    """zlib-inflate; the spec allows uncompressed COSE too, which starts with a CBOR tag or array byte."""
+    try:
+        return zlib.decompress(data)
+    except zlib.error:
+        return None
+
+
+def decode_cose(data: bytes) -> Sign1Message | None:
+    """A COSE_Sign1 message: tagged (18), wrapped in a CWT tag (61), or untagged; None when it is not one."""
+    try:
+        obj = cbor2.loads(data)
+        while isinstance(obj, cbor2.CBORTag) and obj.tag in (CWT_TAG, COSE_SIGN1_TAG):
+            obj = obj.value
+        if not (isinstance(obj, list) and len(obj) == 4):
+            return None
+        return Sign1Message.from_cose_obj(obj, allow_unknown_attributes=True)
+    except Exception:  # pycose and cbor2 raise many unrelated types on malformed input: all mean "not COSE"
+        return None
+
+
+def message_of(hc1: str) -> Sign1Message | None:
+    """The COSE message inside an `HC1:` text, or None when any layer is broken."""
+    body = strip_prefix(hc1)
+    compressed = decode_base45(body) if body is not None else None
+    cose = decompress(compressed) if compressed is not None else None
+    return decode_cose(cose) if cose is not None else None
+
+
+def decode_claims(message: Sign1Message) -> dict[Any, Any] | None:
+    try:
+        claims = cbor2.loads(message.payload)
+    except Exception:  # any CBOR error means an unreadable payload
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def dcc_of(claims: dict[Any, Any]) -> dict[str, Any] | None:
+    """The DCC JSON object inside the claims (-260 → 1), or None when the structure is not an HCERT."""
+    hcert = claims.get(CLAIM_HCERT)
+    if not isinstance(hcert, dict) or len(hcert) != 1 or not isinstance(hcert.get(HCERT_DCC_KEY), dict):
+        return None
+    return _as_json(hcert[HCERT_DCC_KEY])
+
+
+def _as_json(value: Any) -> Any:
+    """The DCC as JSON: some issuers encode `sc` as a CBOR date-time tag, which the spec allows to read as text."""
+    if isinstance(value, dict):
+        return {key: _as_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_json(item) for item in value]
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def kid_of_message(message: Sign1Message) -> bytes | None:
+    kid = message.phdr.get(KID) or message.uhdr.get(KID)
+    return bytes(kid) if isinstance(kid, bytes | bytearray) else None
+
+
+# --- UVCI -------------------------------------------------------------------------------------------------
+
+# Hand-written because no maintained library implements Luhn mod N over this alphabet (python-stdnum's
+# luhn takes an alphabet, but it is not a dependency here); the algorithm is the eHN reference one.
+UVCI_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:"
+
+
+def _luhn_mod_n_sum(text: str, first_factor: int) -> int:
+    n = len(UVCI_ALPHABET)
+    total, factor = 0, first_factor
+    for character in reversed(text):
+        addend = factor * UVCI_ALPHABET.index(character)
+        total += addend // n + addend % n
+        factor = 1 if factor == 2 else 2
+    return total % n
+
+
+def uvci_check_character(uvci_without_check: str) -> str:
+    """The eHN UVCI check character of `URN:UVCI:01:VN:...` (Luhn mod 38 over the whole string)."""
+    n = len(UVCI_ALPHABET)
+    return UVCI_ALPHABET[(n - _luhn_mod_n_sum(uvci_without_check, 2)) % n]
+
+
+def make_uvci(opaque: str, *, country: str = "VN", version: str = "01") -> str:
+    """`URN:UVCI:01:VN:<opaque>#<check>`; the opaque part uses only A-Z, 0-9 and `/`."""
+    body = f"URN:UVCI:{version}:{country}:{opaque.upper()}"
+    return f"{body}#{uvci_check_character(body)}"
+
+
+def uvci_is_valid(uvci: str) -> bool:
+    body, _, check = uvci.partition("#")
+    if len(check) != 1 or any(c not in UVCI_ALPHABET for c in body + check):
+        return False
+    return _luhn_mod_n_sum(body + check, 1) == 0
+
+
+# --- names (ICAO 9303 part 3, transliteration of Latin letters) -------------------------------------------
+
+# The ICAO table's multi-letter transliterations; every other Latin letter with diacritics loses them
+# (Vietnamese ă â ê ô ơ ư and the five tones all do). Đ has no Unicode decomposition, so it is listed.
+_ICAO_SPECIAL = {
+    "Đ": "D",
+    "Ð": "D",
+    "Ä": "AE",
+    "Å": "AA",
+    "Æ": "AE",
+    "Ö": "OE",
+    "Ø": "OE",
+    "Ü": "UE",
+    "ß": "SS",
+    "Þ": "TH",
+    "Ĳ": "IJ",
+    "Œ": "OE",
+    "Ł": "L",
+    "Ħ": "H",
+    "Ŋ": "N",
+    "Ŧ": "T",
+    "ı": "I",
+}
+
+
+def transliterate_icao(name: str) -> str:
+    """A name in the machine-readable form of ICAO 9303: A-Z only, `<` between words ("NGUYEN<VAN<AN")."""
+    upper = unicodedata.normalize("NFC", name).upper()
+    mapped = "".join(_ICAO_SPECIAL.get(character, character) for character in upper)
+    letters = unicodedata.normalize("NFKD", mapped)
+    kept = []
+    for character in letters:
+        if "A" <= character <= "Z":
+            kept.append(character)
+        elif character in " -<,'" or character.isspace():
+            # Apostrophes are dropped by ICAO, but words split by spaces and hyphens become `<`.
+            kept.append("" if character == "'" else "<")
+    return "<".join(part for part in "".join(kept).split("<") if part)
+
+
+def split_vietnamese_name(full_name: str) -> tuple[str, str]:
+    """(surname, forenames) of a Vietnamese name: the first word is the family name, the rest the given names.
+
+    Used for Vietnamese citizens only; foreigners' names are split the same way by default, which the
+    facility can correct in the registry (the passport's own split is not in the import format).
+    """
+    words = unicodedata.normalize("NFC", full_name).split()
+    if not words:
+        return "", ""
+    return words[0], " ".join(words[1:])
