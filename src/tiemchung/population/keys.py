@@ -55,7 +55,7 @@ class KeyStore:
         self.path = path
         self._lock = threading.Lock()
         self._entries: dict[str, _KeyEntry] = {}
-        self._loaded_mtime_ns: int | None = None
+        self._loaded_version: tuple[int, int] | None = None
 
     def add(self, caller: str, *, rate_per_second: float = DEFAULT_RATE_PER_SECOND, burst: int = DEFAULT_BURST) -> str:
         """Create a key for `caller`, store its hash, return the key (the only time it exists in clear)."""
@@ -103,15 +103,17 @@ class KeyStore:
         return Caller(entry.caller, key_id, entry.rate_per_second, entry.burst)
 
     def _current_entries(self) -> dict[str, _KeyEntry]:
-        """The entries, re-read only when the file changed (one stat per request)."""
+        """The entries, re-read only when the file changed (one stat per request). Every write replaces the file,
+        so its inode changes even when two writes fall within one tick of the file system's clock."""
         try:
-            mtime_ns = self.path.stat().st_mtime_ns
+            stat = self.path.stat()
         except FileNotFoundError:
             return {}
-        if mtime_ns != self._loaded_mtime_ns:
+        version = (stat.st_ino, stat.st_mtime_ns)
+        if version != self._loaded_version:
             with self._lock:
                 self._entries = self._read()
-                self._loaded_mtime_ns = mtime_ns
+                self._loaded_version = version
         return self._entries
 
     def _read(self) -> dict[str, _KeyEntry]:

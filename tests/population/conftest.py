@@ -1,0 +1,43 @@
+"""Fixtures of the register service tests: the sample register, an API key, the service in-process."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tiemchung.population.keys import KeyStore
+from tiemchung.population.sample import write_sample
+from tiemchung.population.service import ServiceConfig, create_app
+
+
+def require_engine() -> None:
+    """The service answers with the verification engine; until it is importable these tests cannot run."""
+    try:
+        import tiemchung.verification.engine  # noqa: F401
+    except ImportError as missing:
+        pytest.skip(f"verification engine not importable yet: {missing}")
+
+
+@pytest.fixture
+def sample_files(tmp_path: Path) -> tuple[Path, Path]:
+    return write_sample(tmp_path / "sample")
+
+
+@pytest.fixture
+def service_config(tmp_path: Path, sample_files: tuple[Path, Path]) -> ServiceConfig:
+    workdir = tmp_path / "register-workdir"
+    return ServiceConfig(register=sample_files[0], workdir=workdir, keys=workdir / "keys.json", chunk_subjects=2)
+
+
+@pytest.fixture
+def api_key(service_config: ServiceConfig) -> str:
+    return KeyStore(service_config.keys).add("So Y te Ha Noi", rate_per_second=1000, burst=1000)
+
+
+@pytest.fixture
+def service(service_config: ServiceConfig) -> Iterator[TestClient]:
+    """The service app in-process, with the real engine over the sample register."""
+    require_engine()
+    with TestClient(create_app(service_config)) as client:
+        yield client
