@@ -1,0 +1,464 @@
+"""`generate`: the synthetic country written to disk chunk by chunk, in bounded memory.
+
+Each chunk of `CHUNK_PEOPLE` people gets its own random generator derived from (seed, chunk number), and the
+only state carried across chunks is small (ID counters, facility counters, aggregate tallies): the output
+is a function of the seed and the size, whatever the machine.
+"""
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tiemchung.synth import damage, foreigners
+from tiemchung.synth.geography import Geography, load_geography
+from tiemchung.synth.population import IdentityCounters, People, make_people, register_table, serials_in_buckets
+from tiemchung.synth.tables import province_weights
+from tiemchung.synth.vaccination import (
+    AGE_GROUPS,
+    DOSE_KINDS,
+    DUPLICATE_RATE,
+    REASON_GROUP_COUNT,
+    VACCINES,
+    EntryPlan,
+    Schedules,
+    age_group_index,
+    choose_facilities,
+    lot_numbers,
+    make_schedules,
+    plan_entry,
+)
+from tiemchung.synth.xlsx import RecordsWorkbook
+
+SCALES: dict[str, int] = {
+    "commune": 10_000,
+    "district": 150_000,
+    "province": 1_500_000,
+    "nation": 100_000_000,
+}
+CHUNK_PEOPLE = 200_000
+MAX_PEOPLE = 150_000_000  # ID ranges (10^6 per province, century, sex and year) stay far from full below this
+FOREIGN_RATE = 0.003
+FILES = (
+    "register.parquet",
+    "records.parquet",
+    "records.xlsx",
+    "truth_subjects.parquet",
+    "aggregates.parquet",
+    "gaps.parquet",
+    "manifest.json",
+)
+
+
+@dataclass
+class Manifest:
+    seed: int
+    people: int
+    scale: str | None
+    province_codes: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, int] = field(default_factory=dict)
+    rates: dict[str, float] = field(default_factory=dict)
+    targets: dict[str, float] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass
+class _Tallies:
+    """Doses per (province, age group, dose kind), entered, and not entered per reason group."""
+
+    entered: np.ndarray
+    not_entered: np.ndarray
+    counts: dict[str, int]
+
+    @classmethod
+    def empty(cls) -> "_Tallies":
+        provinces = len(province_weights().values)
+        return cls(
+            entered=np.zeros((provinces, 3, 6), dtype=np.int64),
+            not_entered=np.zeros((provinces, 3, 6, REASON_GROUP_COUNT), dtype=np.int64),
+            counts=dict.fromkeys(("people", "register", "subjects", "doses", "duplicates", "foreigners"), 0),
+        )
+
+
+class _Writers:
+    def __init__(self, out_dir: Path, work_dir: Path, xlsx_max_rows: int) -> None:
+        self.out_dir = out_dir
+        self.paths = {
+            "register": out_dir / "register.parquet",
+            "records": out_dir / "records.parquet",
+            "subjects": work_dir / "subjects.parquet",
+        }
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self.workbook = RecordsWorkbook(out_dir / "records.xlsx", xlsx_max_rows)
+
+    def write(self, name: str, table: pa.Table) -> None:
+        if name not in self._writers:
+            self._writers[name] = pq.ParquetWriter(self.paths[name], table.schema, compression="zstd")
+        self._writers[name].write_table(table)
+
+    def close(self) -> bool:
+        for writer in self._writers.values():
+            writer.close()
+        return self.workbook.close()
+
+
+def generate(
+    out_dir: Path,
+    *,
+    people: int,
+    seed: int,
+    progress: bool = True,
+    xlsx_max_rows: int = 200_000,
+    province_codes: Sequence[str] | None = None,
+    scale: str | None = None,
+) -> Manifest:
+    """Write the synthetic country for `people` people into `out_dir` (see docs/synth.md)."""
+    from rich.progress import Progress
+
+    if not 0 < people <= MAX_PEOPLE:
+        raise ValueError(f"people must be in 1..{MAX_PEOPLE}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = out_dir / ".synth-work"
+    work_dir.mkdir(exist_ok=True)
+    geography = load_geography(province_codes)
+    writers = _Writers(out_dir, work_dir, xlsx_max_rows)
+    tallies = _Tallies.empty()
+    state = _ChunkState(geography, seed)
+    chunk_sizes = [min(CHUNK_PEOPLE, people - start) for start in range(0, people, CHUNK_PEOPLE)]
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("Đang sinh dân cư và mũi tiêm", total=people)
+        for index, size in enumerate(chunk_sizes):
+            _generate_chunk(np.random.default_rng([seed, index]), size, state, writers, tallies)
+            bar.advance(task, size)
+        wrote_xlsx = writers.close()
+        bar.add_task("Đang tính kết quả xác minh kỳ vọng", total=None)
+        from tiemchung.synth.truth import write_truth
+
+        write_truth(writers.paths["subjects"], writers.paths["register"], out_dir / "truth_subjects.parquet", work_dir)
+    _write_aggregates(out_dir, tallies, geography)
+    shutil.rmtree(work_dir)
+    manifest = Manifest(
+        seed=seed,
+        people=people,
+        scale=scale,
+        province_codes=[str(code) for code in geography.province_codes],
+        counts=tallies.counts,
+        files=[name for name in FILES if name != "records.xlsx" or wrote_xlsx],
+    )
+    _summarise_truth(manifest, out_dir / "truth_subjects.parquet")
+    manifest.write(out_dir / "manifest.json")
+    return manifest
+
+
+@dataclass
+class _ChunkState:
+    geography: Geography
+    seed: int
+    identities: IdentityCounters = field(default_factory=IdentityCounters)
+    facility_serials: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    global_province: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    subjects_so_far: int = 0
+
+    def __post_init__(self) -> None:
+        self.facility_serials = np.zeros(self.geography.facility_count, dtype=np.int64)
+        everywhere = list(province_weights().values)
+        self.global_province = np.array([everywhere.index(code) for code in self.geography.province_codes])
+
+
+@dataclass
+class _Subjects:
+    """Subjects of a chunk: nationals (first) then foreigners; doses as (subject row, slot) pairs."""
+
+    person: np.ndarray  # index into people, -1 for foreigners
+    ward: np.ndarray
+    birth: np.ndarray
+    facility: np.ndarray
+    duplicate_of_row: np.ndarray  # row of the original subject, -1 if not a duplicate
+    dose_subject: np.ndarray
+    dose_slot: np.ndarray
+    dose_dates: np.ndarray  # (rows, 6)
+    dose_vaccine: np.ndarray  # (rows, 6)
+
+
+def _generate_chunk(
+    rng: np.random.Generator, size: int, state: _ChunkState, writers: _Writers, tallies: _Tallies
+) -> None:
+    geography = state.geography
+    people = make_people(rng, size, geography, state.identities, state.seed)
+    register = register_table(people, geography)
+    writers.write("register", register)
+    schedules = make_schedules(rng, people.birth)
+    entry = plan_entry(rng, schedules)
+    province = state.global_province[geography.ward_province_index[people.ward]]
+    _tally_not_entered(tallies, province, people.birth, schedules.dates, entry.reason_group)
+    visitors = foreigners.make_foreigners(rng, int(rng.binomial(size, FOREIGN_RATE)), geography)
+    subjects = _subjects(rng, people, entry, schedules, visitors, geography)
+    typed = damage.concatenate(
+        damage.type_nationals(rng, people, subjects.person[subjects.person >= 0]), visitors.typed
+    )
+    subject_ids = _subject_ids(subjects.facility, state)
+    records, hints = _records(rng, subjects, typed, subject_ids, people, visitors, geography)
+    writers.write("records", records)
+    writers.workbook.append(records, hints)
+    truth_input = _truth_input(subjects, typed, subject_ids, people, geography, state.subjects_so_far)
+    writers.write("subjects", truth_input)
+    state.subjects_so_far += truth_input.num_rows
+    dose_province = state.global_province[geography.ward_province_index[subjects.ward[subjects.dose_subject]]]
+    on = subjects.dose_dates[subjects.dose_subject, subjects.dose_slot]
+    groups = age_group_index(subjects.birth[subjects.dose_subject], on)
+    np.add.at(tallies.entered, (dose_province, groups, subjects.dose_slot), 1)
+    counts = tallies.counts
+    counts["people"] += size
+    counts["register"] += register.num_rows
+    counts["subjects"] += len(subjects.person)
+    counts["doses"] += records.num_rows
+    counts["duplicates"] += int((subjects.duplicate_of_row >= 0).sum())
+    counts["foreigners"] += len(visitors.birth)
+
+
+def _tally_not_entered(
+    tallies: _Tallies, province: np.ndarray, birth: np.ndarray, dates: np.ndarray, reason: np.ndarray
+) -> None:
+    person, slot = np.nonzero(reason >= 0)
+    groups = age_group_index(birth[person], dates[person, slot])
+    np.add.at(tallies.not_entered, (province[person], groups, slot, reason[person, slot]), 1)
+
+
+def _subjects(
+    rng: np.random.Generator,
+    people: People,
+    entry: EntryPlan,
+    schedules: Schedules,
+    visitors: foreigners.Foreigners,
+    geography: Geography,
+) -> _Subjects:
+    person = np.flatnonzero(entry.entered_person)
+    entered = entry.dose_entered[person]
+    ward = people.ward[person]
+    ward_total = len(geography.ward_codes)
+    facility = choose_facilities(rng, ward, ward_total)
+    # duplicates: the later doses of some subjects were entered as a new subject at another facility
+    dose_count = entered.sum(axis=1)
+    duplicated = np.flatnonzero((dose_count >= 2) & (rng.random(len(person)) < DUPLICATE_RATE))
+    split = rng.integers(1, np.maximum(dose_count[duplicated], 2))
+    moved = entered[duplicated] & (np.cumsum(entered[duplicated], axis=1) > split[:, None])
+    entered[duplicated] &= ~moved
+    own = facility[duplicated]
+    other_of_own_ward = np.where(own < ward_total, own + ward_total, own - ward_total)
+    another_ward = geography.sample_wards(rng, geography.ward_province_index[ward[duplicated]])
+    other_facility = np.where(rng.random(len(duplicated)) < 0.5, another_ward, other_of_own_ward)
+    dose_subject, dose_slot = np.nonzero(np.concatenate([entered, moved, visitors.entered]))
+    copies = person[duplicated]
+    return _Subjects(
+        person=np.concatenate([person, copies, np.full(len(visitors.birth), -1)]),
+        ward=np.concatenate([ward, ward[duplicated], visitors.ward]),
+        birth=np.concatenate([people.birth[person], people.birth[copies], visitors.birth]),
+        facility=np.concatenate([facility, other_facility, choose_facilities(rng, visitors.ward, ward_total)]),
+        duplicate_of_row=np.concatenate([np.full(len(person), -1), duplicated, np.full(len(visitors.birth), -1)]),
+        dose_subject=dose_subject,
+        dose_slot=dose_slot,
+        dose_dates=np.concatenate([schedules.dates[person], schedules.dates[copies], visitors.schedules.dates]),
+        dose_vaccine=np.concatenate([schedules.vaccine[person], schedules.vaccine[copies], visitors.schedules.vaccine]),
+    )
+
+
+def _subject_ids(facility: np.ndarray, state: _ChunkState) -> np.ndarray:
+    """`{facility_code}-{n}`: the facility's own running number."""
+    serial = serials_in_buckets(facility, state.facility_serials) + 1
+    geography = state.geography
+    codes = np.concatenate([geography.station_codes, geography.centre_codes])[facility]
+    return np.char.add(np.char.add(codes, "-"), serial.astype(str)).astype(object)
+
+
+def _birth_text(meaning: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """The Parquet text of a typed birth date (Excel dates as ISO text: Parquet has no cell types)."""
+    dmy = np.array([f"{v[8:10]}/{v[5:7]}/{v[:4]}" if len(v) == 10 else v for v in meaning], dtype=object)
+    return np.where(style == damage.BIRTH_TEXT_DMY, dmy, meaning)
+
+
+def _records(
+    rng: np.random.Generator,
+    subjects: _Subjects,
+    typed: damage.Typed,
+    subject_ids: np.ndarray,
+    people: People,
+    visitors: foreigners.Foreigners,
+    geography: Geography,
+) -> tuple[pa.Table, pa.Table]:
+    """Section 2 rows (one per dose) and the cell hints of the xlsx export."""
+    from tiemchung.reference import DoseKind
+
+    rows = subjects.dose_subject
+    slot = subjects.dose_slot
+    national = subjects.person >= 0
+    subject_count = len(subjects.person)
+    passport = np.full(subject_count, "", dtype=object)
+    passport[~national] = visitors.passport
+    nationality = np.where(
+        rng.random(subject_count) < 0.05, np.where(rng.random(subject_count) < 0.5, "VN", "Việt Nam"), ""
+    )
+    nationality = nationality.astype(object)
+    nationality[~national] = visitors.nationality
+    address = np.full(subject_count, "", dtype=object)
+    address[national] = people.address[subjects.person[national]]
+    address[rng.random(subject_count) < 0.3] = ""
+    phone = np.char.add(
+        np.array(["03", "05", "07", "08", "09"])[rng.integers(0, 5, subject_count)],
+        rng.integers(10_000_000, 99_999_999, subject_count).astype(str),
+    ).astype(object)
+    phone[rng.random(subject_count) < 0.35] = ""
+    ward = subjects.ward
+    province_code = geography.province_codes[geography.ward_province_index[ward]]
+    dates = subjects.dose_dates[rows, slot]
+    vaccine = subjects.dose_vaccine[rows, slot]
+    dose_labels = np.array([DoseKind(kind).spec_value for kind in DOSE_KINDS], dtype=object)
+    sequence = np.arange(len(rows)) - np.searchsorted(rows, rows)  # 0-based dose number within the subject
+    facility_codes = np.concatenate([geography.station_codes, geography.centre_codes])[subjects.facility]
+    columns = {
+        "subject_id": subject_ids[rows],
+        "record_id": np.char.add(np.char.add(subject_ids[rows].astype(str), "-"), (sequence + 1).astype(str)),
+        "full_name": typed.full_name[rows],
+        "birth_date": _birth_text(typed.birth_meaning, typed.birth_style)[rows],
+        "sex": typed.sex_typed[rows],
+        "id_number": typed.id_typed[rows],
+        "passport_number": passport[rows],
+        "nationality": nationality[rows],
+        "phone": phone[rows],
+        "province_code": province_code[rows],
+        "district_code": geography.ward_district_codes[ward][rows],
+        "ward_code": geography.ward_codes[ward][rows],
+        "address": address[rows],
+        "vaccine": np.array([v.name for v in VACCINES], dtype=object)[vaccine],
+        "lot_number": lot_numbers(rng, vaccine, dates),
+        "vaccination_date": np.datetime_as_string(dates, unit="D"),
+        "dose": dose_labels[slot],
+        "facility_code": facility_codes[rows],
+    }
+    records = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    hints = pa.table(
+        {
+            "name_font": pa.array(typed.name_font[rows], pa.string()),
+            "id_numeric": pa.array(typed.id_numeric[rows]),
+            "birth_style": pa.array(typed.birth_style[rows]),
+            "vaccination_date_as_text": pa.array(rng.random(len(rows)) < 0.1),
+        }
+    )
+    return records, hints
+
+
+def _truth_input(
+    subjects: _Subjects,
+    typed: damage.Typed,
+    subject_ids: np.ndarray,
+    people: People,
+    geography: Geography,
+    first_ordinal: int,
+) -> pa.Table:
+    """What each subject's typed values mean, for the truth join (`truth.write_truth`)."""
+    national = subjects.person >= 0
+    person = subjects.person[national]
+    person_id = np.full(len(subjects.person), "", dtype=object)
+    in_register = np.zeros(len(subjects.person), dtype=bool)
+    in_register[national] = people.in_register[person]
+    person_id[national] = np.where(people.in_register[person], people.person_id[person], "")
+    duplicate_of = np.where(subjects.duplicate_of_row >= 0, subject_ids[np.maximum(subjects.duplicate_of_row, 0)], "")
+    return pa.table(
+        {
+            "ordinal": pa.array(np.arange(first_ordinal, first_ordinal + len(national), dtype=np.int64)),
+            "subject_id": pa.array(subject_ids, pa.string()),
+            "person_id": pa.array(person_id, pa.string()),
+            "in_register": pa.array(in_register),
+            "is_foreign": pa.array(~national),
+            "province_code": pa.array(
+                geography.province_codes[geography.ward_province_index[subjects.ward]], pa.string()
+            ),
+            "id_typed": pa.array(typed.id_typed, pa.string()),
+            "name_meaning": pa.array(typed.name_meaning, pa.string()),
+            "birth_meaning": pa.array(typed.birth_meaning, pa.string()),
+            "sex_meaning": pa.array(typed.sex_meaning, pa.string()),
+            "errors": pa.array(typed.errors, pa.string()),
+            "is_duplicate_of": pa.array(duplicate_of, pa.string()),
+        }
+    )
+
+
+def _write_aggregates(out_dir: Path, tallies: _Tallies, geography: Geography) -> None:
+    """aggregates.parquet (reported vs entered per cell) and gaps.parquet (never entered, by reason group)."""
+    from tiemchung.reference import ReasonGroup
+
+    everywhere = province_weights().values
+    reasons = [group.value for group in ReasonGroup]
+    aggregate_rows: dict[str, list[object]] = {
+        k: [] for k in ("province_code", "age_group", "dose_kind", "reported", "entered")
+    }
+    gap_rows: dict[str, list[object]] = {
+        k: [] for k in ("province_code", "age_group", "dose_kind", "reason_group", "doses_not_entered")
+    }
+    for province in sorted(everywhere.index(code) for code in geography.province_codes):
+        for group, group_name in enumerate(AGE_GROUPS):
+            for slot, kind in enumerate(DOSE_KINDS):
+                entered = int(tallies.entered[province, group, slot])
+                not_entered = tallies.not_entered[province, group, slot]
+                if entered == 0 and not not_entered.any():
+                    continue
+                for name, value in zip(
+                    aggregate_rows,
+                    (everywhere[province], group_name, kind, entered + int(not_entered.sum()), entered),
+                    strict=True,
+                ):
+                    aggregate_rows[name].append(value)
+                for reason_index in np.flatnonzero(not_entered):
+                    values = (
+                        everywhere[province],
+                        group_name,
+                        kind,
+                        reasons[reason_index],
+                        int(not_entered[reason_index]),
+                    )
+                    for name, value in zip(gap_rows, values, strict=True):
+                        gap_rows[name].append(value)
+    pq.write_table(_int_table(aggregate_rows, ("reported", "entered")), out_dir / "aggregates.parquet")
+    pq.write_table(_int_table(gap_rows, ("doses_not_entered",)), out_dir / "gaps.parquet")
+
+
+def _int_table(rows: dict[str, list[object]], integer_columns: tuple[str, ...]) -> pa.Table:
+    return pa.table(
+        {
+            name: pa.array(values, pa.int64() if name in integer_columns else pa.string())
+            for name, values in rows.items()
+        }
+    )
+
+
+def _summarise_truth(manifest: Manifest, truth: Path) -> None:
+    """Realised category counts and the seed-000 rates they are calibrated to."""
+    import pyarrow.compute as pc
+
+    table = pq.read_table(truth, columns=["expected_category"])
+    counts = pc.value_counts(table.column("expected_category")).to_pylist()
+    manifest.categories = {item["values"]: item["counts"] for item in counts}
+    c = manifest.categories
+    with_id = c.get("VERIFIED", 0) + c.get("MISMATCH", 0)
+    without_id = c.get("NO_ID_VERIFIED", 0) + c.get("NO_ID_UNVERIFIABLE", 0)
+    national = with_id + without_id
+    manifest.rates = {
+        "with_valid_id": round(with_id / national, 4) if national else 0.0,
+        "wrong_among_with_id": round(c.get("MISMATCH", 0) / with_id, 4) if with_id else 0.0,
+        "without_valid_id": round(without_id / national, 4) if national else 0.0,
+        "identified_among_without_id": round(c.get("NO_ID_VERIFIED", 0) / without_id, 4) if without_id else 0.0,
+    }
+    manifest.targets = {
+        "with_valid_id": round(73_406_707 / 82_268_445, 4),
+        "wrong_among_with_id": round(18_937_554 / 73_406_707, 4),
+        "without_valid_id": round(8_861_748 / 82_268_445, 4),
+        "identified_among_without_id": round(7_035_356 / 8_861_748, 4),
+    }

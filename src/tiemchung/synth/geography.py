@@ -1,0 +1,79 @@
+"""Provinces, districts, wards and vaccination facilities as numpy arrays, for vectorised sampling.
+
+The administrative units come from `tiemchung.reference` (GSO codes in force 2021–2023); the weights from
+`data/province_weights.csv`. Facility codes are invented but structured: the commune health station of the
+k-th ward of a district (wards ordered by code) is `PP.DDD.kkk` (e.g. "79.760.001"), the district health
+centre is `PP.DDD.000`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tiemchung.synth.tables import province_weights
+
+
+@dataclass(frozen=True)
+class Geography:
+    province_codes: np.ndarray  # (P,) str, the provinces in play
+    province_probabilities: np.ndarray  # (P,)
+    ward_codes: np.ndarray  # (W,) str, grouped by province
+    ward_district_codes: np.ndarray  # (W,) str
+    ward_province_index: np.ndarray  # (W,) int
+    ward_place: np.ndarray  # (W,) str: "ward, district, province" for addresses
+    station_codes: np.ndarray  # (W,) str: the ward's commune health station
+    centre_codes: np.ndarray  # (W,) str: the district health centre
+    first_ward: np.ndarray  # (P,) int: offset of the province's wards
+    ward_count: np.ndarray  # (P,) int
+
+    def sample_wards(self, rng: np.random.Generator, province_index: np.ndarray) -> np.ndarray:
+        """A uniformly chosen ward of each given province (indices into the ward arrays)."""
+        offsets = (rng.random(len(province_index)) * self.ward_count[province_index]).astype(np.int64)
+        return self.first_ward[province_index] + offsets
+
+    @property
+    def facility_count(self) -> int:
+        return 2 * len(self.ward_codes)
+
+
+def load_geography(province_codes: Sequence[str] | None = None) -> Geography:
+    """The reference units, restricted to `province_codes` when given (weights renormalised)."""
+    from tiemchung import reference
+
+    weights = province_weights()
+    wanted = set(province_codes) if province_codes else set(weights.values)
+    chosen = [i for i, code in enumerate(weights.values) if code in wanted]
+    probabilities = weights.probabilities[chosen] / weights.probabilities[chosen].sum()
+    by_code = {str(p.code).zfill(2): p for p in reference.provinces()}
+    columns: dict[str, list[str]] = {k: [] for k in ("ward", "district", "place", "station", "centre")}
+    province_index: list[int] = []
+    first_ward: list[int] = []
+    ward_count: list[int] = []
+    for index, weight_index in enumerate(chosen):
+        province = by_code[weights.values[weight_index]]
+        first_ward.append(len(province_index))
+        for district in sorted(reference.districts(province.code), key=lambda d: str(d.code)):
+            district_code = str(district.code).zfill(3)
+            prefix = f"{str(province.code).zfill(2)}.{district_code}"
+            wards = sorted(reference.wards(district.code), key=lambda w: str(w.code))
+            for k, ward in enumerate(wards, start=1):
+                columns["ward"].append(str(ward.code).zfill(5))
+                columns["district"].append(district_code)
+                columns["place"].append(f"{ward.full_name}, {district.full_name}, {province.full_name}")
+                columns["station"].append(f"{prefix}.{k:03d}")
+                columns["centre"].append(f"{prefix}.000")
+                province_index.append(index)
+        ward_count.append(len(province_index) - first_ward[-1])
+    return Geography(
+        province_codes=np.asarray([weights.values[i] for i in chosen]),
+        province_probabilities=probabilities,
+        ward_codes=np.asarray(columns["ward"]),
+        ward_district_codes=np.asarray(columns["district"]),
+        ward_province_index=np.asarray(province_index, dtype=np.int64),
+        ward_place=np.asarray(columns["place"], dtype=object),
+        station_codes=np.asarray(columns["station"]),
+        centre_codes=np.asarray(columns["centre"]),
+        first_ward=np.asarray(first_ward, dtype=np.int64),
+        ward_count=np.asarray(ward_count, dtype=np.int64),
+    )
