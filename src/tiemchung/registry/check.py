@@ -19,6 +19,7 @@ class CheckSummary:
     doses_by_kind: Counter[str] = field(default_factory=Counter)
     rejection_reasons: Counter[str] = field(default_factory=Counter)
     repairs: Counter[str] = field(default_factory=Counter)
+    id_statuses: Counter[str] = field(default_factory=Counter)
     disagreeing_subjects: int = 0
     errors: list[RowError] = field(default_factory=list)
     file_error: str | None = None
@@ -44,6 +45,8 @@ def check_file(path: Path, *, today: date | None = None) -> CheckSummary:
             summary.doses_by_vaccine[record.dose.vaccine] += 1
             summary.doses_by_kind[record.dose.dose_kind] += 1
             key = record.subject.subject_key
+            if key not in first_identity:
+                summary.id_statuses[record.subject.id_status] += 1
             first = first_identity.setdefault(key, record.subject)
             if first.disagreements(record.subject):
                 disagreeing.add(key)

@@ -278,7 +278,7 @@ def _subject_values(row: RecordRow) -> dict[str, Any]:
 
 def _subject_ids(session: Session, keys: list[str]) -> dict[str, int]:
     result = session.execute(select(Subject.subject_key, Subject.id).where(Subject.subject_key.in_(keys)))
-    return {key: subject_id for key, subject_id in result.tuples()}
+    return {key: subject_id for key, subject_id in result}
 
 
 def _audit_subject_changes(

@@ -6,15 +6,18 @@ Damaged values that the rules can repair (lost leading zeros, swapped or serial 
 repaired and the repair is kept as a warning; values that cannot be repaired reject the row with a reason.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tiemchung.registry.columns import COLUMNS_BY_KEY, REQUIRED_KEYS, header_label
 from tiemchung.registry.countries import nationality_code
 from tiemchung.registry.sources import FileProblem, RawCell, RawRow, open_source, text_of
+
+if TYPE_CHECKING:
+    from tiemchung.identity import Finding
 
 # Viet Nam's first COVID-19 vaccination: 8 March 2021. An earlier date is a typing error.
 FIRST_VACCINATION_DATE = date(2021, 3, 8)
@@ -96,6 +99,7 @@ class RecordRow:
     dose: DoseEntry | None = None
     errors: list[RowError] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
+    birth: Any = None  # the parsed birth date (PartialDate): vaccination dates may not precede it
 
     @property
     def accepted(self) -> bool:
@@ -135,7 +139,7 @@ class RowParser:
         self.today = today or date.today()
         self._vaccines: dict[str, str | None] = {}
         self._dose_kinds: dict[str, str | None] = {}
-        self._areas: dict[tuple[str, str, str], str | None] = {}
+        self._areas: dict[tuple[str, str, str], tuple[str, str, str] | str] = {}
 
     def parse(self, raw: RawRow) -> RecordRow:
         texts = {key: text_of(cell.value) for key, cell in raw.cells.items()}
@@ -162,13 +166,13 @@ class RowParser:
         sex = identity.parse_sex(texts["sex"])
         if sex is None:
             self._error(record, "sex", "Giới tính không hợp lệ (dùng Nam/Nữ hoặc M/F).")
-        id_fields = _id_number(record, texts.get("id_number", ""))
+        id_fields = _id_number(record, cells.get("id_number"), sex, birth[1] if birth else None)
         passport = _passport(record, texts.get("passport_number", ""))
         nationality = nationality_code(texts.get("nationality", ""))
         if nationality is None:
             self._error(record, "nationality", "Quốc tịch không nhận ra được (dùng mã ISO 2 chữ, ví dụ VN, KR).")
-        self._area(record)
-        if record.errors or name is None or birth is None:
+        area = self._area(record)
+        if record.errors or name is None or birth is None or area is None:
             return None
         return SubjectIdentity(
             subject_key=texts["subject_id"],
@@ -183,9 +187,9 @@ class RowParser:
             passport_number=passport,
             nationality=nationality or "VN",
             phone=texts.get("phone") or None,
-            province_code=texts["province_code"],
-            district_code=texts["district_code"],
-            ward_code=texts["ward_code"],
+            province_code=area[0],
+            district_code=area[1],
+            ward_code=area[2],
             address=texts.get("address") or None,
             **id_fields,
         )
@@ -194,6 +198,7 @@ class RowParser:
         from tiemchung import identity
 
         check = identity.parse_date(_date_input(value), today=self.today)
+        record.birth = check.value
         _keep_findings(record, "birth_date", check.findings)
         if check.value is None:
             self._error(record, "birth_date", _first_message(check.findings, "Ngày sinh không đọc được."))
@@ -221,7 +226,9 @@ class RowParser:
     def _vaccination_date(self, record: RecordRow, value: object) -> date | None:
         from tiemchung import identity
 
-        check = identity.parse_date(_date_input(value), today=self.today)
+        check = identity.parse_date(
+            _date_input(value), today=self.today, not_before=record.birth, year_placeholder=False
+        )
         _keep_findings(record, "vaccination_date", check.findings)
         parsed = check.value
         if parsed is None or parsed.month is None or parsed.day is None:
@@ -243,25 +250,28 @@ class RowParser:
             return None
         return code
 
-    def _area(self, record: RecordRow) -> None:
-        codes = (record.raw["province_code"], record.raw["district_code"], record.raw["ward_code"])
-        if codes not in self._areas:
-            self._areas[codes] = self._area_problem(*codes)
-        problem = self._areas[codes]
-        if problem is not None:
-            self._error(record, "ward_code", problem)
+    def _area(self, record: RecordRow) -> tuple[str, str, str] | None:
+        """The residence codes, zero-padded as the GSO writes them (Excel drops the zeros of "01")."""
+        typed = (record.raw["province_code"], record.raw["district_code"], record.raw["ward_code"])
+        if typed not in self._areas:
+            self._areas[typed] = self._area_codes(*typed)
+        found = self._areas[typed]
+        if isinstance(found, str):
+            self._error(record, "ward_code", found)
+            return None
+        return found
 
-    def _area_problem(self, province_code: str, district_code: str, ward_code: str) -> str | None:
+    def _area_codes(self, province_code: str, district_code: str, ward_code: str) -> tuple[str, str, str] | str:
         province = self.reference.province(province_code)
         district = self.reference.district(district_code)
         ward = self.reference.ward(ward_code)
         if province is None:
             return f"Mã tỉnh {province_code} không có trong danh mục 63 tỉnh (mã GSO 2021–2023)."
-        if district is None or _parent_code(district, "province_code") not in (None, province_code):
-            return f"Mã huyện {district_code} không thuộc tỉnh {province_code}."
-        if ward is None or _parent_code(ward, "district_code") not in (None, district_code):
-            return f"Mã xã {ward_code} không thuộc huyện {district_code}."
-        return None
+        if district is None or district.province_code != province.code:
+            return f"Mã huyện {district_code} không thuộc tỉnh {province.code}."
+        if ward is None or ward.district_code != district.code:
+            return f"Mã xã {ward_code} không thuộc huyện {district.code}."
+        return province.code, district.code, ward.code
 
     @staticmethod
     def _lookup(cache: dict[str, str | None], text: str, resolve: Any) -> str | None:
@@ -317,25 +327,26 @@ def _name(record: RecordRow, cell: RawCell | None) -> tuple[str, str, str] | Non
     return display, identity.canonical_name(decoded.text), identity.fold_name(decoded.text)
 
 
-def _id_number(record: RecordRow, text: str) -> dict[str, Any]:
+def _id_number(record: RecordRow, cell: RawCell | None, sex: str | None, birth_year: int | None) -> dict[str, Any]:
+    """The ID number as typed and as the rules read it. An invalid format does not reject the row: the subject is
+    kept, and verification classes it (NO_ID_...); the findings stay on the subject for the cleaning worklists."""
     from tiemchung import identity
 
-    if not text:
-        return {
-            "id_number_raw": "",
-            "id_number": None,
-            "id_kind": "none",
-            "id_status": "missing",
-            "identity_findings": (),
-        }
-    check = identity.check_id_number(text)
-    _keep_findings(record, "id_number", check.findings)
+    value = None if cell is None else cell.value
+    check = identity.check_id_number(value.strip() if isinstance(value, str) else value)
+    if check.status == identity.IdStatus.MISSING:
+        return {"id_number_raw": "", "id_number": None, "id_kind": "none", "id_status": "missing",
+                "identity_findings": ()}  # fmt: skip
+    findings = check.findings
+    if check.valid_format and check.value is not None:
+        findings = (*findings, *identity.cross_check_cccd(check.value, sex, birth_year))
+    _keep_findings(record, "id_number", findings)
     return {
-        "id_number_raw": text,
+        "id_number_raw": record.raw.get("id_number", ""),
         "id_number": check.value if check.valid_format else None,
-        "id_kind": _enum_text(check.kind),
-        "id_status": _enum_text(check.status),
-        "identity_findings": tuple(_finding_dict(finding) for finding in check.findings),
+        "id_kind": str(check.kind),
+        "id_status": str(check.status),
+        "identity_findings": tuple(_finding_dict(finding) for finding in findings),
     }
 
 
@@ -345,34 +356,29 @@ def _passport(record: RecordRow, text: str) -> str | None:
     if not text:
         return None
     check = identity.check_passport(text)
+    if not check.valid_format:
+        # Kept as typed, like an invalid ID number: the facility answers for passports (seed 000), not the register.
+        record.repairs.extend(Repair("passport_number", f.code, f.message) for f in check.findings)
+        return text
     _keep_findings(record, "passport_number", check.findings)
-    return check.value if check.valid_format else text
+    return check.value
 
 
-def _keep_findings(record: RecordRow, column: str, findings: Any) -> None:
+def _keep_findings(record: RecordRow, column: str, findings: "Iterable[Finding]") -> None:
     for finding in findings:
-        if _enum_text(finding.severity) != "error":
+        if finding.severity != "error":
             record.repairs.append(Repair(column, finding.code, finding.message))
 
 
-def _first_message(findings: Any, default: str) -> str:
+def _first_message(findings: "Iterable[Finding]", default: str) -> str:
     for finding in findings:
-        if _enum_text(finding.severity) == "error":
-            return str(finding.message)
+        if finding.severity == "error":
+            return finding.message
     return default
 
 
-def _finding_dict(finding: Any) -> dict[str, str]:
-    return {"code": finding.code, "message": finding.message, "severity": _enum_text(finding.severity)}
-
-
-def _enum_text(value: object) -> str:
-    return str(getattr(value, "value", value))
-
-
-def _parent_code(unit: object, attribute: str) -> str | None:
-    value = getattr(unit, attribute, None)
-    return None if value is None else str(value)
+def _finding_dict(finding: "Finding") -> dict[str, str]:
+    return {"code": finding.code, "message": finding.message, "severity": finding.severity}
 
 
 def _date_input(value: object) -> object:

@@ -15,6 +15,12 @@ from tiemchung.registry.records import RowError
 
 console = Console()
 SHOWN_ERRORS = 20
+ID_STATUS_LABELS = {
+    "valid": "Đúng định dạng",
+    "repaired": "Đúng định dạng sau khi sửa",
+    "invalid": "Sai định dạng",
+    "missing": "Không có số",
+}
 
 
 @contextmanager
@@ -77,6 +83,8 @@ def print_check(summary: CheckSummary) -> None:
     _print_if(summary.doses_by_vaccine, _counter_table("Mũi tiêm theo vắc xin", "Vắc xin", summary.doses_by_vaccine))
     _print_if(summary.doses_by_kind, _counter_table("Mũi tiêm theo loại mũi", "Loại mũi", summary.doses_by_kind))
     _print_if(summary.repairs, _counter_table("Giá trị được sửa", "Sửa đổi", summary.repairs))
+    id_statuses = Counter({ID_STATUS_LABELS.get(k, k): v for k, v in summary.id_statuses.items()})
+    _print_if(id_statuses, _counter_table("Đối tượng theo số CCCD/CMND", "Tình trạng", id_statuses))
     _print_if(summary.rejection_reasons, _counter_table("Lý do từ chối", "Lý do", summary.rejection_reasons))
     _print_if(summary.errors, _errors_table(summary.errors))
 
