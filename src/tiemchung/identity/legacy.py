@@ -1,0 +1,194 @@
+"""Legacy Vietnamese font encodings: TCVN3 (ABC, `.Vn*` fonts) and VNI (`VNI-*` fonts).
+
+Offices still type names with these 8-bit fonts. The cell then holds Latin-1-looking text ("NguyÔn V¨n Hïng",
+"Nguyeãn Thò Thuyû") that only the font makes readable. We decode by the cell's font name when known, and
+otherwise detect the encoding by which reading gives Vietnamese syllables.
+
+The code tables are written here (as byte positions, with the letters built from Unicode in `letters`) because
+no maintained PyPI package provides them and the project cannot add dependencies; they follow TCVN 5712:1993
+(VN3, the "ABC" set) and the VNI Windows table.
+
+TCVN3 has no capital accented letters: offices type capitals with a separate capital font (`.VnTimeH`,
+`.VnArialH`...) that draws the lower-case codes as capitals. So `decode_legacy(text, ".VnTimeH")` upper-cases,
+and `encode_tcvn3` writes a capital accented letter with its lower-case code (what the office would type under a
+capital font): decoding then gives the lower-case letter, or the capital with a capital font. The seven capitals
+TCVN3 does have (Ă Â Ê Ô Ơ Ư Đ) and unaccented capitals round-trip as they are.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from tiemchung.identity.letters import ACUTE, DOT, GRAVE, HOOK, TILDE, TONE_MARKS, is_plausible_syllable, toned
+
+Encoding = Literal["unicode", "tcvn3", "vni"]
+
+# TCVN3: Latin-1 code of each toned lower-case vowel, in TONE_MARKS order (huyền, hỏi, ngã, sắc, nặng).
+_TCVN3_TONED: dict[str, tuple[int, int, int, int, int]] = {
+    "a": (0xB5, 0xB6, 0xB7, 0xB8, 0xB9),
+    "ă": (0xBB, 0xBC, 0xBD, 0xBE, 0xC6),
+    "â": (0xC7, 0xC8, 0xC9, 0xCA, 0xCB),
+    "e": (0xCC, 0xCE, 0xCF, 0xD0, 0xD1),
+    "ê": (0xD2, 0xD3, 0xD4, 0xD5, 0xD6),
+    "i": (0xD7, 0xD8, 0xDC, 0xDD, 0xDE),
+    "o": (0xDF, 0xE1, 0xE2, 0xE3, 0xE4),
+    "ô": (0xE5, 0xE6, 0xE7, 0xE8, 0xE9),
+    "ơ": (0xEA, 0xEB, 0xEC, 0xED, 0xEE),
+    "u": (0xEF, 0xF1, 0xF2, 0xF3, 0xF4),
+    "ư": (0xF5, 0xF6, 0xF7, 0xF8, 0xF9),
+    "y": (0xFA, 0xFB, 0xFC, 0xFD, 0xFE),
+}
+_TCVN3_PLAIN: dict[str, int] = {
+    "Ă": 0xA1, "Â": 0xA2, "Ê": 0xA3, "Ô": 0xA4, "Ơ": 0xA5, "Ư": 0xA6, "Đ": 0xA7,
+    "ă": 0xA8, "â": 0xA9, "ê": 0xAA, "ô": 0xAB, "ơ": 0xAC, "ư": 0xAD, "đ": 0xAE,
+}  # fmt: skip
+
+
+def _tcvn3_decode_map() -> dict[int, str]:
+    table: dict[int, str] = {code: letter for letter, code in _TCVN3_PLAIN.items()}
+    for vowel, codes in _TCVN3_TONED.items():
+        for tone, code in zip(TONE_MARKS, codes, strict=True):
+            table[code] = toned(vowel, tone)
+    return table
+
+
+_TCVN3_DECODE: dict[int, str] = _tcvn3_decode_map()
+_TCVN3_ENCODE: dict[int, str] = {ord(letter): chr(code) for code, letter in _TCVN3_DECODE.items()}
+# Capital accented letters: written with the lower-case code (see module docstring).
+_TCVN3_ENCODE.update(
+    {
+        ord(letter.upper()): chr(code)
+        for code, letter in _TCVN3_DECODE.items()
+        if letter.upper() != letter and ord(letter.upper()) not in _TCVN3_ENCODE
+    }
+)
+
+# VNI: a vowel letter is a base letter followed by one mark character; a few letters are single characters.
+_VNI_TONE = dict(zip(TONE_MARKS, "øûõùï", strict=True))
+_VNI_CIRCUMFLEX = {"": "â", GRAVE: "à", HOOK: "å", TILDE: "ã", ACUTE: "á", DOT: "ä"}
+_VNI_BREVE = {"": "ê", GRAVE: "è", HOOK: "ú", TILDE: "ü", ACUTE: "é", DOT: "ë"}
+_VNI_I = {GRAVE: "ì", HOOK: "æ", TILDE: "ó", ACUTE: "í", DOT: "ò"}
+
+
+def _vni_lower_table() -> dict[str, str]:
+    """Unicode lower-case letter -> its VNI spelling."""
+    table = {"đ": "ñ", "ơ": "ô", "ư": "ö", "ỵ": "î"}
+    for base in "aeouy":
+        table |= {toned(base, tone): base + mark for tone, mark in _VNI_TONE.items()}
+    for letter, base in (("â", "a"), ("ê", "e"), ("ô", "o")):
+        table |= {toned(letter, tone): base + mark for tone, mark in _VNI_CIRCUMFLEX.items()}
+    table |= {toned("ă", tone): "a" + mark for tone, mark in _VNI_BREVE.items()}
+    table |= {toned("i", tone): mark for tone, mark in _VNI_I.items()}
+    table |= {toned("ơ", tone): "ô" + mark for tone, mark in _VNI_TONE.items()}
+    table |= {toned("ư", tone): "ö" + mark for tone, mark in _VNI_TONE.items()}
+    table["ỵ"] = "î"  # VNI has a single code for ỵ, not "y" + the dot mark
+    return table
+
+
+_VNI_ENCODE_LOWER = _vni_lower_table()
+_VNI_ENCODE: dict[int, str] = {ord(letter): code for letter, code in _VNI_ENCODE_LOWER.items()}
+_VNI_ENCODE |= {ord(letter.upper()): code.upper() for letter, code in _VNI_ENCODE_LOWER.items()}
+
+
+def _vni_decode_table() -> dict[str, str]:
+    """VNI spelling -> Unicode letter; a capital base letter with a lower-case mark (sloppy typing) is accepted."""
+    table: dict[str, str] = {}
+    for letter, code in _VNI_ENCODE_LOWER.items():
+        table[code] = letter
+        table[code.upper()] = letter.upper()
+        if len(code) == 2:
+            table[code[0].upper() + code[1]] = letter.upper()
+    return table
+
+
+_VNI_DECODE = _vni_decode_table()
+_VNI_PATTERN = re.compile("|".join(sorted(map(re.escape, _VNI_DECODE), key=len, reverse=True)))
+
+
+@dataclass(frozen=True)
+class LegacyDecoding:
+    """The decoded text, the encoding it was read as, and whether that encoding was detected (no font known)."""
+
+    text: str
+    encoding: Encoding
+    detected: bool
+
+
+def encode_tcvn3(text: str) -> str:
+    """Unicode -> TCVN3 (as the Latin-1 characters a `.Vn*` font cell holds). Capitals: see the module docstring."""
+    return text.translate(_TCVN3_ENCODE)
+
+
+def encode_vni(text: str) -> str:
+    """Unicode -> VNI (as the Latin-1 characters a `VNI-*` font cell holds). Both cases are encoded."""
+    return text.translate(_VNI_ENCODE)
+
+
+def decode_tcvn3(text: str, *, capital_font: bool = False) -> str:
+    decoded = text.translate(_TCVN3_DECODE)
+    return decoded.upper() if capital_font else decoded
+
+
+def decode_vni(text: str) -> str:
+    return _VNI_PATTERN.sub(lambda match: _VNI_DECODE[match.group()], text)
+
+
+def font_encoding(font: str | None) -> Encoding | None:
+    """The encoding a font name implies: `.VnTime`, `.VnArialH` -> tcvn3; `VNI-Times` -> vni; others -> unicode."""
+    if font is None or not font.strip():
+        return None
+    name = font.strip().lower()
+    if name.startswith(".vn") or name.startswith("vn3"):
+        return "tcvn3"
+    if name.startswith("vni"):
+        return "vni"
+    return "unicode"
+
+
+def _is_capital_font(font: str) -> bool:
+    # TCVN3 capital fonts end with "H": .VnTimeH, .VnArialH, .VnCentury SchoolbookH...
+    return font.strip().endswith("H")
+
+
+def decode_legacy(text: str, font: str | None = None) -> LegacyDecoding:
+    """Decode a cell's text by its font name, or detect TCVN3/VNI when no font is known.
+
+    Real Unicode Vietnamese is left untouched: any character beyond Latin-1 means the text is Unicode.
+    """
+    if not isinstance(text, str):
+        return LegacyDecoding("", "unicode", False)
+    encoding = font_encoding(font)
+    if encoding == "tcvn3":
+        return LegacyDecoding(decode_tcvn3(text, capital_font=_is_capital_font(font or "")), "tcvn3", False)
+    if encoding == "vni":
+        return LegacyDecoding(decode_vni(text), "vni", False)
+    if encoding == "unicode":
+        return LegacyDecoding(text, "unicode", False)
+    detected = detect_encoding(text)
+    if detected == "tcvn3":
+        return LegacyDecoding(decode_tcvn3(text), "tcvn3", True)
+    if detected == "vni":
+        return LegacyDecoding(decode_vni(text), "vni", True)
+    return LegacyDecoding(text, "unicode", True)
+
+
+@lru_cache(maxsize=1 << 16)
+def detect_encoding(text: str) -> Encoding:
+    """Which reading of `text` gives the most Vietnamese-shaped words; Unicode wins ties.
+
+    Only text made of Latin-1 characters with at least one beyond ASCII can be legacy-encoded.
+    """
+    if text.isascii() or any(ord(char) > 0xFF for char in text):
+        return "unicode"
+    candidates: tuple[tuple[Encoding, str], ...] = (
+        ("unicode", text),
+        ("tcvn3", decode_tcvn3(text)),
+        ("vni", decode_vni(text)),
+    )
+    return min(candidates, key=lambda candidate: _implausible_words(candidate[1]))[0]
+
+
+def _implausible_words(text: str) -> int:
+    words = (word.strip(".,;:()-'\"") for word in text.split())
+    return sum(1 for word in words if not word.isascii() and not is_plausible_syllable(word))
