@@ -7,6 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from tiemchung.registry.models import Role, User
 from tiemchung.web import dashboard
 from tiemchung.web.access import PERSON_READERS
+from tiemchung.web.cleaning_views import progress
 from tiemchung.web.deps import get_session, render, require_roles
 from tiemchung.web.nav import NavItem
 
@@ -22,5 +23,8 @@ def home(
 ) -> Response:
     if user.role == Role.ADMIN:
         return RedirectResponse("/admin/users", status_code=303)
-    context = {"status": dashboard.verification_status(session, user)}
+    context = {
+        "status": dashboard.verification_status(session, user),
+        "progress": progress(session, user) if user.role != Role.FACILITY else None,
+    }
     return render(request, "home.html", context)

@@ -1,0 +1,210 @@
+"""Subject search, a subject's record with doses and verification history, dose entry: shared by pages and API.
+
+Every function is restricted to the user's area and writes its reads to the audit log; bad input gives a
+Vietnamese reason, never an exception.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fastapi import HTTPException
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tiemchung.cleaning.identity_input import IdentityInput
+from tiemchung.registry.audit import record
+from tiemchung.registry.models import Dose, Subject, User
+from tiemchung.verification.models import VerificationRecord
+from tiemchung.web.access import area_clause
+from tiemchung.web.deps import ensure_in_area
+
+SEARCH_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    subjects: list[Subject]
+    message: str = ""
+
+
+def search(session: Session, user: User, text: str, birth_year: int | None = None) -> SearchResult:
+    """By ID number (9–12 digits, spaces and dots ignored), or by name without diacritics (plus birth year)."""
+    from tiemchung import identity
+
+    query_text = text.strip()
+    digits = query_text.replace(" ", "").replace(".", "")
+    in_area = area_clause(user, Subject.province_code, Subject.district_code, Subject.ward_code)
+    if digits.isdigit() and 8 <= len(digits) <= 12:
+        condition = or_(Subject.id_number == digits, Subject.id_number_raw == query_text)
+    elif len(query_text) >= 2:
+        condition = Subject.name_folded == identity.fold_name(query_text)
+        if birth_year is not None:
+            condition = condition & (Subject.birth_year == birth_year)
+    else:
+        return SearchResult([], "Nhập số CCCD/CMND, hoặc họ tên (có thể không dấu) và năm sinh.")
+    subjects = list(session.scalars(select(Subject).where(in_area, condition).order_by(Subject.id).limit(SEARCH_LIMIT)))
+    record(
+        session,
+        actor=user.username,
+        actor_role=user.role,
+        action="search",
+        entity="subject",
+        reason="Tra cứu đối tượng",
+        detail={"results": [subject.id for subject in subjects]},
+    )
+    return SearchResult(subjects, "" if subjects else "Không tìm thấy đối tượng nào trên địa bàn của bạn.")
+
+
+def load_subject(session: Session, user: User, subject_id: int, *, reason: str = "Xem hồ sơ đối tượng") -> Subject:
+    """The subject, after the area check; the read is written to the audit log."""
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise HTTPException(status_code=404, detail="Không tìm thấy đối tượng.")
+    ensure_in_area(
+        user, province_code=subject.province_code, district_code=subject.district_code, ward_code=subject.ward_code
+    )
+    record(
+        session,
+        actor=user.username,
+        actor_role=user.role,
+        action="read",
+        entity="subject",
+        entity_id=subject.id,
+        subject_id=subject.id,
+        reason=reason,
+    )
+    return subject
+
+
+def verification_history(session: Session, subject_id: int) -> list[VerificationRecord]:
+    query = select(VerificationRecord).where(VerificationRecord.subject_id == subject_id)
+    return list(session.scalars(query.order_by(VerificationRecord.id.desc())))
+
+
+@dataclass
+class DoseEntry:
+    vaccine: str
+    vaccination_date: str
+    dose_kind: str
+    lot_number: str = ""
+
+
+@dataclass
+class EntryOutcome:
+    ok: bool
+    message: str
+    dose: Dose | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _check_dose(entry: DoseEntry) -> tuple[dict[str, Any], list[str]]:
+    from tiemchung.reference.vaccines import DoseKind, vaccine_by_name
+
+    problems = []
+    vaccine = vaccine_by_name(entry.vaccine)
+    if vaccine is None:
+        problems.append("Tên vắc xin không thuộc danh mục được cấp phép.")
+    if entry.dose_kind not in {kind.value for kind in DoseKind}:
+        problems.append("Mũi tiêm không hợp lệ.")
+    try:
+        when = date.fromisoformat(entry.vaccination_date)
+    except ValueError:
+        when = None
+        problems.append("Ngày tiêm phải theo dạng yyyy-mm-dd.")
+    if when is not None and not date(2021, 3, 1) <= when <= date.today():
+        problems.append("Ngày tiêm phải từ 01/03/2021 đến hôm nay.")
+    if len(entry.lot_number) > 64:
+        problems.append("Số lô tối đa 64 ký tự.")
+    values = {"vaccine": vaccine.key if vaccine else "", "vaccination_date": when, "dose_kind": entry.dose_kind}
+    return values, problems
+
+
+def add_dose(session: Session, user: User, subject: Subject, entry: DoseEntry) -> EntryOutcome:
+    """A facility enters a dose given today (or recently) to a subject; the caller re-verifies and commits."""
+    if not user.facility_code:
+        return EntryOutcome(False, "Tài khoản chưa được gắn với cơ sở tiêm chủng.")
+    values, problems = _check_dose(entry)
+    if problems:
+        return EntryOutcome(False, " ".join(problems), problems=problems)
+    dose = Dose(
+        record_id=f"web-{uuid.uuid4().hex}",
+        subject_id=subject.id,
+        vaccine=values["vaccine"],
+        lot_number=entry.lot_number.strip() or None,
+        vaccination_date=values["vaccination_date"],
+        dose_kind=values["dose_kind"],
+        facility_code=user.facility_code,
+        entered_by=user.username,
+    )
+    session.add(dose)
+    session.flush()
+    record(
+        session,
+        actor=user.username,
+        actor_role=user.role,
+        action="create",
+        entity="dose",
+        entity_id=dose.id,
+        subject_id=subject.id,
+        reason="Nhập mũi tiêm",
+    )
+    return EntryOutcome(True, "Đã lưu mũi tiêm.", dose)
+
+
+@dataclass
+class NewSubject:
+    identity: IdentityInput
+    province_code: str
+    district_code: str
+    ward_code: str
+    phone: str = ""
+
+
+def create_subject(session: Session, user: User, new: NewSubject) -> tuple[Subject | None, str]:
+    """A person not yet in the registry, entered at the facility (stored as an import would store them)."""
+    from tiemchung import identity
+
+    checked = new.identity.validated()
+    missing = [key for key in ("full_name", "birth_date", "sex") if key not in checked.values]
+    if checked.problems or missing:
+        return None, " ".join(checked.problems) or "Cần có họ tên, ngày sinh và giới tính."
+    if not (len(new.ward_code) == 5 and new.ward_code.isdigit() and new.district_code.isdigit()):
+        return None, "Mã xã (5 chữ số) và mã huyện (3 chữ số) không hợp lệ."
+    name = checked.values["full_name"]
+    subject = Subject(
+        subject_key=f"{user.facility_code or 'web'}-{uuid.uuid4().hex[:16]}",
+        facility_code=user.facility_code,
+        full_name_raw=name,
+        full_name=identity.display_name(name),
+        name_canonical=identity.canonical_name(name),
+        name_folded=identity.fold_name(name),
+        birth_date_raw=checked.values["birth_date"],
+        birth_date=checked.values["birth_date"],
+        birth_year=int(checked.values["birth_date"][:4]),
+        sex=checked.values["sex"],
+        province_code=new.province_code,
+        district_code=new.district_code,
+        ward_code=new.ward_code,
+        phone=new.phone.strip() or None,
+    )
+    if number := checked.values.get("id_number"):
+        check = identity.check_id_number(number)
+        subject.id_number_raw = number
+        subject.id_number = check.value if check.valid_format else None
+        subject.id_kind = str(getattr(check.kind, "value", check.kind))
+        subject.id_status = str(getattr(check.status, "value", check.status))
+    session.add(subject)
+    session.flush()
+    record(
+        session,
+        actor=user.username,
+        actor_role=user.role,
+        action="create",
+        entity="subject",
+        entity_id=subject.id,
+        subject_id=subject.id,
+        reason="Nhập đối tượng mới tại cơ sở tiêm",
+    )
+    return subject, ""
