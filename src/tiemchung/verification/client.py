@@ -171,7 +171,9 @@ class RegisterClient:
         for attempt in range(1, attempts + 1):
             wait = 0.0
             try:
-                response = self._http.request(method, url, headers=headers, timeout=timeout or self._timeout, **kwargs)
+                # The client's own timeout applies unless this call needs a longer one (uploads, downloads).
+                extra = {} if timeout is None else {"timeout": timeout}
+                response = self._http.request(method, url, headers=headers, **extra, **kwargs)
             except httpx.TransportError as error:
                 last_problem = f"không kết nối được ({type(error).__name__})"
             else:
