@@ -48,11 +48,11 @@ def cose_key_of(signer: DocumentSigner) -> CoseKey:
     return CoseKey.from_pem_private_key(pem.decode())
 
 
-def sign_cose(payload: bytes, signer: DocumentSigner, cose_key: CoseKey | None = None) -> bytes:
+def sign_cose(payload: bytes, signer: DocumentSigner) -> bytes:
     """A tagged COSE_Sign1 over `payload`, with the algorithm and kid in the protected header."""
     algorithm = Es256 if signer.algorithm == "ES256" else Ps256
     message = Sign1Message(phdr={Algorithm: algorithm, KID: signer.kid}, payload=payload)
-    message.key = cose_key or cose_key_of(signer)
+    message.key = signer.cose_key
     return bytes(message.encode(tag=True))
 
 
@@ -134,6 +134,8 @@ def message_of(hc1: str) -> Sign1Message | None:
 
 
 def decode_claims(message: Sign1Message) -> dict[Any, Any] | None:
+    if message.payload is None:
+        return None
     try:
         claims = cbor2.loads(message.payload)
     except Exception:  # any CBOR error means an unreadable payload

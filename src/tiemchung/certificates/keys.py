@@ -12,14 +12,18 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:
+    from pycose.keys import CoseKey
 
 PASSPHRASE_ENV = "TIEMCHUNG_KEY_PASSPHRASE"
 # EU DCC extended key usages (hcert spec, section 5.1.1): which kind of certificate a DSC may sign.
@@ -67,6 +71,13 @@ class DocumentSigner:
     @property
     def not_valid_after(self) -> dt.datetime:
         return self.certificate.not_valid_after_utc
+
+    @cached_property
+    def cose_key(self) -> "CoseKey":
+        """The key in pycose's form, converted once (issuing thousands of certificates reuses it)."""
+        from tiemchung.certificates.hcert import cose_key_of
+
+        return cose_key_of(self)
 
 
 @dataclass(frozen=True)

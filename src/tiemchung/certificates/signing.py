@@ -1,0 +1,163 @@
+"""The facilities' daily signatures over the doses they entered ("hoàn thành nhập dữ liệu và ký số trong ngày").
+
+Each dose gets its own signature over its canonical data (so a later edit of one dose is detectable alone),
+and the day gets one signature over the manifest of those doses. The facility's private key stays with the
+facility; the registry holds only its public key (`Facility.public_key_pem`), which the signature must match.
+"""
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import Integer, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from tiemchung.certificates.models import DailySignature
+from tiemchung.registry.models import Dose, Facility, Subject
+
+
+def new_facility_key() -> ec.EllipticCurvePrivateKey:
+    """A facility signing key: ECDSA P-256 (what the national digital signature tokens also use)."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_key_pem(private_key: ec.EllipticCurvePrivateKey) -> str:
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+
+
+def dose_canonical_bytes(dose: Dose, subject: Subject) -> bytes:
+    """The signed content of a dose: who, what, when, where; sorted keys, no spaces, UTF-8."""
+    content = {
+        "record_id": dose.record_id,
+        "subject_key": subject.subject_key,
+        "full_name": subject.full_name,
+        "birth_date": subject.birth_date,
+        "sex": subject.sex,
+        "id_number": subject.id_number,
+        "passport_number": subject.passport_number,
+        "nationality": subject.nationality,
+        "vaccine": dose.vaccine,
+        "lot_number": dose.lot_number,
+        "vaccination_date": dose.vaccination_date.isoformat(),
+        "dose_kind": dose.dose_kind,
+        "facility_code": dose.facility_code,
+    }
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _sign(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> str:
+    return base64.b64encode(private_key.sign(data, ec.ECDSA(hashes.SHA256()))).decode("ascii")
+
+
+@dataclass(frozen=True)
+class SigningResult:
+    ok: bool
+    reason_vi: str
+    signature: DailySignature | None = None
+
+
+def sign_facility_day(
+    session: Session,
+    facility_code: str,
+    day: date,
+    facility_key: ec.EllipticCurvePrivateKey,
+    *,
+    signer: str = "",
+    now: datetime | None = None,
+) -> SigningResult:
+    """Sign every unsigned dose the facility entered for `day` (in the caller's transaction)."""
+    facility = session.get(Facility, facility_code)
+    if facility is None:
+        return SigningResult(False, f"Không có cơ sở tiêm chủng mã {facility_code}.")
+    if not facility.public_key_pem:
+        return SigningResult(False, f"Cơ sở {facility_code} chưa đăng ký khóa công khai để ký số.")
+    if facility.public_key_pem.strip() != public_key_pem(facility_key).strip():
+        return SigningResult(False, f"Khóa ký không phải khóa đã đăng ký của cơ sở {facility_code}.")
+    doses = _unsigned_doses(session, facility_code, day)
+    if not doses:
+        return SigningResult(False, f"Cơ sở {facility_code} không có mũi tiêm nào chưa ký ngày {day:%d/%m/%Y}.")
+    moment = now or datetime.now(UTC)
+    manifest_lines = []
+    for dose, subject in doses:
+        content = dose_canonical_bytes(dose, subject)
+        dose.signature = _sign(facility_key, content)
+        dose.signed_at, dose.signed_by = moment, signer or facility_code
+        manifest_lines.append(f"{dose.record_id}:{hashlib.sha256(content).hexdigest()}")
+    manifest = "\n".join(sorted(manifest_lines))
+    daily = DailySignature(
+        facility_code=facility_code,
+        day=day,
+        signed_at=moment,
+        signer=signer or facility_code,
+        dose_count=len(doses),
+        manifest=manifest,
+        payload_sha256=hashlib.sha256(manifest.encode()).hexdigest(),
+        signature=_sign(facility_key, manifest.encode()),
+        public_key_pem=facility.public_key_pem,
+    )
+    session.add(daily)
+    session.flush()
+    return SigningResult(True, f"Đã ký {len(doses)} mũi tiêm của ngày {day:%d/%m/%Y}.", daily)
+
+
+def _unsigned_doses(session: Session, facility_code: str, day: date) -> list[tuple[Dose, Subject]]:
+    query = (
+        select(Dose, Subject)
+        .join(Subject, Subject.id == Dose.subject_id)
+        .where(Dose.facility_code == facility_code, Dose.vaccination_date == day, Dose.signed_at.is_(None))
+        .order_by(Dose.record_id)
+    )
+    return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def dose_signature_is_valid(session: Session, dose: Dose) -> bool:
+    """The dose's signature verifies with its facility's registered key over the dose's current data."""
+    facility = session.get(Facility, dose.facility_code)
+    subject = session.get(Subject, dose.subject_id)
+    if not (dose.signature and facility and facility.public_key_pem and subject):
+        return False
+    public_key = serialization.load_pem_public_key(facility.public_key_pem.encode())
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        return False
+    try:
+        public_key.verify(
+            base64.b64decode(dose.signature), dose_canonical_bytes(dose, subject), ec.ECDSA(hashes.SHA256())
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class UnsignedDay:
+    facility_code: str
+    facility_name: str
+    day: date
+    entered: int
+    unsigned: int
+
+
+def unsigned_doses_report(session: Session, *, facility_code: str | None = None) -> list[UnsignedDay]:
+    """Per facility and vaccination day: doses entered, and how many are still unsigned (only days with some)."""
+    unsigned = func.sum(case((Dose.signed_at.is_(None), 1), else_=0)).cast(Integer)
+    query = (
+        select(Dose.facility_code, func.coalesce(Facility.name, ""), Dose.vaccination_date, func.count(), unsigned)
+        .outerjoin(Facility, Facility.code == Dose.facility_code)
+        .where(and_(Dose.duplicate_of_id.is_(None), *([Dose.facility_code == facility_code] if facility_code else [])))
+        .group_by(Dose.facility_code, Facility.name, Dose.vaccination_date)
+        .having(unsigned > 0)
+        .order_by(Dose.vaccination_date, Dose.facility_code)
+    )
+    return [
+        UnsignedDay(code, name, day, int(entered), int(count))
+        for code, name, day, entered, count in session.execute(query)
+    ]
