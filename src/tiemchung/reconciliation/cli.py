@@ -1,7 +1,341 @@
-"""Commands of the reconciliation package."""
+"""`tiemchung report …`: the verification report, appendix 1 and 2, data-quality checks, imports, seed checks."""
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from tiemchung.registry.db import DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    from tiemchung.reconciliation.service import ReportContext
+    from tiemchung.reconciliation.tables import Table
+
+report_app = typer.Typer(
+    help="Báo cáo: kết quả xác minh, đối soát số mũi tiêm (Phụ lục 1, 2), kiểm tra chất lượng dữ liệu.",
+    no_args_is_help=True,
+)
+
+DatabaseOption = Annotated[
+    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
+]
+BackupOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--backup", help="Đọc sổ tiêm từ thư mục sao lưu Parquet (DuckDB) thay vì cơ sở dữ liệu.", exists=True
+    ),
+]
+SynthOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--synth",
+        help="Đọc bộ dữ liệu tổng hợp (records.parquet, aggregates.parquet, gaps.parquet) bằng DuckDB.",
+        exists=True,
+    ),
+]
+ProvinceOption = Annotated[str | None, typer.Option("--province", help="Chỉ một tỉnh (mã 2 chữ số).")]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="Ngày chốt số liệu (YYYY-MM-DD); mặc định: lần báo cáo gần nhất.")
+]
+FormatOption = Annotated[str, typer.Option("--format", help="page (màn hình), xlsx hoặc csv.")]
+OutOption = Annotated[Path | None, typer.Option("--out", help="Tệp kết quả (bắt buộc với xlsx).")]
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the main app."""
+    report_app.command("verification", help="Báo cáo kết quả xác minh với CSDL quốc gia về dân cư.")(verification)
+    report_app.command("appendix1", help="Phụ lục 1: số mũi báo cáo, đã nhập và chênh lệch theo tỉnh.")(appendix1)
+    report_app.command("units", help="Phụ lục 2: tình hình nhập dữ liệu theo đơn vị và nhóm lý do.")(units)
+    report_app.command("quality", help="Kiểm tra chất lượng dữ liệu (bỏ mũi, bất thường, trùng lặp).")(quality)
+    report_app.command("import-reported", help="Nhập báo cáo tổng hợp của tỉnh (tệp Excel mẫu Phụ lục 1).")(
+        import_reported
+    )
+    report_app.command("import-synth", help="Nhập số liệu báo cáo của bộ dữ liệu tổng hợp.")(import_synth)
+    report_app.command("review", help="Ghi kết quả rà soát của tỉnh (cột q).")(review)
+    report_app.command("check-seeds", help="Đối chiếu các báo cáo mẫu (seed) và liệt kê chỗ không khớp.")(check_seeds)
+    report_app.command("dashboard", help="Bảng điều khiển toàn quốc (SVG/HTML).")(dashboard)
+    app.add_typer(report_app, name="report")
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        typer.echo(f"Ngày “{text}” không đúng dạng YYYY-MM-DD.", err=True)
+        raise typer.Exit(2) from None
+
+
+def _context(database: str, backup: Path | None, synth: Path | None) -> "ReportContext":
+    from tiemchung.reconciliation.reported import read_synth_aggregates
+    from tiemchung.reconciliation.service import ReportContext
+    from tiemchung.reconciliation.sources import ParquetSource, RegistrySource
+    from tiemchung.reconciliation.unit_report import read_synth_gaps
+    from tiemchung.registry.db import create_schema, make_engine, make_session_factory
+
+    if synth is not None:
+        aggregates, gaps = synth / "aggregates.parquet", synth / "gaps.parquet"
+        return ReportContext(
+            source=ParquetSource.from_records(synth / "records.parquet"),
+            reported=read_synth_aggregates(aggregates) if aggregates.exists() else None,
+            unit_reports=read_synth_gaps(gaps) if gaps.exists() else None,
+        )
+    engine = make_engine(database)
+    create_schema(engine)
+    factory = make_session_factory(engine)
+    if backup is not None:
+        return ReportContext(source=ParquetSource.from_backup(backup), session_factory=factory)
+    return ReportContext(source=RegistrySource(engine), session_factory=factory)
+
+
+def _emit(tables: "list[tuple[str, Table]]", workbook_bytes: bytes | None, fmt: str, out: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    if fmt == "xlsx":
+        if out is None or workbook_bytes is None:
+            typer.echo("Cần --out cho định dạng xlsx.", err=True)
+            raise typer.Exit(2)
+        out.write_bytes(workbook_bytes)
+        typer.echo(f"Đã ghi {out}")
+    elif fmt == "csv":
+        text = "\n".join(table.csv() for _, table in tables)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+            typer.echo(f"Đã ghi {out}")
+    else:
+        console = Console()
+        for title, table in tables:
+            rich_table = RichTable(title=title, show_lines=False)
+            for label in table.labels:
+                rich_table.add_column(label, overflow="fold")
+            for row in table.rows:
+                rich_table.add_row(*(_cell(value) for value in row))
+            console.print(rich_table)
+
+
+def _cell(value: object) -> str:
+    from tiemchung.reconciliation.text import fmt
+
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return fmt(value)
+    return str(value)
+
+
+def _print_findings(findings: list[str]) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not findings:
+        console.print("[green]Không có điểm nào không khớp.[/green]")
+    for finding in findings:
+        console.print(f"[yellow]•[/yellow] {finding}")
+
+
+def verification(
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    backup: BackupOption = None,
+    synth: SynthOption = None,
+    province: ProvinceOption = None,
+    fmt: FormatOption = "page",
+    out: OutOption = None,
+) -> None:
+    from tiemchung.reconciliation.tables import verification_lines_table, verification_provinces_table
+    from tiemchung.reconciliation.verification_report import build_verification_report
+    from tiemchung.reconciliation.xlsx import to_bytes, verification_workbook
+
+    context = _context(database, backup, synth)
+    report = build_verification_report(context.source, province)
+    tables = [
+        ("Kết quả xác minh", verification_lines_table(report)),
+        ("Theo tỉnh, thành phố", verification_provinces_table(report)),
+    ]
+    workbook = to_bytes(verification_workbook(report)) if fmt == "xlsx" else None
+    _emit(tables, workbook, fmt, out)
+
+
+def appendix1(
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    backup: BackupOption = None,
+    synth: SynthOption = None,
+    province: ProvinceOption = None,
+    as_of: AsOfOption = None,
+    fmt: FormatOption = "page",
+    out: OutOption = None,
+) -> None:
+    from tiemchung.reconciliation import service
+    from tiemchung.reconciliation.tables import appendix1_table
+    from tiemchung.reconciliation.xlsx import appendix1_workbook, to_bytes
+
+    context = _context(database, backup, synth)
+    report = service.appendix1(context, _parse_date(as_of), province)
+    workbook = to_bytes(appendix1_workbook(report)) if fmt == "xlsx" else None
+    _emit([("Phụ lục 1", appendix1_table(report))], workbook, fmt, out)
+    _print_findings(report.findings())
+
+
+def units(
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    backup: BackupOption = None,
+    synth: SynthOption = None,
+    province: ProvinceOption = None,
+    as_of: AsOfOption = None,
+    by: Annotated[str, typer.Option("--by", help="Đơn vị: facility (cơ sở tiêm) hoặc province (tỉnh).")] = "facility",
+    fmt: FormatOption = "page",
+    out: OutOption = None,
+) -> None:
+    from tiemchung.reconciliation import service
+    from tiemchung.reconciliation.tables import unit_table
+    from tiemchung.reconciliation.xlsx import to_bytes, unit_workbook
+
+    context = _context(database, backup, synth)
+    table = service.unit_report(context, _parse_date(as_of), province, by_facility=by != "province")
+    workbook = to_bytes(unit_workbook(table)) if fmt == "xlsx" else None
+    _emit([("Phụ lục 2", unit_table(table))], workbook, fmt, out)
+    _print_findings(table.findings())
+
+
+def quality(
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    backup: BackupOption = None,
+    synth: SynthOption = None,
+    province: ProvinceOption = None,
+    as_of: AsOfOption = None,
+    resolve_duplicates: Annotated[
+        bool, typer.Option("--resolve-duplicates", help="Tự xử lý mũi trùng lặp đơn giản, liệt kê các cặp còn lại.")
+    ] = False,
+    actor: Annotated[str, typer.Option("--actor", help="Người thực hiện (ghi vào nhật ký).")] = "cli",
+    fmt: FormatOption = "page",
+    out: OutOption = None,
+) -> None:
+    from tiemchung.reconciliation import service
+    from tiemchung.reconciliation.tables import dose_problem_table, drop_out_table, outlier_table
+    from tiemchung.reconciliation.xlsx import quality_workbook, to_bytes
+
+    context = _context(database, backup, synth)
+    if resolve_duplicates:
+        _resolve_duplicates(context, province, actor)
+    result = service.quality(context, _parse_date(as_of), province)
+    tables = [
+        ("Tỷ lệ bỏ mũi", drop_out_table(result.drop_outs)),
+        ("Giá trị bất thường", outlier_table(result.outliers)),
+        ("Mũi tiêm bất thường", dose_problem_table(result.dose_problems)),
+    ]
+    workbook = (
+        to_bytes(quality_workbook(result.drop_outs, result.outliers, result.dose_problems)) if fmt == "xlsx" else None
+    )
+    _emit(tables, workbook, fmt, out)
+
+
+def _resolve_duplicates(context: "ReportContext", province: str | None, actor: str) -> None:
+    from tiemchung.reconciliation.quality import resolve_duplicates, same_day_duplicates
+    from tiemchung.registry.db import transaction
+
+    if context.session_factory is None or context.source.name == "duckdb":
+        typer.echo("Chỉ xử lý trùng lặp được trên cơ sở dữ liệu sổ tiêm (không phải tệp Parquet).", err=True)
+        raise typer.Exit(2)
+    pairs = same_day_duplicates(context.source, province)
+    with transaction(context.session_factory) as session:
+        outcome = resolve_duplicates(session, pairs, actor)
+    typer.echo(f"Đã xử lý {outcome.resolved} cặp trùng lặp đơn giản; {outcome.listed_for_review} cặp cần rà soát.")
+
+
+def import_reported(
+    workbook: Annotated[Path, typer.Argument(help="Tệp Excel theo mẫu Phụ lục 1.", exists=True)],
+    as_of: Annotated[str, typer.Option("--as-of", help="Ngày chốt số liệu (YYYY-MM-DD).")],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+) -> None:
+    from tiemchung.reconciliation.reported import read_appendix1_workbook, store_reported
+    from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+
+    report_date = _parse_date(as_of)
+    assert report_date is not None
+    figures = read_appendix1_workbook(workbook)
+    engine = make_engine(database)
+    create_schema(engine)
+    with transaction(make_session_factory(engine)) as session:
+        stored = store_reported(session, figures, report_date, workbook.name)
+    typer.echo(f"Đã nhập {stored} ô số liệu của {len(figures.cells)} tỉnh từ {workbook.name}.")
+    _print_findings(figures.findings)
+
+
+def import_synth(
+    folder: Annotated[Path, typer.Argument(help="Thư mục bộ dữ liệu tổng hợp.", exists=True)],
+    as_of: Annotated[str, typer.Option("--as-of", help="Ngày chốt số liệu (YYYY-MM-DD).")],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+) -> None:
+    from tiemchung.reconciliation.reported import read_synth_aggregates, store_reported
+    from tiemchung.reconciliation.unit_report import read_synth_gaps, store_unit_reports
+    from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+
+    report_date = _parse_date(as_of)
+    assert report_date is not None
+    engine = make_engine(database)
+    create_schema(engine)
+    with transaction(make_session_factory(engine)) as session:
+        cells = store_reported(session, read_synth_aggregates(folder / "aggregates.parquet"), report_date, "synth")
+        units_stored = 0
+        if (folder / "gaps.parquet").exists():
+            units_stored = store_unit_reports(session, read_synth_gaps(folder / "gaps.parquet"), report_date, "synth")
+    typer.echo(f"Đã nhập {cells} ô số liệu báo cáo và {units_stored} dòng báo cáo đơn vị.")
+
+
+def review(
+    province: Annotated[str, typer.Argument(help="Mã tỉnh (2 chữ số).")],
+    result: Annotated[str, typer.Argument(help="Kết quả rà soát (cột q).")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Ngày chốt số liệu (YYYY-MM-DD).")],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    actor: Annotated[str, typer.Option("--actor", help="Người ghi.")] = "cli",
+) -> None:
+    from tiemchung.reconciliation.reported import record_review
+    from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+
+    report_date = _parse_date(as_of)
+    assert report_date is not None
+    engine = make_engine(database)
+    create_schema(engine)
+    with transaction(make_session_factory(engine)) as session:
+        record_review(session, province, report_date, result, actor)
+    typer.echo("Đã ghi kết quả rà soát.")
+
+
+def check_seeds(
+    shared: Annotated[Path, typer.Option("--shared", help="Thư mục shared (chứa seeds/).")] = Path("../shared"),
+    workbook: Annotated[
+        Path | None, typer.Option("--workbook", help="Ghi Phụ lục 1 của seed 001 ra tệp Excel theo mẫu.")
+    ] = None,
+) -> None:
+    from tiemchung.reconciliation.seedcheck import check_seed_000, check_seed_001
+
+    findings = check_seed_000(shared) + check_seed_001(shared, workbook)
+    _print_findings(findings)
+    if workbook is not None:
+        typer.echo(f"Đã ghi {workbook}")
+
+
+def dashboard(
+    out: Annotated[Path, typer.Option("--out", help="Tệp HTML hoặc SVG.")],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+    backup: BackupOption = None,
+    synth: SynthOption = None,
+    as_of: AsOfOption = None,
+) -> None:
+    from tiemchung.reconciliation import service
+    from tiemchung.reconciliation.dashboard import dashboard_html, province_grid_svg
+    from tiemchung.reconciliation.verification_report import build_verification_report
+
+    context = _context(database, backup, synth)
+    verification_report = build_verification_report(context.source)
+    report = service.appendix1(context, _parse_date(as_of))
+    if out.suffix.lower() == ".svg":
+        out.write_text(province_grid_svg(verification_report, report), encoding="utf-8")
+    else:
+        progress = service.cleaning_progress(context)
+        out.write_text(dashboard_html(verification_report, report, progress), encoding="utf-8")
+    typer.echo(f"Đã ghi {out}")

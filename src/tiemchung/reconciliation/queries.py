@@ -10,12 +10,16 @@ the one engine difference, subtracting dates, is a compiled construct below.
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, and_, case, cast, extract, func, literal_column, or_, select
+from sqlalchemy import Date, Integer, Select, String, and_, case, cast, extract, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from tiemchung.registry.models import Dose, Facility, ImportBatch, Subject
+from tiemchung.verification.models import VerificationRecord
+
+# Any select statement, whatever its columns (SQLAlchemy 2.1 types a select by its column types).
+Statement = Select[*tuple[Any, ...]]
 
 UNDER_FIVE = "under_5"
 UNKNOWN = "unknown"
@@ -38,6 +42,23 @@ def _days_between_default(element: days_between, compiler: Any, **kw: Any) -> st
 def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
     later, earlier = list(element.clauses)
     return f"CAST(julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
+
+
+class day_of(FunctionElement[date]):
+    """The calendar day of a timestamp: CAST AS DATE, but SQLite's `date()` (its CAST would make a number)."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(day_of)
+def _day_of_default(element: day_of, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(next(iter(element.clauses)), **kw)} AS DATE)"
+
+
+@compiles(day_of, "sqlite")
+def _day_of_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(next(iter(element.clauses)), **kw)})"
 
 
 def _const(value: str) -> ColumnElement[Any]:
@@ -96,7 +117,7 @@ def _doses_with_subject_and_facility() -> Any:
     )
 
 
-def entered_cells(as_of: date | None = None, province_code: str | None = None) -> Select[Any]:
+def entered_cells(as_of: date | None = None, province_code: str | None = None) -> Statement:
     """Doses entered, by (province, age group, dose kind): rows of (province_code, age_group, dose_kind, doses).
 
     Duplicates (doses with `duplicate_of_id`) are not counted: they are the same event entered twice.
@@ -120,7 +141,7 @@ def entered_cells(as_of: date | None = None, province_code: str | None = None) -
     )
 
 
-def verification_counts(province_code: str | None = None) -> Select[Any]:
+def verification_counts(province_code: str | None = None) -> Statement:
     """Subjects and their doses by (category, mismatch reasons, province): rows of
     (verification_category, verification_reasons, province_code, subjects, doses)."""
     doses_per_subject = (
@@ -146,7 +167,7 @@ def verification_counts(province_code: str | None = None) -> Select[Any]:
     ).group_by(inner.c.category, inner.c.reasons, inner.c.province_code)
 
 
-def unit_counts(by_facility: bool, as_of: date | None = None, province_code: str | None = None) -> Select[Any]:
+def unit_counts(by_facility: bool, as_of: date | None = None, province_code: str | None = None) -> Statement:
     """Entered doses per unit by (reason group, subject's verification category, duplicate or not):
     rows of (unit, province_code, reason_group, category, is_duplicate, doses).
 
@@ -176,7 +197,7 @@ def unit_counts(by_facility: bool, as_of: date | None = None, province_code: str
     return select(*keys, func.count()).group_by(*keys)
 
 
-def monthly_doses(province_code: str | None = None) -> Select[Any]:
+def monthly_doses(province_code: str | None = None) -> Statement:
     """Entered doses by (province, year, month): rows of (province_code, year, month, doses)."""
     inner = (
         select(
@@ -193,25 +214,26 @@ def monthly_doses(province_code: str | None = None) -> Select[Any]:
     )
 
 
-def doses_before_birth(province_code: str | None = None, limit: int = 1000) -> Select[Any]:
+def doses_before_birth(province_code: str | None = None, limit: int = 1000) -> Statement:
     """Doses dated before the subject's birth: rows of (dose_id, subject_key, birth_date, vaccination_date)."""
     dose_day = cast(Dose.vaccination_date, String(10))
     before_birth = or_(
         and_(func.length(Subject.birth_date) == _int(10), dose_day < Subject.birth_date),
         and_(func.length(Subject.birth_date) == _int(4), func.substr(dose_day, _int(1), _int(4)) < Subject.birth_date),
     )
-    return (
+    statement: Statement = (
         select(Dose.id, Subject.subject_key, Subject.birth_date, Dose.vaccination_date)
         .select_from(_doses_with_subject_and_facility())
         .where(before_birth, *_counted_doses(None, province_code))
         .order_by(Dose.id)
         .limit(limit)
     )
+    return statement
 
 
 def short_intervals(
     earlier_kind: str, later_kind: str, minimum_days: int, province_code: str | None = None, limit: int = 1000
-) -> Select[Any]:
+) -> Statement:
     """Pairs of one subject's doses where `later_kind` came less than `minimum_days` after `earlier_kind`
     (or before it): rows of (later dose id, subject_key, earlier date, later date, days)."""
     earlier = Dose.__table__.alias("earlier")
@@ -234,7 +256,7 @@ def short_intervals(
     )
 
 
-def same_day_pairs(province_code: str | None = None, limit: int = 10_000) -> Select[Any]:
+def same_day_pairs(province_code: str | None = None, limit: int = 10_000) -> Statement:
     """Pairs of one subject's doses on the same day (neither already marked a duplicate): rows of
     (first id, second id, subject_key, date, first facility, second facility, first vaccine, second vaccine,
     first dose kind, second dose kind, first lot, second lot)."""
@@ -268,4 +290,20 @@ def same_day_pairs(province_code: str | None = None, limit: int = 10_000) -> Sel
         .where(*_counted_doses(None, province_code))
         .order_by(Dose.id, second.c.id)
         .limit(limit)
+    )
+
+
+def answers_by_day(province_code: str | None = None) -> Statement:
+    """The register's answers per day (the history, not only the latest): rows of (day, category, answers)."""
+    conditions = [] if province_code is None else [Subject.province_code == province_code]
+    inner = (
+        select(day_of(VerificationRecord.answered_at).label("day"), VerificationRecord.category.label("category"))
+        .select_from(VerificationRecord.__table__.join(Subject.__table__, Subject.id == VerificationRecord.subject_id))
+        .where(*conditions)
+        .subquery("answers")
+    )
+    return (
+        select(inner.c.day, inner.c.category, func.count())
+        .group_by(inner.c.day, inner.c.category)
+        .order_by(inner.c.day)
     )

@@ -15,12 +15,12 @@ from typing import Any, Protocol
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql import Executable
 
+from tiemchung.reconciliation.queries import Statement
 from tiemchung.registry.db import import_all_models
 
 # The registry tables the reports read.
-REPORT_TABLES = ("subjects", "doses", "facilities", "import_batches")
+REPORT_TABLES = ("subjects", "doses", "facilities", "import_batches", "verification_results")
 
 
 class Source(Protocol):
@@ -28,7 +28,7 @@ class Source(Protocol):
 
     name: str
 
-    def rows(self, statement: Executable) -> list[tuple[Any, ...]]: ...
+    def rows(self, statement: Statement) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass
@@ -39,7 +39,7 @@ class RegistrySource:
     def __post_init__(self) -> None:
         self.name = self.engine.dialect.name
 
-    def rows(self, statement: Executable) -> list[tuple[Any, ...]]:
+    def rows(self, statement: Statement) -> list[tuple[Any, ...]]:
         with self.engine.connect() as connection:
             return [tuple(row) for row in connection.execute(statement)]
 
@@ -58,7 +58,7 @@ class ParquetSource:
         for table_name, select_sql in views.items():
             self.connection.execute(f'CREATE VIEW "{table_name}" AS {select_sql}')
 
-    def rows(self, statement: Executable) -> list[tuple[Any, ...]]:
+    def rows(self, statement: Statement) -> list[tuple[Any, ...]]:
         sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
         return [tuple(row) for row in self.connection.execute(sql).fetchall()]
 
@@ -112,7 +112,9 @@ def _typed_view(table: Table, path: Path) -> str:
 def _records_views(records: Path) -> dict[str, str]:
     import duckdb
 
-    available = set(duckdb.sql(f"SELECT * FROM read_parquet({_quote_path(records)}) LIMIT 0").columns)
+    with duckdb.connect() as connection:
+        described = connection.execute(f"DESCRIBE SELECT * FROM read_parquet({_quote_path(records)})").fetchall()
+    available = {row[0] for row in described}
 
     def optional(column: str, cast: str = "VARCHAR") -> str:
         return f'CAST("{column}" AS {cast})' if column in available else f"CAST(NULL AS {cast})"
@@ -141,7 +143,18 @@ def _records_views(records: Path) -> dict[str, str]:
         f"FROM {source} GROUP BY facility_code"
     )
     import_batches = "SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS VARCHAR) AS reason_group WHERE false"
-    return {"subjects": subjects, "doses": doses, "facilities": facilities, "import_batches": import_batches}
+    # A records file carries no answer history: the progress chart is empty for it.
+    verification_results = (
+        "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS VARCHAR) AS category, "
+        "CAST(NULL AS TIMESTAMPTZ) AS answered_at WHERE false"
+    )
+    return {
+        "subjects": subjects,
+        "doses": doses,
+        "facilities": facilities,
+        "import_batches": import_batches,
+        "verification_results": verification_results,
+    }
 
 
 def _dose_kind_sql(column: str) -> str:

@@ -1,0 +1,92 @@
+"""Check the seed documents the way the platform checks its own reports: every total against its parts.
+
+Seed 001's appendix 1 goes through the same path as a province's workbook: it is laid out as a workbook
+in the ministry's layout (typed n values, bold on the second page as in the seed), read back by the
+importer, and assembled into an appendix-1 report whose findings list what does not add up.
+"""
+
+import tempfile
+from pathlib import Path
+
+from openpyxl.styles import Font
+
+from tiemchung.reconciliation.appendix1 import Appendix1Report, StatedNational, assemble_appendix1
+from tiemchung.reconciliation.layout import CELL_KEYS
+from tiemchung.reconciliation.reported import ReportedFigures, read_appendix1_workbook
+from tiemchung.reconciliation.seedtext import SeedAppendix1, find_seed, parse_appendix1, parse_verification_report
+from tiemchung.reconciliation.verification_report import Count, seed_findings
+from tiemchung.reconciliation.xlsx import FIRST_DATA_ROW, appendix1_workbook
+from tiemchung.reference import find_province
+
+
+def seed_appendix1_report(seed: SeedAppendix1) -> Appendix1Report:
+    """The seed's rows as a report (nothing entered): the shape the workbook is written from."""
+    figures = ReportedFigures()
+    for row in seed.rows:
+        province = find_province(row.province_name)
+        if province is None:
+            figures.findings.append(f"Seed 001, dòng {row.tt}: không nhận ra tỉnh “{row.province_name}”.")
+            continue
+        figures.cells[province.code] = dict(zip(CELL_KEYS, row.cells, strict=True))
+        if row.stated_total is not None:
+            figures.stated_totals[province.code] = row.stated_total
+    return assemble_appendix1(figures, {}, stated=_stated(seed))
+
+
+def _stated(seed: SeedAppendix1) -> StatedNational:
+    letter = seed.letter
+    return StatedNational(letter.doses_given, letter.doses_entered, letter.doses_not_entered)
+
+
+def write_seed_appendix1_workbook(seed: SeedAppendix1, path: Path) -> None:
+    """Appendix 1 of seed 001 as the province workbook it stands for (typed n, bold where the seed is bold)."""
+    report = seed_appendix1_report(seed)
+    workbook = appendix1_workbook(report, typed_totals=True, with_entered=False)
+    sheet = workbook.active
+    assert sheet is not None
+    bold_rows = {row.tt for row in seed.rows if row.bold_total}
+    for offset, row in enumerate(report.rows):
+        if row.tt in bold_rows:
+            sheet.cell(row=FIRST_DATA_ROW + offset, column=14).font = Font(bold=True)
+    workbook.save(path)
+
+
+def imported_seed_appendix1(shared_dir: Path, workbook_path: Path | None = None) -> Appendix1Report | None:
+    """Seed 001's appendix 1, written as a workbook and imported back; None when the seed is absent."""
+    seed_path = find_seed(shared_dir, "001")
+    if seed_path is None:
+        return None
+    seed = parse_appendix1(seed_path.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = workbook_path or Path(folder) / "seed_001_appendix1.xlsx"
+        write_seed_appendix1_workbook(seed, path)
+        figures = read_appendix1_workbook(path)
+    return assemble_appendix1(figures, {}, stated=_stated(seed))
+
+
+def check_seed_001(shared_dir: Path, workbook_path: Path | None = None) -> list[str]:
+    report = imported_seed_appendix1(shared_dir, workbook_path)
+    if report is None:
+        return ["Không tìm thấy seed 001."]
+    # Nothing is entered from a seed: only the reported side's own consistency is a finding here.
+    return [f"Seed 001: {finding}" for finding in report.findings() if "chưa được đối chiếu" not in finding]
+
+
+def check_seed_000(shared_dir: Path) -> list[str]:
+    seed_path = find_seed(shared_dir, "000")
+    if seed_path is None:
+        return ["Không tìm thấy seed 000."]
+    seed = parse_verification_report(seed_path.read_text(encoding="utf-8"))
+    lines: dict[str, Count | None] = {
+        name: None if value is None else Count(value.subjects, value.doses)
+        for name, value in vars(seed).items()
+        if name != "provinces"
+    }
+    rows = [(row.province_name, row.no_or_invalid_id, row.wrong_basic_information) for row in seed.provinces]
+    found = seed_findings(lines, rows)
+    unknown = [row.province_name for row in seed.provinces if find_province(row.province_name) is None]
+    found += [f"Bảng theo tỉnh: không nhận ra “{name}”." for name in unknown]
+    codes = {p.code for row in seed.provinces if (p := find_province(row.province_name)) is not None}
+    if len(codes) != 63:
+        found.append(f"Bảng theo tỉnh có {len(codes)} tỉnh/thành phố khác nhau, không phải 63.")
+    return [f"Seed 000: {finding}" for finding in found]

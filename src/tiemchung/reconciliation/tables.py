@@ -1,0 +1,171 @@
+"""Reports as flat tables (header, rows): what the CSV files and the web pages show.
+
+CSV headers are the English column keys (stable for machines); `labels` gives the Vietnamese heading of
+each key for pages. Totals are rows of the same table, computed from the other rows by the report.
+"""
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from io import StringIO
+from typing import Any
+
+from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row
+from tiemchung.reconciliation.layout import APPENDIX1_COLUMNS
+from tiemchung.reconciliation.quality import DoseProblem, DropOut, Outlier
+from tiemchung.reconciliation.unit_report import GROUPS, UnitReportTable, UnitRow
+from tiemchung.reconciliation.verification_report import ProvinceVerificationRow, VerificationReport
+from tiemchung.reference import ReasonGroup
+
+
+@dataclass(frozen=True)
+class Table:
+    keys: tuple[str, ...]
+    labels: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def csv(self) -> str:
+        buffer = StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(self.keys)
+        writer.writerows(["" if value is None else value for value in row] for row in self.rows)
+        return buffer.getvalue()
+
+
+def _table(columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]]) -> Table:
+    return Table(tuple(key for key, _ in columns), tuple(label for _, label in columns), rows)
+
+
+def appendix1_table(report: Appendix1Report) -> Table:
+    columns = [("tt", "TT"), ("province_code", "Mã tỉnh"), ("province_name", "Tỉnh/TP")]
+    columns += [
+        (f"{c.letter}_{c.age_group.value}_{c.dose_kind.value}", f"{c.letter}. {c.header_vi}") for c in APPENDIX1_COLUMNS
+    ]
+    columns += [
+        ("n_reported", "n = c+…+m"),
+        ("n_stated", "n ghi trong báo cáo"),
+        ("o_entered", "o. Đã nhập"),
+        ("entered_outside_layout", "trong đó ngoài các cột c–m"),
+        ("p_gap", "p = n − o"),
+        ("q_review", "q. Kết quả rà soát"),
+    ]
+
+    def values(row: Appendix1Row) -> tuple[Any, ...]:
+        return (
+            row.tt,
+            row.province_code,
+            row.province_name,
+            *row.reported,
+            row.reported_total,
+            row.stated_total,
+            row.entered,
+            row.entered_outside,
+            row.gap,
+            row.review,
+        )
+
+    return _table(columns, [values(row) for row in report.rows] + [values(report.total())])
+
+
+def verification_lines_table(report: VerificationReport) -> Table:
+    columns = [("line", "TT"), ("label", "Nội dung"), ("subjects", "Số đối tượng"), ("doses", "Số mũi tiêm")]
+    return _table(columns, [(number, label, c.subjects, c.doses) for number, label, c in report.lines()])
+
+
+def verification_provinces_table(report: VerificationReport) -> Table:
+    columns = [
+        ("tt", "TT"),
+        ("province_code", "Mã tỉnh"),
+        ("province_name", "Tỉnh, thành phố"),
+        ("no_or_invalid_id", "Số đối tượng không có CCCD hoặc sai định dạng"),
+        ("wrong_basic_information", "Số đối tượng sai thông tin cơ bản"),
+        ("sent", "Số đối tượng đã gửi xác minh"),
+        ("verified", "Số đối tượng đã xác minh đúng"),
+    ]
+
+    def values(row: ProvinceVerificationRow) -> tuple[Any, ...]:
+        return (
+            row.tt,
+            row.province_code,
+            row.province_name,
+            row.no_or_invalid_id,
+            row.wrong_basic_information,
+            row.sent.subjects,
+            row.verified.subjects,
+        )
+
+    return _table(columns, [values(row) for row in report.provinces] + [values(report.province_total())])
+
+
+def unit_table(table: UnitReportTable) -> Table:
+    labels = {group.value: group.label_vi for group in ReasonGroup}
+    columns = [("tt", "TT"), ("unit_code", "Mã đơn vị"), ("unit_name", "Tên đơn vị")]
+    columns += [("given", "Tổng số mũi đã thực hiện"), ("stated_given", "Số mũi đã thực hiện đơn vị ghi")]
+    columns += [("entered", "Đã nhập lên Hệ thống")]
+    columns += [(f"not_entered_{g}", f"Chưa nhập: {labels[g]}") for g in GROUPS]
+    columns += [("reasons", "Lý do, khó khăn, vướng mắc")]
+    columns += [(f"verified_entered_{g}", f"Đã xác minh và nhập: {labels[g]}") for g in GROUPS]
+    columns += [
+        ("verified_not_enterable", "Đã xác minh, không thể nhập"),
+        ("not_verifiable", "Chưa xác minh được"),
+        ("duplicates", "Báo cáo trùng lặp"),
+        ("needing_correction", "Cần điều chỉnh"),
+    ]
+
+    def values(row: UnitRow) -> tuple[Any, ...]:
+        return (
+            row.tt,
+            row.unit_code,
+            row.unit_name,
+            row.given,
+            row.stated_given,
+            row.entered,
+            *row.not_entered,
+            row.reasons,
+            *row.verified_entered,
+            row.verified_not_enterable,
+            row.not_verifiable,
+            row.duplicates,
+            row.needing_correction,
+        )
+
+    return _table(columns, [values(row) for row in table.rows] + [values(table.total())])
+
+
+def drop_out_table(drops: list[DropOut]) -> Table:
+    columns = [
+        ("province_code", "Mã tỉnh"),
+        ("province_name", "Tỉnh, thành phố"),
+        ("age_group", "Nhóm tuổi"),
+        ("step", "Bước"),
+        ("first", "Mũi trước"),
+        ("second", "Mũi sau"),
+        ("drop_out_rate", "Tỷ lệ bỏ mũi"),
+        ("negative", "Bỏ mũi âm"),
+    ]
+    rows = [
+        (
+            d.province_code,
+            d.province_name,
+            d.age_group,
+            d.step,
+            d.first,
+            d.second,
+            None if d.rate is None else round(d.rate, 4),
+            d.negative,
+        )
+        for d in drops
+    ]
+    return _table(columns, rows)
+
+
+def outlier_table(outliers: list[Outlier]) -> Table:
+    columns = [("measure", "Chỉ số"), ("where", "Ở đâu"), ("value", "Giá trị"), ("median", "Trung vị"), ("z", "z")]
+    return _table(
+        columns, [(o.subject, o.where, round(o.value, 4), round(o.median, 4), round(o.z, 2)) for o in outliers]
+    )
+
+
+def dose_problem_table(problems: list[DoseProblem]) -> Table:
+    columns = [("dose_id", "Mã mũi tiêm"), ("subject_key", "Mã đối tượng"), ("problem", "Vấn đề")]
+    return _table(columns, [(p.dose_id, p.subject_key, p.message) for p in problems])

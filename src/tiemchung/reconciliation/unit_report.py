@@ -1,0 +1,253 @@
+"""Appendix 2 of seed 001: per unit, doses given, entered and not entered (by reason group), and the follow-up.
+
+What a unit reports (doses not entered per reason group, with its reasons; doses verified but impossible
+to enter) lives in `UnitReport`; everything else is computed from the registry by one SQL statement
+(`queries.unit_counts`): doses entered, doses entered late per reason group (`Dose.reason_group`, or the
+late-entry batch's `ImportBatch.reason_group`) split by the subject's verification result, duplicates and
+doses needing correction. Doses given is entered + not entered, so it always adds up; a unit's own figure
+for doses given, when it differs, is listed as an unexplained gap.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tiemchung.reconciliation.models import UnitReport
+from tiemchung.reconciliation.queries import unit_counts
+from tiemchung.reconciliation.sources import Source
+from tiemchung.reconciliation.text import fmt
+from tiemchung.reference import ReasonGroup, provinces
+from tiemchung.registry.models import Facility
+from tiemchung.verification.results import Category
+
+GROUPS: tuple[str, ...] = tuple(group.value for group in ReasonGroup)
+VERIFIED_CATEGORIES = {Category.VERIFIED.value, Category.NO_ID_VERIFIED.value}
+
+
+@dataclass
+class UnitReported:
+    """What one unit reported: doses not entered by group, verified but not enterable, reasons, its own total."""
+
+    name: str = ""
+    province_code: str | None = None
+    not_entered: dict[str, int] = field(default_factory=dict)
+    verified_not_enterable: int = 0
+    reasons: list[str] = field(default_factory=list)
+    stated_given: int | None = None
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    tt: int | None
+    unit_code: str
+    unit_name: str
+    entered: int
+    not_entered: tuple[int, ...]  # by GROUPS
+    reasons: str
+    stated_given: int | None
+    verified_entered: tuple[int, ...]  # doses entered late and verified, by GROUPS
+    verified_not_enterable: int
+    not_verifiable: int
+    duplicates: int
+    needing_correction: int
+
+    @property
+    def not_entered_total(self) -> int:
+        return sum(self.not_entered)
+
+    @property
+    def given(self) -> int:
+        return self.entered + self.not_entered_total
+
+    @property
+    def verified_entered_total(self) -> int:
+        return sum(self.verified_entered)
+
+    def findings(self) -> list[str]:
+        if self.stated_given is None or self.stated_given == self.given:
+            return []
+        return [
+            f"{self.unit_name}: báo cáo {fmt(self.stated_given)} mũi đã tiêm, nhưng đã nhập ({fmt(self.entered)}) "
+            f"+ chưa nhập ({fmt(self.not_entered_total)}) = {fmt(self.given)}: "
+            f"{fmt(self.stated_given - self.given)} mũi không được giải thích."
+        ]
+
+
+@dataclass
+class UnitReportTable:
+    as_of: date | None
+    by_facility: bool
+    rows: list[UnitRow]
+
+    def total(self) -> UnitRow:
+        def column(attribute: str) -> int:
+            return sum(getattr(row, attribute) for row in self.rows)
+
+        def columns(attribute: str) -> tuple[int, ...]:
+            return tuple(sum(values) for values in zip(*(getattr(r, attribute) for r in self.rows), strict=True))
+
+        stated = [row.stated_given for row in self.rows if row.stated_given is not None]
+        return UnitRow(
+            tt=None,
+            unit_code="",
+            unit_name="Tổng cộng",
+            entered=column("entered"),
+            not_entered=columns("not_entered") if self.rows else (0,) * len(GROUPS),
+            reasons="",
+            stated_given=sum(stated) if len(stated) == len(self.rows) and stated else None,
+            verified_entered=columns("verified_entered") if self.rows else (0,) * len(GROUPS),
+            verified_not_enterable=column("verified_not_enterable"),
+            not_verifiable=column("not_verifiable"),
+            duplicates=column("duplicates"),
+            needing_correction=column("needing_correction"),
+        )
+
+    def findings(self) -> list[str]:
+        return [finding for row in self.rows for finding in row.findings()]
+
+
+@dataclass
+class _Computed:
+    province_code: str = ""
+    entered: int = 0
+    verified_entered: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    not_verifiable: int = 0
+    duplicates: int = 0
+    needing_correction: int = 0
+
+
+def build_unit_report(
+    source: Source,
+    reported: dict[str, UnitReported],
+    *,
+    by_facility: bool,
+    as_of: date | None = None,
+    province_code: str | None = None,
+    unit_names: dict[str, str] | None = None,
+) -> UnitReportTable:
+    """One row per unit that has doses in the registry or a report; units are facilities or provinces."""
+    computed = _computed(source, by_facility, as_of, province_code)
+    names = dict(unit_names or {})
+    if not by_facility:
+        names.update({p.code: p.name for p in provinces()})
+    in_scope = {
+        code: unit
+        for code, unit in reported.items()
+        if province_code is None or unit.province_code in (None, province_code) or code == province_code
+    }
+    codes = sorted(set(computed) | set(in_scope))
+    rows = [
+        _row(tt, code, names.get(code) or in_scope.get(code, UnitReported()).name or code, computed, in_scope)
+        for tt, code in enumerate(codes, start=1)
+    ]
+    return UnitReportTable(as_of=as_of, by_facility=by_facility, rows=rows)
+
+
+def _computed(source: Source, by_facility: bool, as_of: date | None, province_code: str | None) -> dict[str, _Computed]:
+    units: dict[str, _Computed] = defaultdict(_Computed)
+    for unit, province, group, category, is_duplicate, count in source.rows(
+        unit_counts(by_facility, as_of, province_code)
+    ):
+        entry = units[unit or ""]
+        entry.province_code = province or entry.province_code
+        doses = int(count)
+        if int(is_duplicate):
+            entry.duplicates += doses
+            continue
+        entry.entered += doses
+        if category == Category.NO_ID_UNVERIFIABLE:
+            entry.not_verifiable += doses
+        elif category == Category.MISMATCH:
+            entry.needing_correction += doses
+        if group and category in VERIFIED_CATEGORIES:
+            entry.verified_entered[group if group in GROUPS else ReasonGroup.OTHER.value] += doses
+    return units
+
+
+def _row(tt: int, code: str, name: str, computed: dict[str, _Computed], reported: dict[str, UnitReported]) -> UnitRow:
+    mine = computed.get(code, _Computed())
+    theirs = reported.get(code, UnitReported())
+    return UnitRow(
+        tt=tt,
+        unit_code=code,
+        unit_name=name,
+        entered=mine.entered,
+        not_entered=tuple(theirs.not_entered.get(group, 0) for group in GROUPS),
+        reasons="; ".join(dict.fromkeys(reason for reason in theirs.reasons if reason)),
+        stated_given=theirs.stated_given,
+        verified_entered=tuple(mine.verified_entered.get(group, 0) for group in GROUPS),
+        verified_not_enterable=theirs.verified_not_enterable,
+        not_verifiable=mine.not_verifiable,
+        duplicates=mine.duplicates,
+        needing_correction=mine.needing_correction,
+    )
+
+
+def load_unit_reports(session: Session, as_of: date) -> dict[str, UnitReported]:
+    units: dict[str, UnitReported] = defaultdict(UnitReported)
+    for row in session.scalars(select(UnitReport).where(UnitReport.as_of == as_of)):
+        unit = units[row.unit_code]
+        unit.name = unit.name or row.unit_name
+        unit.province_code = unit.province_code or row.province_code
+        unit.not_entered[row.reason_group] = unit.not_entered.get(row.reason_group, 0) + row.doses_not_entered
+        unit.verified_not_enterable += row.verified_not_enterable
+        unit.reasons.append(row.reasons)
+        if row.stated_doses_given is not None:
+            unit.stated_given = row.stated_doses_given
+    return dict(units)
+
+
+def store_unit_reports(session: Session, units: dict[str, UnitReported], as_of: date, source: str) -> int:
+    """Replace the stored reports of these units for `as_of`; returns the number of (unit, group) rows."""
+    session.execute(delete(UnitReport).where(UnitReport.as_of == as_of, UnitReport.unit_code.in_(list(units))))
+    stored = 0
+    for code, unit in units.items():
+        groups = set(unit.not_entered) or {ReasonGroup.OTHER.value}
+        for index, group in enumerate(sorted(groups, key=_group_order)):
+            first = index == 0  # unit-wide figures are kept once, on the unit's first row
+            session.add(
+                UnitReport(
+                    unit_code=code,
+                    unit_name=unit.name,
+                    province_code=unit.province_code,
+                    reason_group=group,
+                    doses_not_entered=unit.not_entered.get(group, 0),
+                    verified_not_enterable=unit.verified_not_enterable if first else 0,
+                    reasons="; ".join(unit.reasons) if first else "",
+                    stated_doses_given=unit.stated_given if first else None,
+                    as_of=as_of,
+                    source=source,
+                )
+            )
+            stored += 1
+    return stored
+
+
+def _group_order(group: str) -> int:
+    return GROUPS.index(group) if group in GROUPS else len(GROUPS)
+
+
+def read_synth_gaps(path: Path) -> dict[str, UnitReported]:
+    """Doses not entered per province and reason group from the synthetic `gaps.parquet`
+    (province_code, age_group, dose_kind, reason_group, doses_not_entered): one unit per province."""
+    import pyarrow.parquet as pq
+
+    units: dict[str, UnitReported] = defaultdict(UnitReported)
+    for row in pq.read_table(path, columns=["province_code", "reason_group", "doses_not_entered"]).to_pylist():
+        code = str(row["province_code"])
+        unit = units[code]
+        unit.province_code = code
+        group = str(row["reason_group"])
+        unit.not_entered[group] = unit.not_entered.get(group, 0) + int(row["doses_not_entered"] or 0)
+    return dict(units)
+
+
+def facility_names(session: Session, province_code: str | None = None) -> dict[str, str]:
+    query = select(Facility.code, Facility.name)
+    if province_code is not None:
+        query = query.where(Facility.province_code == province_code)
+    return {code: name for code, name in session.execute(query)}
