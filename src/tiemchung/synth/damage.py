@@ -18,8 +18,8 @@ from tiemchung.synth.population import People
 
 NO_ID_RATE = 0.102
 INVALID_SHARE_OF_NO_ID = 0.25
-ERROR_RATE_WITH_ID = 0.245  # + people absent from the register (1.5 %) = the seed's 25.8 %
-ERROR_RATE_WITHOUT_ID = 0.24  # identity errors that make a no-ID subject unidentifiable
+ERROR_RATE_WITH_ID = 0.26  # + people absent from the register (1.5 %) = the seed's 25.8 %
+ERROR_RATE_WITHOUT_ID = 0.20  # identity errors that make a no-ID subject unidentifiable
 SECOND_ERROR_RATE = 0.15
 # Primary error kinds of an ID-bearing subject, with their share (our estimate of the seed's "sai số định
 # danh, sai ngày sinh, sai họ tên và thông tin khác").
@@ -63,7 +63,8 @@ class Typed:
     full_name: np.ndarray  # object: Unicode as typed (the legacy cells decoded, for Parquet)
     name_font: np.ndarray  # object: "" or the legacy font of the xlsx cell
     name_meaning: np.ndarray  # object: the NFC name the typist meant to write
-    birth_meaning: np.ndarray  # object: "YYYY-MM-DD" or "YYYY"
+    birth_shown: np.ndarray  # object: the date the cell shows, "YYYY-MM-DD" or "YYYY"
+    birth_meaning: np.ndarray  # object: "YYYY-MM-DD", "YYYY", or "" (unknown), by the placeholder rule
     birth_style: np.ndarray  # int: BIRTH_* cell style
     sex_meaning: np.ndarray  # object: "M" / "F"
     sex_typed: np.ndarray  # object: "Nam"/"Nữ"/"M"/"F"
@@ -104,7 +105,7 @@ def type_nationals(rng: np.random.Generator, people: People, person: np.ndarray)
     primary = _draw_errors(rng, no_id, log)
     id_typed, id_numeric = _type_ids(rng, people, person, no_id, primary, log)
     name_meaning, full_name, font = _type_names(rng, people, person, primary, log)
-    birth_meaning, birth_style = _type_births(rng, people, person, primary, log)
+    birth_shown, birth_style = _type_births(rng, people, person, primary, log)
     sex_meaning = np.where(people.is_male[person], "M", "F").astype(object)
     wrong_sex = primary["SEX_WRONG"]
     sex_meaning[wrong_sex] = np.where(people.is_male[person][wrong_sex], "F", "M")
@@ -114,7 +115,8 @@ def type_nationals(rng: np.random.Generator, people: People, person: np.ndarray)
         full_name=full_name,
         name_font=font,
         name_meaning=name_meaning,
-        birth_meaning=birth_meaning,
+        birth_shown=birth_shown,
+        birth_meaning=birth_meanings(birth_shown),
         birth_style=birth_style,
         sex_meaning=sex_meaning,
         sex_typed=sex_typed,
@@ -290,54 +292,56 @@ def legacy_cell_text(typed_name: str, font: str) -> str:
     return encode_tcvn3(typed_name) if font == FONTS["NAME_TCVN3"] else encode_vni(typed_name)
 
 
+def birth_meanings(shown: np.ndarray) -> np.ndarray:
+    """What a typed birth date stands for: 01/01/1900 is "unknown", 01/01/YYYY "only the year is known"
+    (identity.md's placeholders, as `tiemchung.identity.parse_date` reads them)."""
+    return np.array(["" if v == "1900-01-01" else v[:4] if v.endswith("-01-01") else v for v in shown], dtype=object)
+
+
 def _type_births(
     rng: np.random.Generator, people: People, person: np.ndarray, primary: dict[str, np.ndarray], log: _Log
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The date each birth-date cell shows, and the cell style."""
     size = len(person)
     birth = people.birth[person]
-    year_only = people.year_only[person]
     years = birth.astype("datetime64[Y]").astype(np.int64) + 1970
-    iso = np.datetime_as_string(birth, unit="D").astype(object)
-    meaning = iso.copy()
+    shown = np.datetime_as_string(birth, unit="D").astype(object)
     style = rng.choice(3, size=size, p=_BIRTH_STYLE_SHARES)
-    # a register holding only the year: the facility typed 01/01/YYYY or just the year
-    just_year = year_only & (rng.random(size) < 0.3)
-    placeholder_known = year_only & ~just_year
-    meaning[placeholder_known] = [f"{y}-01-01" for y in years[placeholder_known]]
-    typed_year = just_year | (~year_only & (rng.random(size) < HARMLESS_RATES["BIRTH_YEAR_ONLY"]))
-    meaning[typed_year] = years[typed_year].astype(str)
-    log.add(np.flatnonzero(typed_year & ~year_only), "BIRTH_YEAR_ONLY")
-    _birth_errors(rng, birth, years, meaning, primary, log)
-    style[np.array([len(value) == 4 for value in meaning], dtype=bool)] = BIRTH_TEXT_YEAR
-    return meaning, style
+    # only the year known (by the register, or by the typist): the cell shows the year or 01/01/YYYY
+    year_known = people.year_only[person] | (rng.random(size) < HARMLESS_RATES["BIRTH_YEAR_ONLY"])
+    log.add(np.flatnonzero(year_known & ~people.year_only[person]), "BIRTH_YEAR_ONLY")
+    as_year = year_known & (rng.random(size) < 0.4)
+    shown[year_known] = [f"{y}-01-01" for y in years[year_known]]
+    shown[as_year] = years[as_year].astype(str)
+    style[as_year] = BIRTH_TEXT_YEAR
+    _birth_errors(rng, birth, shown, primary, log)
+    style[(shown == "1900-01-01") & (style == BIRTH_TEXT_YEAR)] = BIRTH_TEXT_DMY
+    return shown, style
 
 
 def _birth_errors(
-    rng: np.random.Generator,
-    birth: np.ndarray,
-    years: np.ndarray,
-    meaning: np.ndarray,
-    primary: dict[str, np.ndarray],
-    log: _Log,
+    rng: np.random.Generator, birth: np.ndarray, shown: np.ndarray, primary: dict[str, np.ndarray], log: _Log
 ) -> None:
+    years = birth.astype("datetime64[Y]").astype(np.int64) + 1970
     months = birth.astype("datetime64[M]")
     day_number = (birth - months.astype("datetime64[D]")).astype(np.int64) + 1
     month_number = (months - birth.astype("datetime64[Y]").astype("datetime64[M]")).astype(np.int64) + 1
     swappable = (day_number <= 12) & (day_number != month_number)
     swap = primary["BIRTH_DAY_MONTH_SWAP"] & swappable
-    meaning[swap] = [f"{y}-{d:02d}-{m:02d}" for y, d, m in zip(years[swap], day_number[swap], month_number[swap])]
+    shown[swap] = [
+        f"{y}-{d:02d}-{m:02d}" for y, d, m in zip(years[swap], day_number[swap], month_number[swap], strict=True)
+    ]
     log.add(np.flatnonzero(swap), "BIRTH_DAY_MONTH_SWAP")
     placeholder = primary["BIRTH_PLACEHOLDER"]
-    unknown = placeholder & ((rng.random(len(birth)) < 0.2) | ((day_number == 1) & (month_number == 1)))
-    meaning[placeholder] = [f"{y}-01-01" for y in years[placeholder]]
-    meaning[unknown] = "1900-01-01"
+    shown[placeholder] = "1900-01-01"  # "nothing is known"
     log.add(np.flatnonzero(placeholder), "BIRTH_PLACEHOLDER")
     wrong = primary["BIRTH_WRONG"] | (primary["BIRTH_DAY_MONTH_SWAP"] & ~swappable)
+    size = len(birth)
     shift_days = np.where(
-        rng.random(len(birth)) < 0.5,
-        rng.choice([-1, 1], len(birth)) * rng.integers(1, 4, len(birth)) * 365,
-        rng.choice([-1, 1], len(birth)) * rng.integers(1, 200, len(birth)),
+        rng.random(size) < 0.5,
+        rng.choice([-1, 1], size) * rng.integers(1, 4, size) * 365,
+        rng.choice([-1, 1], size) * rng.integers(1, 200, size),
     )
     shifted = birth + shift_days.astype("timedelta64[D]")
-    meaning[wrong] = np.datetime_as_string(shifted[wrong], unit="D")
+    shown[wrong] = np.datetime_as_string(shifted[wrong], unit="D")
     log.add(np.flatnonzero(wrong), "BIRTH_WRONG")

@@ -52,6 +52,7 @@ def make_foreigners(rng: np.random.Generator, count: int, geography: Geography) 
         full_name=names,
         name_font=np.full(count, "", dtype=object),
         name_meaning=names.copy(),
+        birth_shown=np.datetime_as_string(birth, unit="D").astype(object),
         birth_meaning=np.datetime_as_string(birth, unit="D").astype(object),
         birth_style=np.where(rng.random(count) < 0.5, BIRTH_TEXT_DMY, BIRTH_EXCEL),
         sex_meaning=sex,

@@ -279,10 +279,10 @@ def _subject_ids(facility: np.ndarray, state: _ChunkState) -> np.ndarray:
     return np.char.add(np.char.add(codes, "-"), serial.astype(str)).astype(object)
 
 
-def _birth_text(meaning: np.ndarray, style: np.ndarray) -> np.ndarray:
+def _birth_text(shown: np.ndarray, style: np.ndarray) -> np.ndarray:
     """The Parquet text of a typed birth date (Excel dates as ISO text: Parquet has no cell types)."""
-    dmy = np.array([f"{v[8:10]}/{v[5:7]}/{v[:4]}" if len(v) == 10 else v for v in meaning], dtype=object)
-    return np.where(style == damage.BIRTH_TEXT_DMY, dmy, meaning)
+    dmy = np.array([f"{v[8:10]}/{v[5:7]}/{v[:4]}" if len(v) == 10 else v for v in shown], dtype=object)
+    return np.where(style == damage.BIRTH_TEXT_DMY, dmy, shown)
 
 
 def _records(
@@ -327,7 +327,7 @@ def _records(
         "subject_id": subject_ids[rows],
         "record_id": np.char.add(np.char.add(subject_ids[rows].astype(str), "-"), (sequence + 1).astype(str)),
         "full_name": typed.full_name[rows],
-        "birth_date": _birth_text(typed.birth_meaning, typed.birth_style)[rows],
+        "birth_date": _birth_text(typed.birth_shown, typed.birth_style)[rows],
         "sex": typed.sex_typed[rows],
         "id_number": typed.id_typed[rows],
         "passport_number": passport[rows],

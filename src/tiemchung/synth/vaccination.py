@@ -9,8 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tiemchung.synth.population import People
-
 LAST_DAY = np.datetime64("2023-01-31")
 DOSE_KINDS = ("1", "2", "3", "additional", "booster_1", "booster_2")  # DoseKind values, slot order
 AGE_GROUPS = ("18+", "12-17", "5-11")  # AgeGroup values

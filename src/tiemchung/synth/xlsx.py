@@ -78,7 +78,7 @@ class RecordsWorkbook:
             cells[name_index] = cell
         if numeric and row[id_index]:
             cells[id_index] = int(row[id_index])
-        if birth_style == BIRTH_EXCEL:
+        if birth_style == BIRTH_EXCEL and len(row[birth_index]) == 10:
             cells[birth_index] = self._date_cell(dt.date.fromisoformat(row[birth_index]))
         vaccination_day = dt.date.fromisoformat(row[date_index])
         cells[date_index] = vaccination_day.strftime("%d/%m/%Y") if date_as_text else self._date_cell(vaccination_day)
