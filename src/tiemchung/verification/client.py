@@ -172,8 +172,13 @@ class RegisterClient:
             wait = 0.0
             try:
                 # The client's own timeout applies unless this call needs a longer one (uploads, downloads).
-                extra = {} if timeout is None else {"timeout": timeout}
-                response = self._http.request(method, url, headers=headers, **extra, **kwargs)
+                response = self._http.request(
+                    method,
+                    url,
+                    headers=headers,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                    **kwargs,
+                )
             except httpx.TransportError as error:
                 last_problem = f"không kết nối được ({type(error).__name__})"
             else:
