@@ -1,0 +1,86 @@
+"""A small world for the web tests: one user per role in a home commune, the same in another province,
+subjects and a worklist on both sides, and a logged-in TestClient per user."""
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cleaning_factories import HOME_WARD, OTHER_WARD, PASSWORD, add_subject, add_user, add_village
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tiemchung.cleaning import workflow
+from tiemchung.registry.models import Facility, Role, User
+from tiemchung.web.app import create_app
+from tiemchung.web.settings import Settings
+
+AREA_BY_ROLE = {
+    Role.FACILITY: lambda ward: ward[0],
+    Role.HEALTH_STATION: lambda ward: ward[2],
+    Role.VILLAGE_TEAM: lambda ward: ward[2],
+    Role.COMMUNE_POLICE: lambda ward: ward[2],
+    Role.PROVINCE: lambda ward: ward[0],
+    Role.MINISTRY: lambda ward: "",
+    Role.ADMIN: lambda ward: "",
+}
+
+
+@dataclass
+class World:
+    app: FastAPI
+    ids: dict[str, dict[str, int]] = field(default_factory=dict)  # "home"/"other" -> {"subject_id": .., ...}
+
+    def client(self, username: str) -> TestClient:
+        client = TestClient(self.app, follow_redirects=False)
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        answer = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)})
+        assert answer.status_code == 303, answer.text
+        home = client.get("/subjects") if username != "admin" else client.get("/login")
+        found = re.search(r'"X-CSRF-Token": "([^"]+)"', home.text)
+        client.headers["X-CSRF-Token"] = found.group(1) if found else ""
+        return client
+
+
+def build_world(session_factory: sessionmaker[Session], keys_dir: Path) -> World:
+    app = create_app(Settings(secret_key="test-secret", keys_dir=keys_dir), session_factory=session_factory)
+    world = World(app)
+    with session_factory() as session:
+        for side, ward in (("home", HOME_WARD), ("other", OTHER_WARD)):
+            world.ids[side] = _populate(session, side, ward)
+        session.commit()
+    return world
+
+
+def _populate(session: Session, side: str, ward: tuple[str, str, str]) -> dict[str, int]:
+    facility = Facility(code=f"F-{side}", name=f"Cơ sở {side}", province_code=ward[0], ward_code=ward[2])
+    session.add(facility)
+    village = add_village(session, f"Thôn {side}", ward[2])
+    session.flush()
+    for role in Role:
+        if side == "other" and role in (Role.MINISTRY, Role.ADMIN):
+            continue
+        extra: dict[str, object] = {}
+        if role == Role.FACILITY:
+            extra["facility_code"] = facility.code
+        if role == Role.VILLAGE_TEAM:
+            extra["village_id"] = village.id
+        add_user(session, _username(role, side), role, AREA_BY_ROLE[role](ward), **extra)
+    subject = add_subject(session, f"{side}-1", ward=ward)
+    add_subject(session, f"{side}-2", ward=ward, verification_category="MISMATCH", verification_reasons="NAME")
+    station_user = session.scalars(select(User).where(User.username == _username(Role.HEALTH_STATION, side))).one()
+    _outcome, worklist = workflow.build_worklist(session, station_user)
+    assert worklist is not None
+    return {
+        "subject_id": subject.id,
+        "worklist_id": worklist.id,
+        "line_id": worklist.lines[0].id,
+        "village_id": village.id,
+    }
+
+
+def _username(role: Role, side: str) -> str:
+    return role.value if side == "home" else f"{role.value}_other"
