@@ -17,7 +17,7 @@ from tiemchung.registry.models import Subject
 
 # Changing any of these means the register's earlier answer no longer applies.
 IDENTITY_FIELDS = frozenset(
-    {"full_name_raw", "full_name", "birth_date", "sex", "id_number", "passport_number", "nationality"}
+    {"name_canonical", "birth_date", "sex", "id_number", "passport_number", "nationality"}
 )
 MAX_REASON_CHARS = 255
 

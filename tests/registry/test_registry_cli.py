@@ -1,0 +1,54 @@
+"""The registry commands end to end: check, import (with the error workbook), db upgrade."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from registry_files import record
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from tiemchung.registry import cli
+from tiemchung.registry.db import make_engine
+from tiemchung.registry.models import Dose
+
+app = typer.Typer()
+cli.register(app)
+runner = CliRunner()
+
+
+def rows() -> list[dict[str, object]]:
+    return [
+        record(),
+        record(record_id="R2", dose="2", vaccination_date="2021-10-01", id_number="1085012345"),
+        record(subject_id="S2", record_id="R3", vaccine="Thuốc lạ", full_name="Lê Thị Hoa", sex="Nữ"),
+    ]
+
+
+def test_check_summarises_without_a_database(make_xlsx: Callable[..., Path]) -> None:
+    result = runner.invoke(app, ["check", str(make_xlsx(rows()))], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for expected in ("Số dòng", "Dòng bị từ chối", "AstraZeneca", "Tên vắc xin", "Excel đã làm mất"):
+        assert expected in result.output
+
+
+def test_check_refuses_an_unusable_file(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("không phải bảng tính", encoding="utf-8")
+    result = runner.invoke(app, ["check", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1 and "Không kiểm tra được tệp" in result.output
+
+
+def test_import_writes_the_registry_and_the_error_workbook(make_xlsx: Callable[..., Path], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    errors = tmp_path / "loi.xlsx"
+    arguments = ["import", str(make_xlsx(rows())), "--database", url, "--errors", str(errors), "--facility", "CS01"]
+    result = runner.invoke(app, arguments, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Mũi tiêm mới" in result.output and errors.exists()
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Dose)) == 2
+    engine.dispose()
+    upgraded = runner.invoke(app, ["db", "upgrade", "--database", url])
+    assert upgraded.exit_code == 0 and "mới nhất" in upgraded.output
