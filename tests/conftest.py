@@ -15,19 +15,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from tiemchung.registry.db import create_schema, import_all_models, make_engine, make_session_factory
+from tiemchung_testing import unavailable
 
-ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-POSTGRES_URL = os.environ.get(
-    "TIEMCHUNG_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("TIEMCHUNG_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def unavailable(reason: str) -> None:
-    """Fail on CI, skip elsewhere: CI must never pass by skipping a required service."""
-    if ON_CI:
-        pytest.fail(f"required on CI but unavailable: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
