@@ -106,7 +106,13 @@ _WORD_START = re.compile(r"(^|[ '\-])(\w)")
 
 def display_name(text: str) -> str:
     """For screens: the canonical form with each word (and each part after ' or -) capitalised."""
-    return _WORD_START.sub(lambda match: match.group(1) + match.group(2).upper(), canonical_name(text))
+    return _WORD_START.sub(lambda match: match.group(1) + _capital(match.group(2)), canonical_name(text))
+
+
+def _capital(letter: str) -> str:
+    # Only a capital that lower-cases back (not ß -> SS, ı -> I): the display form must keep the same canonical form.
+    upper = letter.upper()
+    return upper if upper.lower() == letter else letter
 
 
 def standard_tone_marks(text: str) -> str:
