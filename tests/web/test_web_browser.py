@@ -1,0 +1,180 @@
+"""End to end in a real headless Chromium: one line through the four steps of seed 000 with four users.
+
+Also keeps screenshots of the main pages in docs/screenshots/ (small PNGs, the viewport only).
+"""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from cleaning_factories import HOME_WARD, PASSWORD, add_subject, add_user, add_village
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tiemchung.cleaning.models import CleaningLine, LineState
+from tiemchung.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.registry.models import Facility, Role, Subject
+from tiemchung.web.app import create_app
+from tiemchung.web.settings import Settings
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session]]]:
+    url = f"sqlite:///{tmp_path / 'web.sqlite'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        village = add_village(session, "Thôn Đông")
+        session.add(Facility(code="F1", name="Trạm Y tế Phúc Xá", province_code="01", ward_code=HOME_WARD[2]))
+        session.flush()
+        add_user(session, "tram", Role.HEALTH_STATION, HOME_WARD[2])
+        add_user(session, "thon", Role.VILLAGE_TEAM, HOME_WARD[2], village_id=village.id)
+        add_user(session, "congan", Role.COMMUNE_POLICE, HOME_WARD[2])
+        add_user(session, "soyte", Role.PROVINCE, HOME_WARD[0])
+        add_user(session, "coso", Role.FACILITY, HOME_WARD[0], facility_code="F1")
+        add_subject(session, "S-1", full_name="Lê Thị Hoa", name_folded="le thi hoa", sex="F")
+        add_subject(session, "S-2", verification_category="VERIFIED", id_number="001080000999", id_status="valid")
+        session.commit()
+    app = create_app(Settings(secret_key="browser-test", keys_dir=tmp_path / "keys"), session_factory=factory)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uvicorn_server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", factory
+    uvicorn_server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture
+def browser_page(chromium_path: str) -> Iterator[object]:
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="vi-VN")
+        yield page
+        browser.close()
+
+
+def log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_selector("text=Xin chào")
+
+
+def log_out(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("button", name="Đăng xuất").click()
+    page.wait_for_selector("text=Bạn đã đăng xuất")
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def expect_flash(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_selector(f".flash:has-text('{text}')")
+
+
+def test_one_line_through_the_four_steps(server, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    server, factory = server
+    page.goto(f"{server}/login")
+    shot(page, "01-dang-nhap")
+
+    # Step 1 and 2a: the station lists the commune's wrong records and gives the line to the village team.
+    log_in(page, server, "tram")
+    page.goto(f"{server}/cleaning")
+    page.get_by_label("Tên danh sách").fill("Đợt 1")
+    page.get_by_role("button", name="Lập danh sách").click()
+    expect_flash(page, "Đã lập danh sách 1 đối tượng")
+    page.locator("input[name=line_ids]").first.check()
+    page.get_by_role("button", name="Giao việc").click()
+    expect_flash(page, "Đã giao 1 dòng cho Thôn Đông")
+    shot(page, "02-danh-sach-tram-y-te")
+    worklist_url = page.url
+    log_out(page)
+
+    # Step 2b: the village team records what the family said.
+    log_in(page, server, "thon")
+    page.goto(worklist_url)
+    form = page.locator("form[action$='/family']")
+    form.locator("select[name=outcome]").select_option("corrected")
+    form.locator("input[name=id_number]").fill("001 180 000 456")
+    form.locator("input[name=note]").fill("Gia đình cung cấp CCCD")
+    shot(page, "03-to-thon-ra-soat")
+    form.get_by_role("button", name="Lưu").click()
+    expect_flash(page, "Đã ghi nhận thông tin rà soát")
+    log_out(page)
+
+    log_in(page, server, "tram")
+    page.goto(worklist_url)
+    page.get_by_role("button", name="Chuyển danh sách cho Công an xã/phường").click()
+    expect_flash(page, "Đã chuyển 1 dòng")
+    log_out(page)
+
+    # Step 3: the commune police confirm the line and sign the list.
+    log_in(page, server, "congan")
+    page.goto(worklist_url)
+    police = page.locator("form[action$='/police']")
+    police.locator("select[name=decision]").select_option("confirmed")
+    police.get_by_role("button", name="Xác thực").click()
+    expect_flash(page, "Đã xác thực dòng")
+    page.get_by_role("button", name="Ký số").click()
+    expect_flash(page, "Đã ký và bàn giao")
+    page.wait_for_selector(".signature-ok")
+    shot(page, "04-cong-an-ky")
+    log_out(page)
+
+    # Step 4: the station applies the signed list; the line is re-verified (or queued when no register answers).
+    log_in(page, server, "tram")
+    page.goto(worklist_url)
+    page.get_by_role("button", name="Bước 4").click()
+    expect_flash(page, "Đã cập nhật 1 đối tượng")
+    shot(page, "05-cap-nhat-xac-minh-lai")
+    log_out(page)
+
+    # The province sees the commune's progress, ID numbers masked.
+    log_in(page, server, "soyte")
+    page.wait_for_selector("svg.chart")
+    shot(page, "06-tong-quan-so-y-te")
+    page.goto(f"{server}/subjects?q=le+thi+hoa")
+    page.wait_for_selector("text=Lê Thị Hoa")
+    assert "001180000456" not in page.content() and "•••••••••456" in page.content()
+    shot(page, "07-tra-cuu")
+    log_out(page)
+
+    with factory() as session:
+        line = session.scalars(select(CleaningLine)).one()
+        subject = session.get(Subject, line.subject_id)
+        assert line.state == LineState.APPLIED
+        assert subject is not None and subject.id_number == "001180000456"
+        assert {"tram", "thon", "congan"} <= {event.actor for event in line.events}
