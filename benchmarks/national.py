@@ -1,0 +1,137 @@
+"""The national-scale run (issue 9): generation, batch verification, the bare DuckDB floor, appendix 1.
+
+Each stage runs as its own process, so that its wall time and peak memory (os.wait4's ru_maxrss) are its own.
+Usage:
+    .venv/bin/python benchmarks/national.py --people 100000000 --out /data/national   # the whole country
+    .venv/bin/python benchmarks/national.py --people 1000000 --out var/bench-1m       # a quick check
+Results: printed as a Markdown table and written to <out>/national-results.json; copy them into
+docs/benchmarks.md with the machine and the data size.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+TIEMCHUNG = [sys.executable, "-m", "tiemchung"]
+
+# The floor the exact path is compared with: one hash join of subjects' IDs against the register, nothing else.
+BARE_JOIN = """
+import duckdb, sys
+out = sys.argv[1]
+con = duckdb.connect()
+con.execute(f'''
+    copy (
+        select r.subject_id, p.person_id
+        from (select distinct subject_id, id_number from read_parquet('{out}/records.parquet')) r
+        left join read_parquet('{out}/register.parquet') p on p.person_id = r.id_number
+    ) to '{out}/bare-join.parquet' (format parquet)
+''')
+"""
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    peak_rss_mb: float
+    exit_code: int
+
+
+def run_stage(name: str, command: list[str]) -> Stage:
+    print(f"== {name}: {' '.join(command)}", flush=True)
+    started = time.perf_counter()
+    process = subprocess.Popen(command)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    stage = Stage(name, round(seconds, 1), round(usage.ru_maxrss / 1024, 1), os.waitstatus_to_exitcode(status))
+    print(f"   {stage.seconds} s, peak {stage.peak_rss_mb} MB, exit {stage.exit_code}", flush=True)
+    return stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=100_000_000)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=2022)
+    parser.add_argument("--skip-generate", action="store_true", help="reuse the data already in --out")
+    args = parser.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    stages = []
+    if not args.skip_generate:
+        stages.append(
+            run_stage(
+                "generate",
+                [
+                    *TIEMCHUNG,
+                    "synth",
+                    "--people",
+                    str(args.people),
+                    "--seed",
+                    str(args.seed),
+                    "--out",
+                    str(out),
+                    "--xlsx-max-rows",
+                    "0",
+                    "--quiet",
+                ],
+            )
+        )
+    stages.append(run_stage("bare DuckDB join (floor)", [sys.executable, "-c", BARE_JOIN, str(out)]))
+    stages.append(
+        run_stage(
+            "verification (exact + probabilistic)",
+            [
+                *TIEMCHUNG,
+                "verify",
+                "--register",
+                str(out / "register.parquet"),
+                "--records",
+                str(out / "records.parquet"),
+                "--out",
+                str(out / "results.parquet"),
+                "--workdir",
+                str(out / "work"),
+            ],
+        )
+    )
+    stages.append(
+        run_stage(
+            "appendix 1",
+            [
+                *TIEMCHUNG,
+                "report",
+                "appendix1",
+                "--synth",
+                str(out),
+                "--format",
+                "csv",
+                "--out",
+                str(out / "appendix1.csv"),
+            ],
+        )
+    )
+    manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "people": args.people,
+        "counts": manifest.get("counts", {}),
+        "stages": [asdict(stage) for stage in stages],
+    }
+    (out / "national-results.json").write_text(json.dumps(result, indent=2))
+    print("\n| stage | seconds | peak memory (MB) |\n|---|---:|---:|")
+    for stage in stages:
+        print(f"| {stage.name} | {stage.seconds} | {stage.peak_rss_mb} |")
+    if any(stage.exit_code for stage in stages):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
