@@ -45,7 +45,7 @@ class Appendix1Row:
     def gap(self) -> int:  # p = n − o
         return self.reported_total - self.entered
 
-    def findings(self) -> list[str]:
+    def findings(self, expect_report: bool = True) -> list[str]:
         name = self.province_name
         found = []
         if self.stated_total is not None and self.stated_total != self.reported_total:
@@ -53,7 +53,7 @@ class Appendix1Row:
                 f"{name}: tổng ghi trong báo cáo (n) là {fmt(self.stated_total)} nhưng c+…+m = "
                 f"{fmt(self.reported_total)} (lệch {fmt(self.stated_total - self.reported_total)})."
             )
-        if not self.has_report and self.tt is not None:
+        if expect_report and not self.has_report and self.tt is not None:
             found.append(f"{name}: chưa có báo cáo tổng hợp; {fmt(self.entered)} mũi đã nhập chưa được đối chiếu.")
         elif self.has_report and self.gap < 0:
             found.append(f"{name}: số mũi đã nhập vượt số báo cáo {fmt(-self.gap)} mũi (chênh lệch âm).")
@@ -98,8 +98,11 @@ class Appendix1Report:
 
     def findings(self) -> list[str]:
         found = list(self.import_findings)
+        any_report = any(row.has_report for row in self.rows)
+        if not any_report:
+            found.append("Chưa có số liệu báo cáo tổng hợp của tỉnh nào cho kỳ này: cột n để trống.")
         for row in self.rows:
-            found.extend(row.findings())
+            found.extend(row.findings(expect_report=any_report))
         found.extend(self._national_findings())
         return found
 
