@@ -169,7 +169,7 @@ class _ChunkState:
     subjects_so_far: int = 0
 
     def __post_init__(self) -> None:
-        self.facility_serials = np.zeros(self.geography.facility_count, dtype=np.int64)
+        self.facility_serials = np.zeros(len(self.geography.facility_codes), dtype=np.int64)
         everywhere = list(province_weights().values)
         self.global_province = np.array([everywhere.index(code) for code in self.geography.province_codes])
 
@@ -244,25 +244,28 @@ def _subjects(
     person = np.flatnonzero(entry.entered_person)
     entered = entry.dose_entered[person]
     ward = people.ward[person]
-    ward_total = len(geography.ward_codes)
-    facility = choose_facilities(rng, ward, ward_total)
+    facility = choose_facilities(rng, ward, geography)
     # duplicates: the later doses of some subjects were entered as a new subject at another facility
     dose_count = entered.sum(axis=1)
     duplicated = np.flatnonzero((dose_count >= 2) & (rng.random(len(person)) < DUPLICATE_RATE))
     split = rng.integers(1, np.maximum(dose_count[duplicated], 2))
     moved = entered[duplicated] & (np.cumsum(entered[duplicated], axis=1) > split[:, None])
     entered[duplicated] &= ~moved
-    own = facility[duplicated]
-    other_of_own_ward = np.where(own < ward_total, own + ward_total, own - ward_total)
-    another_ward = geography.sample_wards(rng, geography.ward_province_index[ward[duplicated]])
-    other_facility = np.where(rng.random(len(duplicated)) < 0.5, another_ward, other_of_own_ward)
+    own_ward = ward[duplicated]
+    at_station = facility[duplicated] < len(geography.ward_codes)
+    other_of_own_ward = np.where(at_station, geography.centre_facility(own_ward), geography.station_facility(own_ward))
+    another_ward = geography.sample_wards(rng, geography.ward_province_index[own_ward])
+    other_facility = np.where(
+        rng.random(len(duplicated)) < 0.5, geography.station_facility(another_ward), other_of_own_ward
+    )
+    other_facility = np.where(other_facility == facility[duplicated], other_of_own_ward, other_facility)
     dose_subject, dose_slot = np.nonzero(np.concatenate([entered, moved, visitors.entered]))
     copies = person[duplicated]
     return _Subjects(
         person=np.concatenate([person, copies, np.full(len(visitors.birth), -1)]),
         ward=np.concatenate([ward, ward[duplicated], visitors.ward]),
         birth=np.concatenate([people.birth[person], people.birth[copies], visitors.birth]),
-        facility=np.concatenate([facility, other_facility, choose_facilities(rng, visitors.ward, ward_total)]),
+        facility=np.concatenate([facility, other_facility, choose_facilities(rng, visitors.ward, geography)]),
         duplicate_of_row=np.concatenate([np.full(len(person), -1), duplicated, np.full(len(visitors.birth), -1)]),
         dose_subject=dose_subject,
         dose_slot=dose_slot,
@@ -275,7 +278,7 @@ def _subject_ids(facility: np.ndarray, state: _ChunkState) -> np.ndarray:
     """`{facility_code}-{n}`: the facility's own running number."""
     serial = serials_in_buckets(facility, state.facility_serials) + 1
     geography = state.geography
-    codes = np.concatenate([geography.station_codes, geography.centre_codes])[facility]
+    codes = geography.facility_codes[facility]
     return np.char.add(np.char.add(codes, "-"), serial.astype(str)).astype(object)
 
 
@@ -322,7 +325,7 @@ def _records(
     vaccine = subjects.dose_vaccine[rows, slot]
     dose_labels = np.array([DoseKind(kind).spec_value for kind in DOSE_KINDS], dtype=object)
     sequence = np.arange(len(rows)) - np.searchsorted(rows, rows)  # 0-based dose number within the subject
-    facility_codes = np.concatenate([geography.station_codes, geography.centre_codes])[subjects.facility]
+    facility_codes = geography.facility_codes[subjects.facility]
     columns = {
         "subject_id": subject_ids[rows],
         "record_id": np.char.add(np.char.add(subject_ids[rows].astype(str), "-"), (sequence + 1).astype(str)),

@@ -23,7 +23,8 @@ class Geography:
     ward_province_index: np.ndarray  # (W,) int
     ward_place: np.ndarray  # (W,) str: "ward, district, province" for addresses
     station_codes: np.ndarray  # (W,) str: the ward's commune health station
-    centre_codes: np.ndarray  # (W,) str: the district health centre
+    ward_district_index: np.ndarray  # (W,) int, index into centre_codes
+    centre_codes: np.ndarray  # (D,) str: the district health centres
     first_ward: np.ndarray  # (P,) int: offset of the province's wards
     ward_count: np.ndarray  # (P,) int
 
@@ -33,8 +34,15 @@ class Geography:
         return self.first_ward[province_index] + offsets
 
     @property
-    def facility_count(self) -> int:
-        return 2 * len(self.ward_codes)
+    def facility_codes(self) -> np.ndarray:
+        """Facility index -> code: the stations (one per ward), then the district centres."""
+        return np.concatenate([self.station_codes, self.centre_codes])
+
+    def station_facility(self, ward: np.ndarray) -> np.ndarray:
+        return ward
+
+    def centre_facility(self, ward: np.ndarray) -> np.ndarray:
+        return len(self.ward_codes) + self.ward_district_index[ward]
 
 
 def load_geography(province_codes: Sequence[str] | None = None) -> Geography:
@@ -46,7 +54,9 @@ def load_geography(province_codes: Sequence[str] | None = None) -> Geography:
     chosen = [i for i, code in enumerate(weights.values) if code in wanted]
     probabilities = weights.probabilities[chosen] / weights.probabilities[chosen].sum()
     by_code = {str(p.code).zfill(2): p for p in reference.provinces()}
-    columns: dict[str, list[str]] = {k: [] for k in ("ward", "district", "place", "station", "centre")}
+    columns: dict[str, list[str]] = {k: [] for k in ("ward", "district", "place", "station")}
+    centre_codes: list[str] = []
+    ward_district_index: list[int] = []
     province_index: list[int] = []
     first_ward: list[int] = []
     ward_count: list[int] = []
@@ -57,12 +67,13 @@ def load_geography(province_codes: Sequence[str] | None = None) -> Geography:
             district_code = str(district.code).zfill(3)
             prefix = f"{str(province.code).zfill(2)}.{district_code}"
             wards = sorted(reference.wards(district.code), key=lambda w: str(w.code))
+            centre_codes.append(f"{prefix}.000")
             for k, ward in enumerate(wards, start=1):
                 columns["ward"].append(str(ward.code).zfill(5))
                 columns["district"].append(district_code)
                 columns["place"].append(f"{ward.full_name}, {district.full_name}, {province.full_name}")
                 columns["station"].append(f"{prefix}.{k:03d}")
-                columns["centre"].append(f"{prefix}.000")
+                ward_district_index.append(len(centre_codes) - 1)
                 province_index.append(index)
         ward_count.append(len(province_index) - first_ward[-1])
     return Geography(
@@ -73,7 +84,8 @@ def load_geography(province_codes: Sequence[str] | None = None) -> Geography:
         ward_province_index=np.asarray(province_index, dtype=np.int64),
         ward_place=np.asarray(columns["place"], dtype=object),
         station_codes=np.asarray(columns["station"]),
-        centre_codes=np.asarray(columns["centre"]),
+        ward_district_index=np.asarray(ward_district_index, dtype=np.int64),
+        centre_codes=np.asarray(centre_codes),
         first_ward=np.asarray(first_ward, dtype=np.int64),
         ward_count=np.asarray(ward_count, dtype=np.int64),
     )

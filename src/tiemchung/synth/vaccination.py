@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiemchung.synth.geography import Geography
+
 LAST_DAY = np.datetime64("2023-01-31")
 DOSE_KINDS = ("1", "2", "3", "additional", "booster_1", "booster_2")  # DoseKind values, slot order
 AGE_GROUPS = ("18+", "12-17", "5-11")  # AgeGroup values
@@ -98,7 +100,7 @@ def age_group_index(birth: np.ndarray, on: np.ndarray) -> np.ndarray:
 
 def make_schedules(rng: np.random.Generator, birth: np.ndarray, force_adult: bool = False) -> Schedules:
     size = len(birth)
-    dates = np.full((size, 6), np.datetime64("NaT"), dtype="datetime64[D]")
+    dates = np.full((size, 6), np.datetime64("NaT", "D"), dtype="datetime64[D]")
     vaccine = np.full((size, 6), -1, dtype=np.int64)
     group = np.full(size, -1, dtype=np.int64)
     undecided = np.ones(size, dtype=bool)
@@ -111,7 +113,7 @@ def make_schedules(rng: np.random.Generator, birth: np.ndarray, force_adult: boo
         undecided &= ~old_enough
     for campaign in (ADULT, TEEN, CHILD):
         _plan_group(rng, group == campaign, campaign, dates, vaccine)
-    dates[dates > LAST_DAY] = np.datetime64("NaT")
+    dates[dates > LAST_DAY] = np.datetime64("NaT", "D")
     vaccine[np.isnat(dates)] = -1
     group[np.isnat(dates[:, 0])] = -1
     return Schedules(dates, vaccine, group)
@@ -123,7 +125,7 @@ def _plan_group(
     size = len(members)
     eligible = members
     members = eligible & (rng.random(size) < _COVERAGE[campaign])
-    dates[eligible & ~members, 0] = np.datetime64("NaT")
+    dates[eligible & ~members, 0] = np.datetime64("NaT", "D")
     primary = rng.choice(len(VACCINES), size=size, p=_PRIMARY_MIX[campaign])
     low = np.array([v.min_interval_days for v in VACCINES])[primary]
     high = np.array([v.max_interval_days for v in VACCINES])[primary]
@@ -205,10 +207,10 @@ def plan_entry(rng: np.random.Generator, schedules: Schedules) -> EntryPlan:
     return EntryPlan(vaccinated & ~never, has_dose & (reason < 0), reason)
 
 
-def choose_facilities(rng: np.random.Generator, ward: np.ndarray, ward_total: int) -> np.ndarray:
-    """Facility index per subject: the ward's station (index = ward) or its district centre (ward_total + ward)."""
+def choose_facilities(rng: np.random.Generator, ward: np.ndarray, geography: Geography) -> np.ndarray:
+    """Facility index per subject: the ward's commune health station, or its district health centre."""
     at_station = rng.random(len(ward)) < _STATION_SHARE
-    return np.where(at_station, ward, ward_total + ward)
+    return np.where(at_station, geography.station_facility(ward), geography.centre_facility(ward))
 
 
 def lot_numbers(rng: np.random.Generator, vaccine: np.ndarray, dates: np.ndarray) -> np.ndarray:
