@@ -17,8 +17,9 @@ class CheckSummary:
     subjects: int = 0
     doses_by_vaccine: Counter[str] = field(default_factory=Counter)
     doses_by_kind: Counter[str] = field(default_factory=Counter)
-    rejection_reasons: Counter[str] = field(default_factory=Counter)
-    repairs: Counter[str] = field(default_factory=Counter)
+    rejection_reasons: Counter[str] = field(default_factory=Counter)  # by column
+    repairs: Counter[str] = field(default_factory=Counter)  # by finding code
+    repair_examples: dict[str, str] = field(default_factory=dict)  # code -> the first message met
     id_statuses: Counter[str] = field(default_factory=Counter)
     disagreeing_subjects: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -34,12 +35,13 @@ def check_file(path: Path, *, today: date | None = None) -> CheckSummary:
         for record in read_records(path, today=today):
             summary.rows += 1
             for repair in record.repairs:
-                summary.repairs[repair.message_vi] += 1
+                summary.repairs[repair.code] += 1
+                summary.repair_examples.setdefault(repair.code, repair.message_vi)
             if not record.accepted or record.subject is None or record.dose is None:
                 summary.rejected += 1
                 summary.errors.extend(record.errors)
                 for error in record.errors:
-                    summary.rejection_reasons[f"{error.column_vi}: {error.message_vi}".lstrip(": ")] += 1
+                    summary.rejection_reasons[error.column_vi or "Cả dòng"] += 1
                 continue
             summary.accepted += 1
             summary.doses_by_vaccine[record.dose.vaccine] += 1

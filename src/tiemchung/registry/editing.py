@@ -16,9 +16,7 @@ from tiemchung.registry.countries import nationality_code
 from tiemchung.registry.models import Subject
 
 # Changing any of these means the register's earlier answer no longer applies.
-IDENTITY_FIELDS = frozenset(
-    {"name_canonical", "birth_date", "sex", "id_number", "passport_number", "nationality"}
-)
+IDENTITY_FIELDS = frozenset({"name_canonical", "birth_date", "sex", "id_number", "passport_number", "nationality"})
 MAX_REASON_CHARS = 255
 
 

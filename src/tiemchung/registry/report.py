@@ -49,10 +49,10 @@ def _counts_table(title: str, rows: list[tuple[str, int]]) -> Table:
     return table
 
 
-def _counter_table(title: str, label: str, counter: Counter[str]) -> Table:
+def _counter_table(title: str, label: str, counter: Counter[str], unit: str = "Số dòng") -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column(label)
-    table.add_column("Số dòng", justify="right")
+    table.add_column(unit, justify="right")
     for key, count in counter.most_common():
         table.add_row(key, _fmt(count))
     return table
@@ -81,12 +81,23 @@ def print_check(summary: CheckSummary) -> None:
     ]
     console.print(_counts_table(f"Kiểm tra tệp {summary.file_name}", counts))
     _print_if(summary.doses_by_vaccine, _counter_table("Mũi tiêm theo vắc xin", "Vắc xin", summary.doses_by_vaccine))
-    _print_if(summary.doses_by_kind, _counter_table("Mũi tiêm theo loại mũi", "Loại mũi", summary.doses_by_kind))
-    _print_if(summary.repairs, _counter_table("Giá trị được sửa", "Sửa đổi", summary.repairs))
+    kinds = Counter({_dose_label(kind): count for kind, count in summary.doses_by_kind.items()})
+    _print_if(kinds, _counter_table("Mũi tiêm theo loại mũi", "Loại mũi", kinds))
+    repairs = Counter({summary.repair_examples[code]: count for code, count in summary.repairs.items()})
+    _print_if(repairs, _counter_table("Giá trị được sửa (ví dụ đầu tiên của mỗi loại)", "Sửa đổi", repairs))
     id_statuses = Counter({ID_STATUS_LABELS.get(k, k): v for k, v in summary.id_statuses.items()})
-    _print_if(id_statuses, _counter_table("Đối tượng theo số CCCD/CMND", "Tình trạng", id_statuses))
-    _print_if(summary.rejection_reasons, _counter_table("Lý do từ chối", "Lý do", summary.rejection_reasons))
+    _print_if(id_statuses, _counter_table("Đối tượng theo số CCCD/CMND", "Tình trạng", id_statuses, "Số đối tượng"))
+    _print_if(summary.rejection_reasons, _counter_table("Lỗi theo cột", "Cột", summary.rejection_reasons))
     _print_if(summary.errors, _errors_table(summary.errors))
+
+
+def _dose_label(kind: str) -> str:
+    from tiemchung.reference import DoseKind
+
+    try:
+        return DoseKind(kind).label_vi
+    except ValueError:
+        return kind
 
 
 def _print_if(condition: Any, table: Table) -> None:
