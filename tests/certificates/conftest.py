@@ -89,7 +89,7 @@ def make_subject(session: Session) -> Callable[..., Subject]:
 
 @pytest.fixture
 def make_dose(session: Session) -> Callable[..., Dose]:
-    def make(subject: Subject, day: date, *, vaccine: str = "AstraZeneca", kind: str = "1") -> Dose:
+    def make(subject: Subject, day: date, *, vaccine: str = "Janssen", kind: str = "1") -> Dose:
         dose = Dose(
             record_id=f"R{next(_counter):06d}",
             subject_id=subject.id,

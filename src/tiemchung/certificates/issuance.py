@@ -2,8 +2,9 @@
 
 Who may get one (seed 000, "Quy định đối với nhập dữ liệu, ký xác nhận"): a Vietnamese citizen only when the
 population register confirmed them (VERIFIED, or NO_ID_VERIFIED once the ID number is filled in); a foreigner
-by passport, without the register (the facility answers for it). The dose must be signed by its facility and
-unchanged since. One certificate per dose: a booster gets a new certificate with the EU 2021/2301 numbering.
+by passport, without the register (the facility answers for it). The primary series must be complete
+(Decision 5772/QĐ-BYT), and the dose signed by its facility and unchanged since. One certificate per dose:
+a booster gets a new certificate with the EU 2021/2301 numbering.
 No ID number goes into the QR code.
 """
 
@@ -100,6 +101,9 @@ def issue_certificate(
     if expires <= moment:
         return IssueResult(False, "Khóa ký (DSC) đã hết hiệu lực: cần tạo khóa mới.")
     dose_number, total = dose_numbers(session, dose, kind, vaccine)
+    if dose_number < total:
+        # Decision 5772/QĐ-BYT: the certificate is for people who completed the primary series.
+        return IssueResult(False, f"Chưa tiêm đủ liều cơ bản (mũi {dose_number}/{total}): chưa cấp chứng nhận.")
     uvci = hcert.make_uvci(f"{UVCI_ISSUER}/{secrets.token_hex(13).upper()}")
     dcc = build_dcc(subject, dose, vaccine, dose_number=dose_number, total=total, uvci=uvci)
     claims = hcert.cwt_claims(dcc, issuer=COUNTRY, issued_at=moment, expires_at=expires)
@@ -195,6 +199,20 @@ def _add_months(moment: datetime, months: int) -> datetime:
     first_of_next = date(year + month // 12, month % 12 + 1, 1)
     last_day = (first_of_next - timedelta(days=1)).day
     return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def certifiable_doses(session: Session, *, subject_key: str | None = None) -> list[tuple[int, int]]:
+    """(subject id, dose id) of signed, non-duplicate doses without an active certificate, oldest first."""
+    active = select(Certificate.dose_id).where(Certificate.revoked_at.is_(None))
+    query = (
+        select(Dose.subject_id, Dose.id)
+        .join(Subject, Subject.id == Dose.subject_id)
+        .where(Dose.signed_at.is_not(None), Dose.duplicate_of_id.is_(None), Dose.id.not_in(active))
+        .order_by(Dose.vaccination_date, Dose.id)
+    )
+    if subject_key is not None:
+        query = query.where(Subject.subject_key == subject_key)
+    return [(subject_id, dose_id) for subject_id, dose_id in session.execute(query)]
 
 
 def subject_certificates(session: Session, subject_id: int) -> list[Certificate]:

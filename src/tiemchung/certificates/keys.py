@@ -134,7 +134,7 @@ class TrustList:
 def passphrase_from(passphrase_file: Path | None = None) -> bytes:
     """The key passphrase: from a file given explicitly, else from TIEMCHUNG_KEY_PASSPHRASE."""
     if passphrase_file is not None:
-        if _inside_git_work_tree(passphrase_file):
+        if inside_git_work_tree(passphrase_file):
             raise KeyMaterialError(f"Tệp mật khẩu {passphrase_file} nằm trong kho mã nguồn: hãy để nó ở ngoài kho.")
         value = passphrase_file.read_text(encoding="utf-8").strip()
     else:
@@ -147,7 +147,7 @@ def passphrase_from(passphrase_file: Path | None = None) -> bytes:
     return value.encode()
 
 
-def _inside_git_work_tree(path: Path) -> bool:
+def inside_git_work_tree(path: Path) -> bool:
     """True when `path` is inside a git work tree: private material must never be committed by accident."""
     resolved = path.resolve()
     return any((parent / ".git").exists() for parent in (resolved, *resolved.parents))
@@ -270,7 +270,7 @@ def init_keys(
     now: dt.datetime | None = None,
 ) -> DocumentSigner:
     """Create a CSCA, a vaccination DSC and the trust list in `directory` (outside any git work tree)."""
-    if _inside_git_work_tree(directory):
+    if inside_git_work_tree(directory):
         raise KeyMaterialError(
             f"Thư mục {directory} nằm trong kho mã nguồn: khóa bí mật không bao giờ được để trong kho."
         )

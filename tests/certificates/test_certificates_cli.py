@@ -1,0 +1,94 @@
+"""The `tiemchung cert` commands end to end on a SQLite registry: keys, daily signing, issuance, PDF, QR, verify."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tiemchung.certificates.models import Certificate
+from tiemchung.cli import app
+from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+from tiemchung.registry.models import Dose, Facility, Subject
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with transaction(make_session_factory(engine)) as session:
+        session.add(Facility(code="F9", name="Bệnh viện Bạch Mai", province_code="01"))
+        subject = Subject(subject_key="S1", full_name_raw="Trần Văn Ánh", full_name="Trần Văn Ánh",
+                          name_canonical="tran van anh", name_folded="tran van anh", birth_date="1985-02-03",
+                          birth_year=1985, sex="M", id_number="001085001234", verification_category="VERIFIED")  # fmt: skip
+        session.add(subject)
+        session.flush()
+        session.add(Dose(record_id="R1", subject_id=subject.id, vaccine="Moderna", vaccination_date=date(2022, 3, 1),
+                         dose_kind="1", facility_code="F9"))  # fmt: skip
+        session.add(Dose(record_id="R2", subject_id=subject.id, vaccine="Moderna", vaccination_date=date(2022, 4, 1),
+                         dose_kind="2", facility_code="F9"))  # fmt: skip
+    engine.dispose()
+    return url
+
+
+def _run(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_whole_certificate_workflow_from_the_command_line(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIEMCHUNG_KEY_PASSPHRASE", "mot-mat-khau-dai")
+    keys = tmp_path / "keys"
+    assert "Đã tạo khóa" in _run("cert", "keys", "init", "--dir", str(keys))
+    assert "DSC" not in (keys / "dsc.key.pem").read_text() and "ENCRYPTED" in (keys / "dsc.key.pem").read_text()
+    _run("cert", "keys", "facility", "--code", "F9", "--dir", str(keys), "--database", database)
+    assert "2" in _run("cert", "unsigned", "--database", database)
+    for day in ("2022-03-01", "2022-04-01"):
+        _run("cert", "sign-day", "--facility", "F9", "--day", day, "--key", str(keys / "facility-F9.key.pem"),
+             "--database", database)  # fmt: skip
+    assert "Không có mũi tiêm nào chưa ký" in _run("cert", "unsigned", "--database", database)
+    assert "Đã cấp/có sẵn: 1 chứng nhận; không cấp: 1 mũi" in _run(
+        "cert", "issue", "--keys", str(keys), "--database", database
+    )
+
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        uvci = session.scalars(select(Certificate.uvci)).one()
+    engine.dispose()
+    pdf, png = tmp_path / "c.pdf", tmp_path / "c.png"
+    shown = _run("cert", "show", uvci, "--database", database, "--pdf", str(pdf), "--png", str(png))
+    assert "Trần Văn Ánh" in shown and "••••••••1234" in shown and "2/2" in shown
+    assert pdf.read_bytes().startswith(b"%PDF") and png.read_bytes().startswith(b"\x89PNG")
+    trust = str(keys / "trustlist.json")
+    assert "HỢP LỆ" in _run("cert", "verify", "--trust-list", trust, "--image", str(png))
+
+    _run("cert", "revoke", uvci, "--reason", "Mũi tiêm trùng lặp", "--database", database)
+    revoked = tmp_path / "revoked.json"
+    _run("cert", "revocation-list", "--out", str(revoked), "--database", database)
+    assert len(json.loads(revoked.read_text())["hashes"]) == 3
+    refused = runner.invoke(
+        app, ["cert", "verify", "--trust-list", trust, "--image", str(png), "--revocations", str(revoked)]
+    )
+    assert refused.exit_code == 1 and "Chứng nhận đã bị thu hồi." in refused.output
+
+
+def test_keys_refuse_a_directory_inside_a_git_work_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIEMCHUNG_KEY_PASSPHRASE", "mot-mat-khau-dai")
+    inside = Path(__file__).resolve().parent / "keys-must-not-be-here"
+    result = runner.invoke(app, ["cert", "keys", "init", "--dir", str(inside)])
+    assert result.exit_code == 1 and "nằm trong kho mã nguồn" in result.output
+    assert not inside.exists()
+
+
+def test_keys_need_a_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIEMCHUNG_KEY_PASSPHRASE", raising=False)
+    result = runner.invoke(app, ["cert", "keys", "init", "--dir", str(tmp_path / "k")])
+    assert result.exit_code == 1 and "TIEMCHUNG_KEY_PASSPHRASE" in result.output
