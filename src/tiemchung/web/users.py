@@ -87,3 +87,70 @@ def create_user(session: Session, new_user: NewUser) -> UserOutcome:
 
 def generate_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+DEMO_ROLES = (
+    Role.FACILITY,
+    Role.HEALTH_STATION,
+    Role.VILLAGE_TEAM,
+    Role.COMMUNE_POLICE,
+    Role.PROVINCE,
+    Role.MINISTRY,
+    Role.ADMIN,
+)
+
+
+def seed_demo_users(
+    session: Session,
+    ward_code: str,
+    *,
+    province_code: str | None = None,
+    facility_code: str | None = None,
+    password: str | None = None,
+    prefix: str = "demo",
+) -> list[tuple[str, str, str]]:
+    """One account per role for the commune `ward_code` (username, password, role); existing names are skipped.
+
+    The village team gets the commune's first village (created as "Thôn 1" if the commune has none); the facility
+    account is attached to `facility_code` when given (it must exist). Passwords are random unless `password`
+    (10 characters or more) is given. The caller commits.
+    """
+    province = province_code or _province_of(ward_code)
+    village = session.scalar(select(Village).where(Village.ward_code == ward_code).order_by(Village.id))
+    if village is None:
+        village = Village(ward_code=ward_code, name="Thôn 1")
+        session.add(village)
+        session.flush()
+    areas = {
+        Role.FACILITY: province,
+        Role.HEALTH_STATION: ward_code,
+        Role.VILLAGE_TEAM: ward_code,
+        Role.COMMUNE_POLICE: ward_code,
+        Role.PROVINCE: province,
+        Role.MINISTRY: "",
+        Role.ADMIN: "",
+    }
+    created = []
+    for role in DEMO_ROLES:
+        username = f"{prefix}_{role.value}"
+        chosen = password or generate_password()
+        new_user = NewUser(
+            username=username,
+            role=role.value,
+            area_code=areas[role],
+            password=chosen,
+            full_name=f"{role.label_vi} (tài khoản thử nghiệm)",
+            facility_code=facility_code if role == Role.FACILITY else None,
+            village_id=village.id if role == Role.VILLAGE_TEAM else None,
+        )
+        if create_user(session, new_user).ok:
+            created.append((username, chosen, role.value))
+    return created
+
+
+def _province_of(ward_code: str) -> str:
+    """The province of a 2021–2023 ward code, from the reference package's administrative units."""
+    from tiemchung.reference import admin
+
+    ward = admin.ward(ward_code)
+    return ward.province_code if ward else ward_code[:0]
