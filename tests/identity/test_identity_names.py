@@ -120,3 +120,36 @@ def test_encoders_match_the_spec_examples():
 )  # fmt: skip
 def test_parse_sex(raw, sex):
     assert parse_sex(raw) == sex
+
+
+FAMILY = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đinh Trịnh Mai Hà Lương Ông Âu"
+MIDDLE = "Văn Thị Hữu Đức Minh Ngọc Thanh Thu Quốc Xuân Kim Bảo Thùy Thuỷ Hoài Diệu Trọng"
+GIVEN = (
+    "An Anh Ánh Ân Bình Chi Cường Dũng Duy Đạt Giang Hà Hải Hằng Hiền Hòa Hoà Hùng Hương Huy Khánh Khoa Lan "
+    "Linh Long Mai My Mỹ Nam Nga Ngân Nhung Oanh Phúc Phương Quân Quý Sơn Tâm Thảo Thủy Trang Trí Tú Tuấn "
+    "Uyên Vy Ý Yến Ước Nguyệt Khuê Quyên Xoan Thoa Tuyết Huyền Giao"
+)
+
+
+def _names(count: int) -> list[str]:
+    """Deterministic full names: every family x middle x given combination, taken with a stride."""
+    family, middle, given = FAMILY.split(), MIDDLE.split(), GIVEN.split()
+    total = len(family) * len(middle) * len(given)
+    picks = range(0, total, max(1, total // count))
+    size = len(family) * len(middle)
+    return [f"{family[i % len(family)]} {middle[(i // len(family)) % len(middle)]} {given[i // size]}" for i in picks][
+        :count
+    ]
+
+
+def test_detection_leaves_unicode_alone_and_recovers_most_legacy_names():
+    """Without a font name, detection is by spelling: names whose legacy bytes also spell valid Unicode
+    Vietnamese ("Vò Thu An" is Vũ Thu An in TCVN3) stay Unicode, so a few percent are missed, never corrupted."""
+    names = _names(2000)
+    assert all(decode_legacy(name).text == name for name in names)
+    for encode in (encode_tcvn3, encode_vni):
+        recovered = sum(canonical_name(decode_legacy(encode(name)).text) == canonical_name(name) for name in names)
+        assert recovered >= 0.97 * len(names), (encode.__name__, recovered)
+    upper = [name.upper() for name in names[::4]]
+    recovered = sum(decode_legacy(encode_tcvn3(name)).text == name for name in upper)
+    assert recovered >= 0.95 * len(upper)

@@ -167,7 +167,7 @@ def decode_legacy(text: str, font: str | None = None) -> LegacyDecoding:
         return LegacyDecoding(text, "unicode", False)
     detected = detect_encoding(text)
     if detected == "tcvn3":
-        return LegacyDecoding(decode_tcvn3(text), "tcvn3", True)
+        return LegacyDecoding(decode_tcvn3(text, capital_font=_looks_all_capitals(text)), "tcvn3", True)
     if detected == "vni":
         return LegacyDecoding(decode_vni(text), "vni", True)
     return LegacyDecoding(text, "unicode", True)
@@ -175,7 +175,8 @@ def decode_legacy(text: str, font: str | None = None) -> LegacyDecoding:
 
 @lru_cache(maxsize=1 << 16)
 def detect_encoding(text: str) -> Encoding:
-    """Which reading of `text` gives the most Vietnamese-shaped words; Unicode wins ties.
+    """Which reading of `text` looks most like Vietnamese: fewest misspelt words (counted twice), then fewest words
+    in an odd mix of cases; Unicode wins ties, so real Unicode text is never changed.
 
     Only text made of Latin-1 characters with at least one beyond ASCII can be legacy-encoded.
     """
@@ -183,12 +184,20 @@ def detect_encoding(text: str) -> Encoding:
         return "unicode"
     candidates: tuple[tuple[Encoding, str], ...] = (
         ("unicode", text),
-        ("tcvn3", decode_tcvn3(text)),
+        ("tcvn3", decode_tcvn3(text, capital_font=_looks_all_capitals(text))),
         ("vni", decode_vni(text)),
     )
-    return min(candidates, key=lambda candidate: _implausible_words(candidate[1]))[0]
+    return min(candidates, key=lambda candidate: _implausibility(candidate[1]))[0]
 
 
-def _implausible_words(text: str) -> int:
-    words = (word.strip(".,;:()-'\"") for word in text.split())
-    return sum(1 for word in words if not word.isascii() and not is_plausible_syllable(word))
+def _looks_all_capitals(text: str) -> bool:
+    """Text typed with a TCVN3 capital font: its ASCII letters are all capitals (the accented ones read lower)."""
+    ascii_letters = [char for char in text if char.isascii() and char.isalpha()]
+    return bool(ascii_letters) and all(char.isupper() for char in ascii_letters)
+
+
+def _implausibility(text: str) -> int:
+    words = [word.strip(".,;:()-'\"") for word in text.split()]
+    misspelt = sum(1 for word in words if not word.isascii() and not is_plausible_syllable(word))
+    odd_case = sum(1 for word in words if word and word not in (word.lower(), word.upper(), word.capitalize()))
+    return 2 * misspelt + odd_case
