@@ -1,0 +1,157 @@
+"""The HCERT building blocks and the verifier's explanations, without a database."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cbor2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tiemchung.certificates import hcert
+from tiemchung.certificates.keys import (
+    DSC_KEY_FILE,
+    DocumentSigner,
+    KeyMaterialError,
+    TrustList,
+    init_keys,
+    kid_of,
+    load_private_key,
+    load_signer,
+)
+from tiemchung.certificates.revocation import RevocationList, revocation_hashes
+from tiemchung.certificates.verifier import verify_hc1
+
+NOW = datetime(2021, 10, 1, tzinfo=UTC)
+DCC = {
+    "ver": "1.3.0",
+    "nam": {"fn": "Lê", "fnt": "LE", "gn": "Minh Châu", "gnt": "MINH<CHAU"},
+    "dob": "1970",
+    "v": [
+        {"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215", "dn": 2, "sd": 2,
+         "dt": "2021-08-01", "co": "VN", "is": "Cục Y tế dự phòng", "ci": hcert.make_uvci("CYTDP/ABC123")}
+    ],
+}  # fmt: skip
+
+
+def _hc1(signer: DocumentSigner, *, issued: datetime = NOW, days: int = 365, dcc: dict = DCC) -> str:  # type: ignore[type-arg]
+    claims = hcert.cwt_claims(dcc, issuer="VN", issued_at=issued, expires_at=issued + timedelta(days=days))
+    return hcert.to_hc1(hcert.sign_cose(cbor2.dumps(claims), signer))
+
+
+def test_uvci_check_character_matches_issued_eu_certificates() -> None:
+    # Check characters of real UVCIs in the EU test data (Austria, Denmark...); the eHN reference code gives
+    # "H" for its own docstring example "URN:UVCI:01:NL:MY/INPUT/STRING", whose stated "S" is stale.
+    assert hcert.uvci_check_character("URN:UVCI:01:AT:10807843F94AEE0EE5093FBC254BD813") == "B"
+    assert hcert.uvci_check_character("URN:UVCI:01:AT:858CC18CFCF5965EF82F60E493349AA5") == "K"
+    assert hcert.uvci_check_character("URN:UVCI:01:NL:MY/INPUT/STRING") == "H"
+    assert not hcert.uvci_is_valid("URN:UVCI:01:AT:10807843F94AEE0EE5093FBC254BD814#B")
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/", min_size=1, max_size=40))
+def test_every_uvci_we_make_is_valid_and_one_changed_character_is_caught(opaque: str) -> None:
+    uvci = hcert.make_uvci(opaque)
+    assert uvci.startswith("URN:UVCI:01:VN:") and hcert.uvci_is_valid(uvci)
+    body, check = uvci.split("#")
+    position = len("URN:UVCI:01:VN:")
+    replacement = "B" if body[position] != "B" else "C"
+    assert not hcert.uvci_is_valid(body[:position] + replacement + body[position + 1 :] + "#" + check)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Nguyễn Thị Đào", "NGUYEN<THI<DAO"),
+        ("Trương Ngọc Ánh", "TRUONG<NGOC<ANH"),
+        ("ĐẶNG VĂN ƯỚC", "DANG<VAN<UOC"),
+        ("Nguyễn Thị Thuỷ", "NGUYEN<THI<THUY"),  # NFD input and old-style tone placement
+        ("d'Červenková Panklová", "DCERVENKOVA<PANKLOVA"),
+        ("Müller-Lüdenscheidt", "MUELLER<LUEDENSCHEIDT"),
+    ],
+)
+def test_names_are_transliterated_as_icao_9303(name: str, expected: str) -> None:
+    import unicodedata
+
+    assert hcert.transliterate_icao(unicodedata.normalize("NFD", name)) == expected
+
+
+def test_the_qr_image_reads_back_to_the_same_text(signer: DocumentSigner) -> None:
+    text = _hc1(signer)
+    assert hcert.read_qr_image(hcert.qr_png(text)) == text
+
+
+def test_a_valid_certificate_passes_every_check(signer: DocumentSigner, trust_list: TrustList) -> None:
+    report = verify_hc1(_hc1(signer), trust_list, now=NOW + timedelta(days=1), revocations=RevocationList(set()))
+    assert report.valid
+    assert [check.name for check in report.checks] == [
+        "prefix", "base45", "zlib", "cose", "cbor", "schema", "kid", "signature", "key_usage", "expiry", "revocation",
+    ]  # fmt: skip
+
+
+def test_each_kind_of_damage_is_explained_in_vietnamese(
+    signer: DocumentSigner, trust_list: TrustList, tmp_path: Path
+) -> None:
+    text = _hc1(signer)
+    cases = {
+        "HC2:" + text[4:]: "Mã không bắt đầu bằng HC1:.",
+        text[:-3] + "!!!": "Mã chứa ký tự không hợp lệ hoặc bị cắt cụt (Base45).",
+        "HC1:" + text[4:60]: "Mã chứa ký tự không hợp lệ hoặc bị cắt cụt (Base45).",
+    }
+    for damaged, message in cases.items():
+        assert message in [check.message_vi for check in verify_hc1(damaged, trust_list, now=NOW).failed()]
+    other = TrustList.of_certificates([init_keys(tmp_path / "other", b"another passphrase", now=NOW).certificate])
+    unknown = verify_hc1(text, other, now=NOW)
+    assert unknown.failed()[0].message_vi.endswith("không có trong danh sách tin cậy.")
+    expired = verify_hc1(text, trust_list, now=NOW + timedelta(days=400))
+    assert [check.name for check in expired.failed()] == ["expiry"]
+    assert expired.failed()[0].message_vi.startswith("Chứng nhận đã hết hạn ngày")
+    broken_schema = verify_hc1(_hc1(signer, dcc={**DCC, "dob": "ngày 1"}), trust_list, now=NOW)
+    assert [check.name for check in broken_schema.failed()] == ["schema"]
+
+
+def test_a_forged_payload_fails_the_signature(signer: DocumentSigner, trust_list: TrustList) -> None:
+    message = hcert.message_of(_hc1(signer))
+    assert message is not None
+    forged = cbor2.loads(message.payload or b"")
+    forged[-260][1]["nam"]["fnt"] = "KHAC"
+    message.payload = cbor2.dumps(forged)
+    tampered = hcert.to_hc1(
+        cbor2.dumps(cbor2.CBORTag(18, [message.phdr_encoded, {}, message.payload, message.signature]))
+    )
+    report = verify_hc1(tampered, trust_list, now=NOW)
+    assert [check.name for check in report.failed()] == ["signature"]
+
+
+def test_ps256_keys_sign_verifiable_certificates(tmp_path: Path) -> None:
+    rsa_signer = init_keys(tmp_path / "rsa", b"rsa passphrase", algorithm="PS256", now=NOW)
+    report = verify_hc1(_hc1(rsa_signer), TrustList.of_certificates([rsa_signer.certificate]), now=NOW)
+    assert rsa_signer.algorithm == "PS256" and report.valid
+
+
+def test_private_keys_are_encrypted_and_the_trust_list_reloads(keys_dir: Path, signer: DocumentSigner) -> None:
+    with pytest.raises(KeyMaterialError):
+        load_private_key(keys_dir / DSC_KEY_FILE, b"wrong passphrase")
+    assert load_signer(keys_dir, b"correct horse battery staple").kid == signer.kid
+    entries = json.loads((keys_dir / "trustlist.json").read_text())
+    assert entries[0]["country"] == "VN" and set(entries[0]) >= {"kid", "rawData"}
+    reloaded = TrustList.from_json(entries)
+    assert reloaded.signers[0].kid == kid_of(signer.certificate) == signer.kid
+    with pytest.raises(KeyMaterialError):
+        init_keys(keys_dir, b"correct horse battery staple")  # never overwrites existing keys
+
+
+def test_revocation_hashes_follow_the_dcc_revocation_spec() -> None:
+    signature = bytes(range(64))
+    hashes = revocation_hashes("URN:UVCI:01:VN:X#Y", "VN", signature)
+    import base64
+    import hashlib
+
+    def short(data: bytes) -> str:
+        return base64.b64encode(hashlib.sha256(data).digest()[:16]).decode()
+
+    assert hashes == {
+        "UCI": short(b"URN:UVCI:01:VN:X#Y"),
+        "COUNTRYCODEUCI": short(b"VNURN:UVCI:01:VN:X#Y"),
+        "SIGNATURE": short(signature[:32]),
+    }
