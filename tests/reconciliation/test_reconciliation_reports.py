@@ -4,11 +4,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from reconciliation_world import AS_OF, RegistryIds
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from conftest import AS_OF, RegistryIds
 from tiemchung.reconciliation import queries
 from tiemchung.reconciliation.appendix1 import build_appendix1
 from tiemchung.reconciliation.reported import ReportedFigures, load_reported, record_review, store_reported
