@@ -91,7 +91,7 @@ def test_files_have_the_spec_columns_as_text(country: tuple[Path, Manifest]) -> 
 
 
 def test_register_identities_have_the_legal_structure(country: tuple[Path, Manifest]) -> None:
-    out, manifest = country
+    out, _ = country
     register = _rows(out / "register.parquet")
     assert 0.95 * PEOPLE < len(register) < PEOPLE  # about 1.5 % are absent from the register
     assert len({row["person_id"] for row in register}) == len(register)
@@ -309,7 +309,7 @@ def test_xlsx_is_messy_like_a_facility_export(country: tuple[Path, Manifest]) ->
 def test_same_seed_same_country_other_seed_other_country(tmp_path: Path) -> None:
     first = generate(tmp_path / "a", people=600, seed=11, progress=False, xlsx_max_rows=0)
     second = generate(tmp_path / "b", people=600, seed=11, progress=False, xlsx_max_rows=0)
-    third = generate(tmp_path / "c", people=600, seed=12, progress=False, xlsx_max_rows=0)
+    generate(tmp_path / "c", people=600, seed=12, progress=False, xlsx_max_rows=0)
     assert "records.xlsx" not in first.files and not (tmp_path / "a" / "records.xlsx").exists()
     for name in ("register.parquet", "records.parquet", "truth_subjects.parquet", "aggregates.parquet"):
         assert pq.read_table(tmp_path / "a" / name).equals(pq.read_table(tmp_path / "b" / name))

@@ -83,17 +83,29 @@ def concatenate(first: Typed, second: Typed) -> Typed:
 
 
 class _Log:
-    """Error kinds per subject, kept as lists until joined."""
+    """Error kinds per subject: (rows, kind) batches, joined per row at the end in the order they were added."""
 
     def __init__(self, size: int) -> None:
-        self.kinds: list[list[str]] = [[] for _ in range(size)]
+        self.size = size
+        self.rows: list[np.ndarray] = []
+        self.kinds: list[str] = []
 
     def add(self, rows: np.ndarray, kind: str) -> None:
-        for row in rows:
-            self.kinds[row].append(kind)
+        self.rows.append(np.asarray(rows, dtype=np.int64))
+        self.kinds.append(kind)
 
     def joined(self) -> np.ndarray:
-        return np.array([";".join(kinds) for kinds in self.kinds], dtype=object)
+        result = np.full(self.size, "", dtype=object)
+        if not self.rows:
+            return result
+        rows = np.concatenate(self.rows)
+        kind_index = np.repeat(np.arange(len(self.kinds)), [len(r) for r in self.rows])
+        order = np.argsort(rows, kind="stable")
+        rows, kind_index = rows[order], kind_index[order]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, dtype=np.int64)
+        for start, end in zip(starts, np.r_[starts[1:], len(rows)], strict=True):
+            result[rows[start]] = ";".join(self.kinds[k] for k in kind_index[start:end])
+        return result
 
 
 def type_nationals(rng: np.random.Generator, people: People, person: np.ndarray) -> Typed:
@@ -229,19 +241,20 @@ def _format_ids(rng: np.random.Generator, typed: np.ndarray, no_id: np.ndarray, 
 def _type_names(
     rng: np.random.Generator, people: People, person: np.ndarray, primary: dict[str, np.ndarray], log: _Log
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    size = len(person)
     meaning = people.full_name[person].copy()
     for row in np.flatnonzero(primary["NAME_NO_DIACRITICS"]):
         meaning[row] = text.strip_diacritics(meaning[row])
     log.add(np.flatnonzero(primary["NAME_NO_DIACRITICS"]), "NAME_NO_DIACRITICS")
     middle = people.middle[person]
     dropped = primary["NAME_MIDDLE_DROPPED"] & (middle != "")
-    meaning[dropped] = [f"{s} {g}" for s, g in zip(people.surname[person[dropped]], people.given[person[dropped]])]
+    meaning[dropped] = [
+        f"{s} {g}" for s, g in zip(people.surname[person[dropped]], people.given[person[dropped]], strict=True)
+    ]
     log.add(np.flatnonzero(dropped), "NAME_MIDDLE_DROPPED")
     swapped = primary["NAME_ORDER_SWAPPED"]
     meaning[swapped] = [
         " ".join(part for part in (g, s, m) if part)
-        for g, s, m in zip(people.given[person[swapped]], people.surname[person[swapped]], middle[swapped])
+        for g, s, m in zip(people.given[person[swapped]], people.surname[person[swapped]], middle[swapped], strict=True)
     ]
     log.add(np.flatnonzero(swapped), "NAME_ORDER_SWAPPED")
     typo = primary["NAME_TYPO"] | (primary["NAME_MIDDLE_DROPPED"] & ~dropped)

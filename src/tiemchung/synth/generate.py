@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tiemchung.synth import damage, foreigners
@@ -33,7 +34,7 @@ from tiemchung.synth.vaccination import (
     make_schedules,
     plan_entry,
 )
-from tiemchung.synth.xlsx import RecordsWorkbook
+from tiemchung.synth.xlsx import HEADERS, RecordsWorkbook
 
 SCALES: dict[str, int] = {
     "commune": 10_000,
@@ -44,6 +45,7 @@ SCALES: dict[str, int] = {
 CHUNK_PEOPLE = 200_000
 MAX_PEOPLE = 150_000_000  # ID ranges (10^6 per province, century, sex and year) stay far from full below this
 FOREIGN_RATE = 0.003
+RECORD_COLUMNS = tuple(HEADERS)  # interchange spec section 2, in order
 FILES = (
     "register.parquet",
     "records.parquet",
@@ -277,15 +279,62 @@ def _subjects(
 def _subject_ids(facility: np.ndarray, state: _ChunkState) -> np.ndarray:
     """`{facility_code}-{n}`: the facility's own running number."""
     serial = serials_in_buckets(facility, state.facility_serials) + 1
-    geography = state.geography
-    codes = geography.facility_codes[facility]
-    return np.char.add(np.char.add(codes, "-"), serial.astype(str)).astype(object)
+    codes = pa.array(state.geography.facility_codes).take(pa.array(facility))
+    joined = pc.binary_join_element_wise(codes, pc.cast(pa.array(serial), pa.string()), "-")
+    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _birth_text(shown: np.ndarray, style: np.ndarray) -> np.ndarray:
     """The Parquet text of a typed birth date (Excel dates as ISO text: Parquet has no cell types)."""
     dmy = np.array([f"{v[8:10]}/{v[5:7]}/{v[:4]}" if len(v) == 10 else v for v in shown], dtype=object)
     return np.where(style == damage.BIRTH_TEXT_DMY, dmy, shown)
+
+
+def _strings(values: np.ndarray) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def _subject_columns(
+    rng: np.random.Generator,
+    subjects: _Subjects,
+    typed: damage.Typed,
+    subject_ids: np.ndarray,
+    people: People,
+    visitors: foreigners.Foreigners,
+    geography: Geography,
+) -> dict[str, pa.Array]:
+    """The per-subject values of the section 2 columns (repeated on each of the subject's doses)."""
+    national = subjects.person >= 0
+    count = len(subjects.person)
+    passport = np.full(count, "", dtype=object)
+    passport[~national] = visitors.passport
+    nationality = np.where(rng.random(count) < 0.05, np.where(rng.random(count) < 0.5, "VN", "Việt Nam"), "")
+    nationality = nationality.astype(object)
+    nationality[~national] = visitors.nationality
+    address = np.full(count, "", dtype=object)
+    address[national] = people.address[subjects.person[national]]
+    address[rng.random(count) < 0.3] = ""
+    mobile_prefix = pa.array(["03", "05", "07", "08", "09"]).take(pa.array(rng.integers(0, 5, count)))
+    subscriber = pc.cast(pa.array(rng.integers(10_000_000, 99_999_999, count)), pa.string())
+    phone = pc.if_else(
+        pa.array(rng.random(count) < 0.35), "", pc.binary_join_element_wise(mobile_prefix, subscriber, "")
+    )
+    ward = pa.array(subjects.ward)
+    return {
+        "subject_id": _strings(subject_ids),
+        "full_name": _strings(typed.full_name),
+        "birth_date": _strings(_birth_text(typed.birth_shown, typed.birth_style)),
+        "sex": _strings(typed.sex_typed),
+        "id_number": _strings(typed.id_typed),
+        "passport_number": _strings(passport),
+        "nationality": _strings(nationality),
+        "phone": phone,
+        "province_code": pa.array(geography.province_codes[geography.ward_province_index]).take(ward),
+        "district_code": pa.array(geography.ward_district_codes).take(ward),
+        "ward_code": pa.array(geography.ward_codes).take(ward),
+        "address": _strings(address),
+        "facility_code": pa.array(geography.facility_codes).take(pa.array(subjects.facility)),
+    }
 
 
 def _records(
@@ -300,59 +349,29 @@ def _records(
     """Section 2 rows (one per dose) and the cell hints of the xlsx export."""
     from tiemchung.reference import DoseKind
 
-    rows = subjects.dose_subject
+    per_subject = _subject_columns(rng, subjects, typed, subject_ids, people, visitors, geography)
+    rows = pa.array(subjects.dose_subject)
     slot = subjects.dose_slot
-    national = subjects.person >= 0
-    subject_count = len(subjects.person)
-    passport = np.full(subject_count, "", dtype=object)
-    passport[~national] = visitors.passport
-    nationality = np.where(
-        rng.random(subject_count) < 0.05, np.where(rng.random(subject_count) < 0.5, "VN", "Việt Nam"), ""
-    )
-    nationality = nationality.astype(object)
-    nationality[~national] = visitors.nationality
-    address = np.full(subject_count, "", dtype=object)
-    address[national] = people.address[subjects.person[national]]
-    address[rng.random(subject_count) < 0.3] = ""
-    phone = np.char.add(
-        np.array(["03", "05", "07", "08", "09"])[rng.integers(0, 5, subject_count)],
-        rng.integers(10_000_000, 99_999_999, subject_count).astype(str),
-    ).astype(object)
-    phone[rng.random(subject_count) < 0.35] = ""
-    ward = subjects.ward
-    province_code = geography.province_codes[geography.ward_province_index[ward]]
-    dates = subjects.dose_dates[rows, slot]
-    vaccine = subjects.dose_vaccine[rows, slot]
-    dose_labels = np.array([DoseKind(kind).spec_value for kind in DOSE_KINDS], dtype=object)
-    sequence = np.arange(len(rows)) - np.searchsorted(rows, rows)  # 0-based dose number within the subject
-    facility_codes = geography.facility_codes[subjects.facility]
-    columns = {
-        "subject_id": subject_ids[rows],
-        "record_id": np.char.add(np.char.add(subject_ids[rows].astype(str), "-"), (sequence + 1).astype(str)),
-        "full_name": typed.full_name[rows],
-        "birth_date": _birth_text(typed.birth_shown, typed.birth_style)[rows],
-        "sex": typed.sex_typed[rows],
-        "id_number": typed.id_typed[rows],
-        "passport_number": passport[rows],
-        "nationality": nationality[rows],
-        "phone": phone[rows],
-        "province_code": province_code[rows],
-        "district_code": geography.ward_district_codes[ward][rows],
-        "ward_code": geography.ward_codes[ward][rows],
-        "address": address[rows],
-        "vaccine": np.array([v.name for v in VACCINES], dtype=object)[vaccine],
+    dates = subjects.dose_dates[subjects.dose_subject, slot]
+    vaccine = subjects.dose_vaccine[subjects.dose_subject, slot]
+    # dose number within the subject (rows are sorted by subject), for the record_id
+    sequence = np.arange(len(slot)) - np.searchsorted(subjects.dose_subject, subjects.dose_subject) + 1
+    subject_id = per_subject["subject_id"].take(rows)
+    per_dose = {
+        "record_id": pc.binary_join_element_wise(subject_id, pc.cast(pa.array(sequence), pa.string()), "-"),
+        "vaccine": pa.array([v.name for v in VACCINES]).take(pa.array(vaccine)),
         "lot_number": lot_numbers(rng, vaccine, dates),
-        "vaccination_date": np.datetime_as_string(dates, unit="D"),
-        "dose": dose_labels[slot],
-        "facility_code": facility_codes[rows],
+        "vaccination_date": pc.cast(pc.cast(pa.array(dates), pa.date32()), pa.string()),
+        "dose": pa.array([DoseKind(kind).spec_value for kind in DOSE_KINDS]).take(pa.array(slot)),
     }
-    records = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    columns = {name: per_dose[name] if name in per_dose else per_subject[name].take(rows) for name in RECORD_COLUMNS}
+    records = pa.table(columns)
     hints = pa.table(
         {
-            "name_font": pa.array(typed.name_font[rows], pa.string()),
-            "id_numeric": pa.array(typed.id_numeric[rows]),
-            "birth_style": pa.array(typed.birth_style[rows]),
-            "vaccination_date_as_text": pa.array(rng.random(len(rows)) < 0.1),
+            "name_font": _strings(typed.name_font).take(rows),
+            "id_numeric": pa.array(typed.id_numeric).take(rows),
+            "birth_style": pa.array(typed.birth_style).take(rows),
+            "vaccination_date_as_text": pa.array(rng.random(len(slot)) < 0.1),
         }
     )
     return records, hints
@@ -444,8 +463,6 @@ def _int_table(rows: dict[str, list[object]], integer_columns: tuple[str, ...]) 
 
 def _summarise_truth(manifest: Manifest, truth: Path) -> None:
     """Realised category counts and the seed-000 rates they are calibrated to."""
-    import pyarrow.compute as pc
-
     table = pq.read_table(truth, columns=["expected_category"])
     counts = pc.value_counts(table.column("expected_category")).to_pylist()
     manifest.categories = {item["values"]: item["counts"] for item in counts}

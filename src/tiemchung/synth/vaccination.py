@@ -8,6 +8,8 @@ booster 2; 12-17: 9.1 M / 9.0 M / 5.8 M; 5-11: 10.2 M / 8.2 M.
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiemchung.synth.geography import Geography
 
@@ -213,9 +215,9 @@ def choose_facilities(rng: np.random.Generator, ward: np.ndarray, geography: Geo
     return np.where(at_station, geography.station_facility(ward), geography.centre_facility(ward))
 
 
-def lot_numbers(rng: np.random.Generator, vaccine: np.ndarray, dates: np.ndarray) -> np.ndarray:
+def lot_numbers(rng: np.random.Generator, vaccine: np.ndarray, dates: np.ndarray) -> pa.Array:
     """Plausible lot numbers: a vaccine prefix and a batch that changes every fortnight; some left empty."""
-    prefixes = np.array([v.lot_prefix for v in VACCINES])[vaccine]
+    prefixes = pa.array([v.lot_prefix for v in VACCINES]).take(pa.array(vaccine))
     batch = (dates.astype(np.int64) // 14 * 37 + vaccine * 1013) % 9000 + 1000
-    lots = np.char.add(prefixes, batch.astype("U4"))
-    return np.where(rng.random(len(vaccine)) < 0.1, "", lots)
+    lots = pc.binary_join_element_wise(prefixes, pc.cast(pa.array(batch), pa.string()), "")
+    return pc.if_else(pa.array(rng.random(len(vaccine)) < 0.1), "", lots)

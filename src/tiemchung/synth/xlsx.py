@@ -87,7 +87,7 @@ class RecordsWorkbook:
     def _date_cell(self, day: dt.date) -> Any:
         from openpyxl.cell import WriteOnlyCell
 
-        cell = WriteOnlyCell(self._sheet, value=day)
+        cell = WriteOnlyCell(self._sheet, value=dt.datetime(day.year, day.month, day.day))
         cell.number_format = "DD/MM/YYYY"
         return cell
 
