@@ -11,14 +11,6 @@ from tiemchung.population.sample import write_sample
 from tiemchung.population.service import ServiceConfig, create_app
 
 
-def require_engine() -> None:
-    """The service answers with the verification engine; until it is importable these tests cannot run."""
-    try:
-        import tiemchung.verification.engine  # noqa: F401
-    except ImportError as missing:
-        pytest.skip(f"verification engine not importable yet: {missing}")
-
-
 @pytest.fixture
 def sample_files(tmp_path: Path) -> tuple[Path, Path]:
     return write_sample(tmp_path / "sample")
@@ -38,6 +30,5 @@ def api_key(service_config: ServiceConfig) -> str:
 @pytest.fixture
 def service(service_config: ServiceConfig) -> Iterator[TestClient]:
     """The service app in-process, with the real engine over the sample register."""
-    require_engine()
     with TestClient(create_app(service_config)) as client:
         yield client

@@ -33,16 +33,8 @@ def _subjects_file(path: Path) -> dict[str, str]:
     return expected
 
 
-def require_engine() -> None:
-    try:
-        import tiemchung.verification.engine  # noqa: F401
-    except ImportError as missing:
-        pytest.skip(f"verification engine not importable yet: {missing}")
-
-
 @pytest.mark.slow
 def test_killed_service_finishes_the_batch_each_subject_once(tmp_path: Path, sample_files: tuple[Path, Path]) -> None:
-    require_engine()
     register, _ = sample_files
     workdir = tmp_path / "register-workdir"
     key = KeyStore(workdir / "keys.json").add("Bộ Y tế")

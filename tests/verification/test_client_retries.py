@@ -18,13 +18,6 @@ from tiemchung.verification.client import Backoff, RegisterClient, RegisterRefus
 from tiemchung.verification.results import Category, Reason
 
 
-def _require_engine() -> None:
-    try:
-        import tiemchung.verification.engine  # noqa: F401
-    except ImportError as missing:
-        pytest.skip(f"verification engine not importable yet: {missing}")
-
-
 @pytest.fixture
 def config(tmp_path: Path) -> ServiceConfig:
     register, _ = write_sample(tmp_path / "sample")
@@ -34,7 +27,6 @@ def config(tmp_path: Path) -> ServiceConfig:
 
 @pytest.fixture
 def service(config: ServiceConfig) -> Iterator[TestClient]:
-    _require_engine()
     with TestClient(create_app(config), base_url="http://register") as client:
         yield client
 

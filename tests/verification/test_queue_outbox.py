@@ -33,10 +33,6 @@ EXPECTED = {query.subject_id: category for query, category in SAMPLE_SUBJECTS}
 
 @pytest.fixture(scope="module")
 def register_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, ServiceConfig]]:
-    try:
-        import tiemchung.verification.engine  # noqa: F401
-    except ImportError as missing:
-        pytest.skip(f"verification engine not importable yet: {missing}")
     root = tmp_path_factory.mktemp("register")
     register, _ = write_sample(root / "sample")
     config = ServiceConfig(register=register, workdir=root / "workdir", keys=root / "workdir" / "keys.json")

@@ -7,9 +7,11 @@ benchmark measures latency over a real socket.
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -37,9 +39,14 @@ class ServiceProcess:
         chunk_subjects: int | None = None,
         threads: int | None = None,
         log_path: Path | None = None,
+        extra_args: Sequence[str] = (),
+        https: ssl.SSLContext | None = None,
     ) -> None:
+        """`extra_args` go to `serve` (e.g. the `--tls-*` options); `https` is then the context the readiness
+        check connects with (trusting the server, and presenting a client certificate under mutual TLS)."""
         self.port = port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
+        self._https = https
         self.workdir = workdir
         self.log_path = log_path or workdir.parent / f"register-service-{self.port}.log"
         self._command = [
@@ -60,6 +67,7 @@ class ServiceProcess:
             self._command += ["--chunk-subjects", str(chunk_subjects)]
         if threads is not None:
             self._command += ["--threads", str(threads)]
+        self._command += list(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, *, timeout: float = 120.0) -> Self:
@@ -71,7 +79,8 @@ class ServiceProcess:
             if self._process.poll() is not None:
                 raise RuntimeError(f"register service exited with {self._process.returncode}: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200:
+                verify: ssl.SSLContext | bool = self._https or True
+                if httpx.get(f"{self.base_url}/healthz", timeout=1.0, verify=verify).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
