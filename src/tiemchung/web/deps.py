@@ -6,10 +6,11 @@ roles back from the dependency (`allowed_roles`) so that an endpoint without a r
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParameter
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +27,10 @@ templates.env.globals["mask_id"] = access.mask_id_number
 templates.env.globals["Role"] = Role
 templates.env.globals["bar_chart"] = charts.bar_chart
 templates.env.globals["stacked_bars"] = charts.stacked_bars
+
+# Database keys in URLs: bounded, so that a huge number is a 422, not an overflow inside the database driver.
+MAX_KEY = 2_147_483_647
+RowId = Annotated[int, PathParameter(ge=1, le=MAX_KEY)]
 
 FORBIDDEN = "Bạn không có quyền thực hiện chức năng này."
 OUTSIDE_AREA = "Đối tượng/danh sách này nằm ngoài địa bàn bạn phụ trách."

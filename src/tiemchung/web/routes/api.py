@@ -19,7 +19,7 @@ from tiemchung.web import dashboard
 from tiemchung.web import subjects_service as service
 from tiemchung.web.access import COMMUNE_ROLES, PERSON_READERS, SUPERVISOR_ROLES, mask_id_number
 from tiemchung.web.cleaning_views import audit_list_read, load_line, load_worklist, progress, worklists_in_area
-from tiemchung.web.deps import get_session, get_settings, require_roles
+from tiemchung.web.deps import MAX_KEY, RowId, get_session, get_settings, require_roles
 from tiemchung.web.settings import Settings
 
 router = APIRouter(
@@ -100,7 +100,7 @@ def search_subjects(
 
 @router.get("/subjects/{subject_id}", tags=["đối tượng"], responses={404: {"description": "Không tìm thấy"}})
 def get_subject(
-    subject_id: int, user: User = Depends(require_roles(*PERSON_READERS)), session: Session = Depends(get_session)
+    subject_id: RowId, user: User = Depends(require_roles(*PERSON_READERS)), session: Session = Depends(get_session)
 ) -> SubjectRecord:
     """Hồ sơ một đối tượng và các mũi tiêm (lượt xem được ghi nhật ký)."""
     subject = service.load_subject(session, user, subject_id)
@@ -116,7 +116,7 @@ def get_subject(
     responses={404: {"description": "Không tìm thấy"}, 422: {"description": "Dữ liệu không hợp lệ"}},
 )
 def enter_dose(
-    subject_id: int,
+    subject_id: RowId,
     body: DoseIn,
     request: Request,
     user: User = Depends(require_roles(Role.FACILITY)),
@@ -231,7 +231,10 @@ def _answer(outcome: workflow.Outcome) -> dict[str, object]:
     return {"message": outcome.message, "changed": outcome.changed}
 
 
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "Không thực hiện được ở bước hiện tại"}, 404: {"description": "Không tìm thấy"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Không thực hiện được ở bước hiện tại"},
+    404: {"description": "Không tìm thấy"},
+}
 
 
 @router.get("/cleaning/worklists", tags=["làm sạch dữ liệu"])
@@ -260,7 +263,7 @@ def create_worklist(
 
 @router.get("/cleaning/worklists/{worklist_id}", tags=["làm sạch dữ liệu"], responses=CONFLICT)
 def get_worklist(
-    worklist_id: int, user: User = Depends(require_roles(*CLEANING_VIEWERS)), session: Session = Depends(get_session)
+    worklist_id: RowId, user: User = Depends(require_roles(*CLEANING_VIEWERS)), session: Session = Depends(get_session)
 ) -> WorklistOut:
     worklist = load_worklist(session, user, worklist_id)
     audit_list_read(session, user, worklist)
@@ -269,13 +272,13 @@ def get_worklist(
 
 
 class Assignment(BaseModel):
-    village_id: int
+    village_id: int = Field(ge=1, le=MAX_KEY)
     line_ids: list[int] = Field(max_length=10_000)
 
 
 @router.post("/cleaning/worklists/{worklist_id}/assign", tags=["làm sạch dữ liệu"], responses=CONFLICT)
 def assign(
-    worklist_id: int,
+    worklist_id: RowId,
     body: Assignment,
     user: User = Depends(require_roles(Role.HEALTH_STATION)),
     session: Session = Depends(get_session),
@@ -304,7 +307,7 @@ class FamilyAnswer(IdentityIn):
 
 @router.post("/cleaning/lines/{line_id}/family", tags=["làm sạch dữ liệu"], responses=CONFLICT)
 def family_answer(
-    line_id: int,
+    line_id: RowId,
     body: FamilyAnswer,
     user: User = Depends(require_roles(Role.VILLAGE_TEAM)),
     session: Session = Depends(get_session),
@@ -318,7 +321,9 @@ def family_answer(
 
 @router.post("/cleaning/worklists/{worklist_id}/send-to-police", tags=["làm sạch dữ liệu"], responses=CONFLICT)
 def send_to_police(
-    worklist_id: int, user: User = Depends(require_roles(Role.HEALTH_STATION)), session: Session = Depends(get_session)
+    worklist_id: RowId,
+    user: User = Depends(require_roles(Role.HEALTH_STATION)),
+    session: Session = Depends(get_session),
 ) -> dict[str, object]:
     worklist = load_worklist(session, user, worklist_id)
     answer = _answer(workflow.send_to_police(session, user, worklist))
@@ -332,7 +337,7 @@ class PoliceAnswer(IdentityIn):
 
 @router.post("/cleaning/lines/{line_id}/police", tags=["làm sạch dữ liệu"], responses=CONFLICT)
 def police_decision(
-    line_id: int,
+    line_id: RowId,
     body: PoliceAnswer,
     user: User = Depends(require_roles(Role.COMMUNE_POLICE)),
     session: Session = Depends(get_session),
@@ -350,7 +355,7 @@ class Note(BaseModel):
 
 @router.post("/cleaning/lines/{line_id}/send-back", tags=["làm sạch dữ liệu"], responses=CONFLICT)
 def send_back(
-    line_id: int,
+    line_id: RowId,
     body: Note,
     user: User = Depends(require_roles(Role.HEALTH_STATION, Role.COMMUNE_POLICE)),
     session: Session = Depends(get_session),
@@ -363,7 +368,7 @@ def send_back(
 
 @router.post("/cleaning/worklists/{worklist_id}/sign", tags=["làm sạch dữ liệu"], responses=CONFLICT)
 def sign(
-    worklist_id: int,
+    worklist_id: RowId,
     user: User = Depends(require_roles(Role.COMMUNE_POLICE)),
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
@@ -377,7 +382,7 @@ def sign(
 
 @router.post("/cleaning/worklists/{worklist_id}/apply", tags=["làm sạch dữ liệu"], responses=CONFLICT)
 def apply(
-    worklist_id: int,
+    worklist_id: RowId,
     request: Request,
     user: User = Depends(require_roles(Role.HEALTH_STATION)),
     session: Session = Depends(get_session),

@@ -19,7 +19,7 @@ from tiemchung.registry.models import Role, User, Village
 from tiemchung.verification.results import Category, Reason
 from tiemchung.web.access import COMMUNE_ROLES, SUPERVISOR_ROLES
 from tiemchung.web.cleaning_views import audit_list_read, load_line, load_worklist, progress, worklists_in_area
-from tiemchung.web.deps import flash, get_session, get_settings, render, require_roles
+from tiemchung.web.deps import MAX_KEY, RowId, flash, get_session, get_settings, render, require_roles
 from tiemchung.web.nav import NavItem
 from tiemchung.web.settings import Settings
 
@@ -65,7 +65,7 @@ def create_worklist(
 @router.get("/cleaning/worklists/{worklist_id}")
 def worklist_page(
     request: Request,
-    worklist_id: int,
+    worklist_id: RowId,
     user: User = Depends(require_roles(*VIEWERS)),
     session: Session = Depends(get_session),
 ) -> Response:
@@ -91,7 +91,7 @@ def worklist_page(
 @router.get("/cleaning/lines/{line_id}")
 def line_page(
     request: Request,
-    line_id: int,
+    line_id: RowId,
     user: User = Depends(require_roles(*VIEWERS)),
     session: Session = Depends(get_session),
 ) -> Response:
@@ -113,8 +113,8 @@ def line_page(
 @router.post("/cleaning/worklists/{worklist_id}/assign")
 def assign_lines(
     request: Request,
-    worklist_id: int,
-    village_id: Annotated[int, Form()],
+    worklist_id: RowId,
+    village_id: Annotated[int, Form(ge=1, le=MAX_KEY)],
     line_ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI copies form defaults
     user: User = Depends(require_roles(Role.HEALTH_STATION)),
     session: Session = Depends(get_session),
@@ -128,7 +128,7 @@ def assign_lines(
 @router.post("/cleaning/lines/{line_id}/family")
 def family_answer(
     request: Request,
-    line_id: int,
+    line_id: RowId,
     outcome: Text,
     full_name: Text = "",
     birth_date: Text = "",
@@ -148,7 +148,7 @@ def family_answer(
 @router.post("/cleaning/worklists/{worklist_id}/send-to-police")
 def send_to_police(
     request: Request,
-    worklist_id: int,
+    worklist_id: RowId,
     user: User = Depends(require_roles(Role.HEALTH_STATION)),
     session: Session = Depends(get_session),
 ) -> Response:
@@ -161,7 +161,7 @@ def send_to_police(
 @router.post("/cleaning/lines/{line_id}/police")
 def police_decision(
     request: Request,
-    line_id: int,
+    line_id: RowId,
     decision: Text,
     full_name: Text = "",
     birth_date: Text = "",
@@ -181,7 +181,7 @@ def police_decision(
 @router.post("/cleaning/lines/{line_id}/send-back")
 def send_back(
     request: Request,
-    line_id: int,
+    line_id: RowId,
     note: Text = "",
     user: User = Depends(require_roles(Role.HEALTH_STATION, Role.COMMUNE_POLICE)),
     session: Session = Depends(get_session),
@@ -195,7 +195,7 @@ def send_back(
 @router.post("/cleaning/worklists/{worklist_id}/sign")
 def sign(
     request: Request,
-    worklist_id: int,
+    worklist_id: RowId,
     user: User = Depends(require_roles(Role.COMMUNE_POLICE)),
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
@@ -209,7 +209,7 @@ def sign(
 @router.post("/cleaning/worklists/{worklist_id}/reopen")
 def reopen(
     request: Request,
-    worklist_id: int,
+    worklist_id: RowId,
     note: Text = "",
     user: User = Depends(require_roles(Role.HEALTH_STATION)),
     session: Session = Depends(get_session),
@@ -223,7 +223,7 @@ def reopen(
 @router.post("/cleaning/worklists/{worklist_id}/apply")
 def apply(
     request: Request,
-    worklist_id: int,
+    worklist_id: RowId,
     user: User = Depends(require_roles(Role.HEALTH_STATION)),
     session: Session = Depends(get_session),
 ) -> Response:

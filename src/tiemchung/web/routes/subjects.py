@@ -11,7 +11,7 @@ from tiemchung.registry.models import Role, User
 from tiemchung.verification.results import Category, Reason
 from tiemchung.web import subjects_service as service
 from tiemchung.web.access import PERSON_READERS
-from tiemchung.web.deps import flash, get_session, render, require_roles
+from tiemchung.web.deps import RowId, flash, get_session, render, require_roles
 from tiemchung.web.nav import NavItem
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +45,7 @@ def search_page(
 @router.get("/subjects/{subject_id}")
 def subject_page(
     request: Request,
-    subject_id: int,
+    subject_id: RowId,
     user: User = Depends(require_roles(*PERSON_READERS)),
     session: Session = Depends(get_session),
 ) -> Response:
@@ -61,7 +61,7 @@ def subject_page(
 @router.post("/subjects/{subject_id}/doses")
 def add_dose(
     request: Request,
-    subject_id: int,
+    subject_id: RowId,
     vaccine: Text,
     vaccination_date: Text,
     dose_kind: Text,
