@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Request, Response, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -136,8 +136,15 @@ def create_app(config: ServiceConfig, *, verifier: Verifier | None = None) -> Fa
             engine.close()
 
     app = FastAPI(title=API_TITLE, version="1", lifespan=lifespan, responses=_ERRORS)
+    app.add_exception_handler(Exception, _internal_error)
     _add_routes(app)
     return app
+
+
+async def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    """An engine or storage failure: logged in full here, a short Vietnamese answer there (5xx: the client retries)."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "Lỗi nội bộ của dịch vụ xác minh; hãy gửi lại yêu cầu sau."}, status_code=500)
 
 
 def _runtime(request: Request) -> _Runtime:
