@@ -11,7 +11,7 @@ from tiemchung.cleaning import signing, workflow
 from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.cleaning.models import CleaningLine, CleaningLineEvent, LineState, Problem, WorklistState
 from tiemchung.registry.models import Role
-from tiemchung.web.verifier import NoRegisterVerifier
+from tiemchung.web.verifier import QueueOnlyVerifier
 
 WARD = HOME_WARD[2]
 
@@ -129,7 +129,7 @@ def test_signature_detects_any_later_change(session: Session, people, tmp_path: 
     session.expire_all()
     verdict = signing.check(session, worklist)
     assert not verdict.valid and verdict.message == signing.TAMPERED
-    refused = workflow.apply_worklist(session, users["station"], worklist, NoRegisterVerifier("không có"))
+    refused = workflow.apply_worklist(session, users["station"], worklist, QueueOnlyVerifier())
     assert not refused.ok and "sửa đổi" in refused.message
 
 
@@ -140,7 +140,7 @@ def test_applying_a_signed_list_corrects_the_subjects(session: Session, people, 
     for line in worklist.lines:
         assert workflow.police_decide(session, users["police"], line, "corrected", IdentityInput(sex="Nữ")).ok
     assert workflow.sign_worklist(session, users["police"], worklist, tmp_path).ok
-    outcome = workflow.apply_worklist(session, users["station"], worklist, NoRegisterVerifier("chưa xác minh"))
+    outcome = workflow.apply_worklist(session, users["station"], worklist, QueueOnlyVerifier())
     session.commit()
     assert outcome.ok and worklist.state == WorklistState.APPLIED
     session.refresh(no_id)

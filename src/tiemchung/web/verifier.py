@@ -1,17 +1,19 @@
-"""Online verification as the web app and the cleaning workflow use it: one small protocol, one real implementation.
+"""Online verification as the web app and the cleaning workflow use it: one small protocol, two implementations.
 
-The real one is `tiemchung.verification`'s queue (`queue.verify_now(session, subject_id, client)`), which asks the
-register at once and falls back to the outbox when the register does not answer. When no register is configured
-the app still works: new records wait in the outbox, and the pages say so.
+`RegisterVerifier` asks the population register at once through `tiemchung.verification`'s client and queue
+(`queue.verify_now`), which stores the answer, or leaves the request in the outbox when the register does not
+answer. `QueueOnlyVerifier` is used when no register is configured: the request waits in the outbox for
+`tiemchung verification drain` (or whoever drains it), and the page says so.
 """
 
-import importlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from tiemchung.verification import queue
+from tiemchung.verification.client import RegisterClient
 from tiemchung.verification.results import VerificationResult
 from tiemchung.web.settings import Settings
 
@@ -33,41 +35,30 @@ class Verifier(Protocol):
 
 
 class RegisterVerifier:
-    """Asks the population register service through the verification package's client and queue."""
-
-    def __init__(self, queue_module: Any, client: Any) -> None:
-        self._queue = queue_module
+    def __init__(self, client: RegisterClient) -> None:
         self._client = client
 
     def __call__(self, session: Session, subject_id: int) -> VerifyOutcome:
         try:
-            result = self._queue.verify_now(session, subject_id, self._client)
+            answer = queue.verify_now(session, subject_id, self._client)
         except Exception as error:  # the register is another ministry's service: never fail the user's action
             log.warning("online verification of subject %s failed: %r", subject_id, error)
-            return VerifyOutcome(None, "Không kết nối được CSDL dân cư; hồ sơ đã được đưa vào hàng đợi xác minh.")
-        if result is None:
-            return VerifyOutcome(None, "CSDL dân cư chưa trả lời; hồ sơ đã được đưa vào hàng đợi xác minh.")
-        return VerifyOutcome(result, f"Kết quả xác minh: {result.category.label_vi}.")
+            queue.enqueue(session, [subject_id], reason="web-retry")
+            return VerifyOutcome(None, "Không xác minh được lúc này; hồ sơ đã được đưa vào hàng đợi xác minh.")
+        if isinstance(answer, VerificationResult):
+            return VerifyOutcome(answer, f"Kết quả xác minh: {answer.category.label_vi}.")
+        return VerifyOutcome(None, answer.message_vi)
 
 
-class NoRegisterVerifier:
-    """Used when no register service is configured (or the verification client is not installed)."""
-
-    def __init__(self, why: str) -> None:
-        self.why = why
-
+class QueueOnlyVerifier:
     def __call__(self, session: Session, subject_id: int) -> VerifyOutcome:
-        return VerifyOutcome(None, self.why)
+        queue.enqueue(session, [subject_id], reason="web")
+        return VerifyOutcome(
+            None, "Chưa cấu hình kết nối CSDL dân cư: hồ sơ đã được đưa vào hàng đợi, sẽ xác minh khi có kết nối."
+        )
 
 
 def make_verifier(settings: Settings) -> Verifier:
     if not settings.register_url:
-        return NoRegisterVerifier("Chưa cấu hình dịch vụ CSDL dân cư (TIEMCHUNG_REGISTER_URL): chưa xác minh được.")
-    try:
-        queue_module = importlib.import_module("tiemchung.verification.queue")
-        client_module = importlib.import_module("tiemchung.verification.client")
-    except ModuleNotFoundError as missing:
-        log.warning("verification client not available: %s", missing)
-        return NoRegisterVerifier("Chức năng xác minh trực tuyến chưa được cài đặt.")
-    client = client_module.RegisterClient(settings.register_url, settings.register_api_key or "")
-    return RegisterVerifier(queue_module, client)
+        return QueueOnlyVerifier()
+    return RegisterVerifier(RegisterClient(settings.register_url, settings.register_api_key or ""))
