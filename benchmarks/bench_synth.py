@@ -18,7 +18,7 @@ from pathlib import Path
 
 def run_one(people: int, out_dir: Path, seed: int) -> dict[str, object]:
     """Generate in this process and measure (called in the child)."""
-    from tiemchung.synth.generate import generate
+    from tiemchung.synth.country import generate
 
     if out_dir.exists():
         shutil.rmtree(out_dir)

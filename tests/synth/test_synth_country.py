@@ -15,8 +15,8 @@ import pytest
 
 from tiemchung.identity import PartialDate, canonical_name, check_id_number, decode_legacy, parse_date, parse_sex
 from tiemchung.reference import AgeGroup, DoseKind, ReasonGroup, age_group, ward
-from tiemchung.synth import generate as generate_module
-from tiemchung.synth.generate import Manifest, generate
+from tiemchung.synth import country as country_module
+from tiemchung.synth.country import Manifest, generate
 
 REGISTER_COLUMNS = [
     "person_id",
@@ -66,7 +66,7 @@ PEOPLE = 2_500
 def country(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Manifest]]:
     out = tmp_path_factory.mktemp("country")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(generate_module, "CHUNK_PEOPLE", 1_000)
+        patch.setattr(country_module, "CHUNK_PEOPLE", 1_000)
         manifest = generate(out, people=PEOPLE, seed=7, progress=False)
     yield out, manifest
 

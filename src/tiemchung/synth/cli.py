@@ -32,7 +32,7 @@ def synth(
 ) -> None:
     from rich.console import Console
 
-    from tiemchung.synth.generate import MAX_PEOPLE, SCALES, generate
+    from tiemchung.synth.country import MAX_PEOPLE, SCALES, generate
 
     console = Console()
     if (scale is None) == (people is None):

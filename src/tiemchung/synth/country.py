@@ -132,7 +132,8 @@ def generate(
     work_dir = out_dir / ".synth-work"
     work_dir.mkdir(exist_ok=True)
     geography = load_geography(province_codes)
-    writers = _Writers(out_dir, work_dir, xlsx_max_rows)
+    # about 2.35 doses per person: far above the limit, do not start a workbook only to give it up
+    writers = _Writers(out_dir, work_dir, xlsx_max_rows if people * 2 <= xlsx_max_rows else 0)
     tallies = _Tallies.empty()
     state = _ChunkState(geography, seed)
     chunk_sizes = [min(CHUNK_PEOPLE, people - start) for start in range(0, people, CHUNK_PEOPLE)]
