@@ -24,12 +24,12 @@ from tiemchung.verification.engine import RegisterIndex
 
 
 def generate(folder: Path, people: int, seed: int) -> float:
-    from tiemchung.synth import generate as synth_generate
+    from tiemchung.synth.generate import generate as synth_generate
 
     if (folder / "truth_subjects.parquet").exists():
         return 0.0
     started = time.perf_counter()
-    synth_generate(folder, people=people, seed=seed)
+    synth_generate(folder, people=people, seed=seed, progress=False)
     return time.perf_counter() - started
 
 
@@ -87,7 +87,7 @@ def evaluate(truth_path: Path, results_path: Path) -> dict[str, Any]:
     for truth in pq.read_table(truth_path).to_pylist():
         answer = answers[truth["subject_id"]]
         by_category[truth["expected_category"]].add(truth, answer)
-        for kind in kinds_of(truth.get("error_kinds")):
+        for kind in kinds_of(truth.get("errors", truth.get("error_kinds"))):
             by_kind[kind].add(truth, answer)
         if answer["category"] != truth["expected_category"]:
             confusion[(truth["expected_category"], answer["category"])] += 1

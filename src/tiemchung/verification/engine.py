@@ -20,6 +20,7 @@ import pyarrow as pa
 from tiemchung.verification import sql
 from tiemchung.verification.model import (
     BLOCKING_KEYS,
+    ID_BLOCKS,
     MATCH_THRESHOLD,
     MODEL_COLUMNS,
     build_settings,
@@ -69,14 +70,15 @@ class RegisterIndex:
     def __init__(self, connection: duckdb.DuckDBPyConnection, workdir: Path | None) -> None:
         self._connection = connection
         self._workdir = workdir
-        self._model = load_model(workdir / MODEL_FILE if workdir else None)
-        self._online_sql = _online_sql(self._model)
+        self._model: dict[str, Any] | None = None  # loaded on first use (a trained one may appear in workdir)
+        self._online_sql = ""
 
     @classmethod
     def open(cls, register: Path, *, workdir: Path | None = None, threads: int | None = None) -> "RegisterIndex":
         connection = duckdb.connect()
         connection.execute(f"SET threads = {threads or os.cpu_count() or 1}")
         connection.execute("SET preserve_insertion_order = false")
+        connection.execute("SET enable_progress_bar = false")
         if workdir is None:
             _prepare(connection, register)
             _create_model_view(connection)
@@ -135,6 +137,7 @@ class RegisterIndex:
         """The unique best register person above the threshold, or None (ties stay unmatched)."""
         row = subject.model_row()
         parameters = {f"{column}_l": row[column] for column in MODEL_COLUMNS if column != "unique_id"}
+        self._current_model()
         scored = self._connection.execute(self._online_sql, parameters).fetchall()
         if not scored:
             return None
@@ -143,7 +146,8 @@ class RegisterIndex:
         if len(scored) > 1 and round(scored[1][1], 6) == weight:
             return None
         probability = probability_from_weight(weight)
-        return (best_id, probability) if probability >= MATCH_THRESHOLD else None
+        # Rounded as the batch writes it (six decimals), so both channels give the same answer.
+        return (best_id, round(probability, 6)) if probability >= MATCH_THRESHOLD else None
 
     # --- batch ------------------------------------------------------------------------------------
 
@@ -171,15 +175,22 @@ class RegisterIndex:
         return BatchSummary(total, by_category, time.perf_counter() - started)
 
     def _load_subjects(self, prepared: list[PreparedSubject]) -> None:
-        rows = [vars(subject) for subject in prepared]
-        subjects_arrow = pa.Table.from_pylist(rows, schema=_SUBJECT_SCHEMA)
-        model_rows = pa.Table.from_pylist([s.model_row() for s in prepared], schema=_MODEL_SCHEMA)
-        self._connection.register("subjects_arrow", subjects_arrow)
-        self._connection.register("model_subjects_arrow", model_rows)
+        self._connection.register("subjects_arrow", subjects_table(prepared))
+        self._connection.register("model_subjects_arrow", model_table(prepared))
         self._connection.execute("CREATE OR REPLACE TEMP TABLE subjects AS SELECT * FROM subjects_arrow")
         self._connection.execute("CREATE OR REPLACE TEMP TABLE model_all AS SELECT * FROM model_subjects_arrow")
         self._connection.unregister("subjects_arrow")
         self._connection.unregister("model_subjects_arrow")
+
+    def _current_model(self) -> dict[str, Any]:
+        if self._model is None:
+            self._use_model(load_model(self._workdir / MODEL_FILE if self._workdir else None))
+        assert self._model is not None
+        return self._model
+
+    def _use_model(self, model: dict[str, Any]) -> None:
+        self._model = model
+        self._online_sql = _online_sql(model)
 
     def _maybe_train(self, prepared: list[PreparedSubject]) -> None:
         """Train on this batch when the workdir has no model yet and the batch is large enough."""
@@ -206,8 +217,7 @@ class RegisterIndex:
         )
         train(linker)
         model: dict[str, Any] = linker.misc.save_model_to_json(str(out), overwrite=True)
-        self._model = model
-        self._online_sql = _online_sql(model)
+        self._use_model(model)
         return model
 
     def _match_probabilistic(self) -> None:
@@ -221,7 +231,7 @@ class RegisterIndex:
         )
         linker = Linker(
             ["model_subjects", "model_register"],
-            self._model,
+            self._current_model(),
             DuckDBAPI(connection=self._connection),
             input_table_aliases=["a_subjects", "b_register"],
             set_up_basic_logging=False,
@@ -238,7 +248,10 @@ class RegisterIndex:
 
 def _online_sql(model: dict[str, Any]) -> str:
     """Score one subject (bound as $<column>_l) against its blocked candidates, best first."""
-    lookups = " UNION ".join(f"SELECT person_id FROM register WHERE {key} = ${key}_l" for key in BLOCKING_KEYS)
+    keys = {key: key for key in BLOCKING_KEYS} | ID_BLOCKS
+    lookups = " UNION ".join(
+        f"SELECT person_id FROM register WHERE {column} = ${key}_l" for key, column in keys.items()
+    )
     right = ", ".join(f"{column} AS {column}_r" for column in MODEL_COLUMNS if column != "unique_id")
     left = ", ".join(
         f"CAST(${column}_l AS {'INTEGER' if column == 'birth_year' else 'VARCHAR'}) AS {column}_l"
@@ -274,6 +287,16 @@ _SUBJECT_SCHEMA = pa.schema(
     ]
 )
 _MODEL_SCHEMA = pa.schema([(column, pa.int32() if column == "birth_year" else pa.string()) for column in MODEL_COLUMNS])
+
+
+def subjects_table(prepared: list[PreparedSubject]) -> pa.Table:
+    """Prepared subjects as Arrow (the `subjects` table of the SQL)."""
+    return pa.Table.from_pylist([vars(subject) for subject in prepared], schema=_SUBJECT_SCHEMA)
+
+
+def model_table(prepared: list[PreparedSubject]) -> pa.Table:
+    """Prepared subjects as one side of the model (MODEL_COLUMNS)."""
+    return pa.Table.from_pylist([subject.model_row() for subject in prepared], schema=_MODEL_SCHEMA)
 
 
 def _prepare(connection: duckdb.DuckDBPyConnection, register: Path) -> None:

@@ -7,6 +7,7 @@ levels, so a subject gets the same probability online and in batch.
 
 import json
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "unique_id",
     "name_canon",
     "name_fold",
+    "name_sorted",
     "given_fold",
     "family_fold",
     "birth_date",
@@ -24,6 +26,8 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "province_code",
     "district_code",
     "ward_code",
+    "id_value",
+    "old_id",
     "blk_given_year",
     "blk_name_ward",
     "blk_date_ward",
@@ -36,6 +40,10 @@ BLOCKING_KEYS: dict[str, str] = {
     "blk_name_ward": "name_fold || '|' || ward_code",
     "blk_date_ward": "birth_date || '|' || ward_code",
 }
+
+# The typed ID as a blocking key too: the holder of a typed ID is always a candidate (register
+# column per model column; on the subject side id_value is a typed CCCD, old_id a typed CMND).
+ID_BLOCKS: dict[str, str] = {"id_value": "person_id", "old_id": "old_id"}
 
 # Chosen for precision: a false match puts a dose and a certificate on the wrong citizen.
 MATCH_THRESHOLD = 0.999
@@ -55,6 +63,7 @@ def build_settings() -> Any:
             cll.NullLevel("name_fold"),
             cll.ExactMatchLevel("name_canon").configure(label_for_charts="same name"),
             cll.ExactMatchLevel("name_fold").configure(label_for_charts="same name without diacritics"),
+            cll.ExactMatchLevel("name_sorted").configure(label_for_charts="same words, other order"),
             cll.JaroWinklerLevel("name_fold", 0.95),
             cll.JaroWinklerLevel("name_fold", 0.88),
             cll.And(cll.ExactMatchLevel("given_fold"), cll.ExactMatchLevel("family_fold")).configure(
@@ -93,10 +102,26 @@ def build_settings() -> Any:
             cll.ElseLevel(),
         ],
     )
+    typed_id = cl.CustomComparison(
+        output_column_name="typed_id",
+        comparison_levels=[
+            cll.And(cll.NullLevel("id_value"), cll.NullLevel("old_id")).configure(is_null_level=True),
+            cll.Or(cll.ExactMatchLevel("id_value"), cll.ExactMatchLevel("old_id")).configure(
+                label_for_charts="typed ID is this person's"
+            ),
+            cll.Or(cll.LevenshteinLevel("id_value", 1), cll.LevenshteinLevel("old_id", 1)).configure(
+                label_for_charts="one digit differs"
+            ),
+            cll.Or(cll.LevenshteinLevel("id_value", 2), cll.LevenshteinLevel("old_id", 2)).configure(
+                label_for_charts="two digits differ (transposition)"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
     return SettingsCreator(
         link_type="link_only",
-        comparisons=[name, birth_date, cl.ExactMatch("sex"), residence],
-        blocking_rules_to_generate_predictions=[block_on(key) for key in BLOCKING_KEYS],
+        comparisons=[name, birth_date, cl.ExactMatch("sex"), residence, typed_id],
+        blocking_rules_to_generate_predictions=[block_on(key) for key in (*BLOCKING_KEYS, *ID_BLOCKS)],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
         max_iterations=20,
@@ -144,9 +169,11 @@ def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
     converted["sql_dialect"] = dialect
     for comparison in converted["comparisons"]:
         for level in comparison["comparison_levels"]:
+            if _is_else(level):
+                continue
             sql = sqlglot.transpile(level["sql_condition"], read=source, write=dialect)[0]
-            # Splink's Spark jar names the function jaro_winkler; sqlglot keeps DuckDB's name.
-            level["sql_condition"] = sql.replace("JARO_WINKLER_SIMILARITY(", "jaro_winkler(")
+            # Splink's Spark jar registers the function as jaro_winkler; sqlglot writes another name.
+            level["sql_condition"] = re.sub(r"JARO_?WINKLER_SIMILARITY\(", "jaro_winkler(", sql, flags=re.I)
     return converted
 
 
@@ -165,7 +192,7 @@ def prior_weight(model: dict[str, Any]) -> float:
 
 def weight_sql(model: dict[str, Any]) -> str:
     """One SQL expression: the match weight of a pair, over columns suffixed _l and _r."""
-    terms = [f"{prior_weight(model)!r}"]
+    terms = [_double(prior_weight(model))]
     for comparison in model["comparisons"]:
         terms.append(_comparison_case(comparison["comparison_levels"]))
     return " + ".join(terms)
@@ -175,11 +202,20 @@ def _comparison_case(levels: list[dict[str, Any]]) -> str:
     """CASE over the levels in order, as Splink evaluates them; Splink writes its else level as ELSE."""
     branches, otherwise = [], 0.0
     for level in levels:
-        if level["sql_condition"].strip().upper() == "ELSE":
+        if _is_else(level):
             otherwise = _level_weight(level)
         else:
-            branches.append(f"WHEN {level['sql_condition']} THEN {_level_weight(level)!r}")
-    return f"(CASE {' '.join(branches)} ELSE {otherwise!r} END)"
+            branches.append(f"WHEN {level['sql_condition']} THEN {_double(_level_weight(level))}")
+    return f"(CASE {' '.join(branches)} ELSE {_double(otherwise)} END)"
+
+
+def _is_else(level: dict[str, Any]) -> bool:
+    return str(level["sql_condition"]).strip().upper() == "ELSE"
+
+
+def _double(value: float) -> str:
+    """A float literal typed as DOUBLE (a bare literal such as 0.5 is a DECIMAL in DuckDB)."""
+    return f"CAST({value!r} AS DOUBLE)"
 
 
 def probability_from_weight(weight: float) -> float:

@@ -39,6 +39,7 @@ REGISTER_TEXT_COLUMNS = (
     "address",
 )
 
+NOTHING_KNOWN_YEAR = 1900
 VIETNAM_NATIONALITIES = frozenset({"", "vn", "vnm", "vietnam"})
 
 
@@ -70,10 +71,11 @@ def register_select_sql(source: str) -> str:
     parted AS (
         SELECT *,
             string_split(name_fold, ' ')[-1] AS given_fold,
-            string_split(name_fold, ' ')[1] AS family_fold
+            string_split(name_fold, ' ')[1] AS family_fold,
+            array_to_string(list_sort(string_split(name_fold, ' ')), ' ') AS name_sorted
         FROM named
     )
-    SELECT *, person_id AS unique_id, {keys} FROM parted
+    SELECT *, person_id AS unique_id, person_id AS id_value, {keys} FROM parted
     """
 
 
@@ -98,22 +100,31 @@ class PreparedSubject:
     ward_code: str | None
 
     def model_row(self) -> dict[str, Any]:
-        """The subject as one side of the Fellegi–Sunter model (MODEL_COLUMNS)."""
+        """The subject as one side of the Fellegi–Sunter model (MODEL_COLUMNS).
+
+        A birth year at or before NOTHING_KNOWN_YEAR is the "nothing known" placeholder (01/01/1900):
+        no evidence either way, so the model sees it as absent.
+        """
+        known = self.birth_year is not None and self.birth_year > NOTHING_KNOWN_YEAR
+        model_birth_date = self.birth_date if known else None
         return {
             "unique_id": self.subject_id,
             "name_canon": self.name_canon,
             "name_fold": self.name_fold,
+            "name_sorted": " ".join(sorted(self.name_fold.split())) if self.name_fold else None,
             "given_fold": self.given_fold,
             "family_fold": self.family_fold,
-            "birth_date": self.birth_date,
-            "birth_year": self.birth_year,
+            "birth_date": model_birth_date,
+            "birth_year": self.birth_year if model_birth_date else None,
             "sex": self.sex,
             "province_code": self.province_code,
             "district_code": self.district_code,
             "ward_code": self.ward_code,
-            "blk_given_year": _join(self.given_fold, self.birth_year),
+            "id_value": self.id_value if self.id_kind == "CCCD" else None,
+            "old_id": self.id_value if self.id_kind == "CMND" else None,
+            "blk_given_year": _join(self.given_fold, self.birth_year if model_birth_date else None),
             "blk_name_ward": _join(self.name_fold, self.ward_code),
-            "blk_date_ward": _join(self.birth_date, self.ward_code),
+            "blk_date_ward": _join(model_birth_date, self.ward_code),
         }
 
 
@@ -161,7 +172,8 @@ def prepare_subject(query: SubjectQuery) -> PreparedSubject:
     id_kind, id_value, id_findings = _id_fields(query.id_number)
     name_canon, name_fold = _name_fields(query.full_name)
     tokens = name_fold.split() if name_fold else []
-    date = parse_date(query.birth_date or "").value
+    checked = parse_date(query.birth_date or "")
+    date = checked.value if checked.usable else None
     birth_date = date.iso() if date is not None else None
     return PreparedSubject(
         subject_id=query.subject_id,

@@ -1,8 +1,11 @@
 """The same engine on Spark: the DuckDB SQL transpiled by sqlglot, Splink's Spark backend for scoring.
 
-Nothing here is written twice: the register SELECT, the exact path, the 1:1 constraint and the final
-rows are the DuckDB texts of `sql.py` and `prepare.py`, transpiled; the model is the same trained
-JSON with its conditions transpiled; subjects are repaired by the same Python rules.
+Nothing here is written twice: the exact path, the 1:1 constraint and the final rows are the DuckDB
+texts of `sql.py`, transpiled; the model is the same trained JSON with its conditions transpiled;
+subjects are repaired by the same Python rules. The register is prepared once by the same DuckDB
+SELECT as the DuckDB path and handed to Spark as Parquet: its name functions use DuckDB-only
+built-ins (nfc_normalize, strip_accents, RE2 classes) that have no Spark SQL equivalent, and a
+one-off single-node pass over the register (DuckDB streams 100M rows) is not the bottleneck.
 """
 
 from pathlib import Path
@@ -13,8 +16,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tiemchung.verification import sql
+from tiemchung.verification.engine import model_table, subjects_table
 from tiemchung.verification.model import MATCH_THRESHOLD, MODEL_COLUMNS, for_dialect, load_model
-from tiemchung.verification.prepare import prepare_subject, read_subjects, register_select_sql
+from tiemchung.verification.prepare import prepare_subject, read_subjects, register_select_sql, source_sql
 from tiemchung.verification.results import RESULT_COLUMNS, format_probability
 
 
@@ -45,28 +49,38 @@ def local_session(*, cores: int = 2, tmp: Path | None = None) -> Any:
     return session
 
 
-def verify_batch_spark(spark: Any, register: Path, subjects: Path, out: Path, *, model_path: Path | None = None) -> int:
+def prepare_register_parquet(register: Path, prepared: Path) -> Path:
+    """The prepared register (DuckDB's SELECT, unchanged) written as Parquet for Spark; kept while fresh."""
+    import duckdb
+
+    if prepared.exists() and prepared.stat().st_mtime_ns >= register.stat().st_mtime_ns:
+        return prepared
+    prepared.parent.mkdir(parents=True, exist_ok=True)
+    target = str(prepared).replace("'", "''")
+    with duckdb.connect() as connection:
+        connection.execute(f"COPY ({register_select_sql(source_sql(register))}) TO '{target}' (FORMAT parquet)")
+    return prepared
+
+
+def verify_batch_spark(
+    spark: Any, register: Path, subjects: Path, out: Path, *, workdir: Path, model_path: Path | None = None
+) -> int:
     """Answer a subjects/records file against a register on Spark; write section-3 rows; return the count."""
     import duckdb
 
-    spark.read.parquet(str(register)).createOrReplaceTempView("register_source")
-    spark.sql(to_spark_sql(register_select_sql("register_source"))).createOrReplaceTempView("register")
+    prepared_register = prepare_register_parquet(register, workdir / "register.prepared.parquet")
+    spark.read.parquet(str(prepared_register)).createOrReplaceTempView("register")
     with duckdb.connect() as reader:  # reading and grouping the file is the same code as the DuckDB path
         batch = read_subjects(reader, subjects)
     prepared = [prepare_subject(query) for query in batch.queries]
-    _view(spark, "subjects", [vars(subject) for subject in prepared])
-    _view(spark, "model_all", [subject.model_row() for subject in prepared])
+    spark.createDataFrame(subjects_table(prepared)).createOrReplaceTempView("subjects")
+    spark.createDataFrame(model_table(prepared)).createOrReplaceTempView("model_all")
     spark.sql(to_spark_sql(sql.EXACT_SQL)).createOrReplaceTempView("exact")
     _match(spark, load_model(model_path))
     spark.sql(to_spark_sql(sql.RESULTS_SQL)).createOrReplaceTempView("results")
     rows = [row.asDict() for row in spark.sql("SELECT * FROM results").collect()]
     _write(rows, out)
     return len(rows)
-
-
-def _view(spark: Any, name: str, rows: list[dict[str, Any]]) -> None:
-    table = pa.Table.from_pylist(rows)
-    spark.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
 
 
 def _match(spark: Any, model: dict[str, Any]) -> None:

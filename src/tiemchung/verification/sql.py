@@ -10,9 +10,15 @@ EXACT_KINDS = ("CCCD", "CMND")
 
 
 def date_agreement_sql(subject: str, register: str) -> str:
-    """Birth dates agree when equal; when one side is partial (year only), on the common prefix."""
-    common = f"least(length({subject}.birth_date), length({register}.birth_date))"
-    return f"coalesce(substr({subject}.birth_date, 1, {common}) = substr({register}.birth_date, 1, {common}), false)"
+    """Birth dates agree when equal; when either side holds only a year, the years must be equal.
+
+    The SQL twin of `PartialDate.agrees_with` over ISO text ("YYYY", "YYYY-MM" or "YYYY-MM-DD").
+    """
+    left, right = f"{subject}.birth_date", f"{register}.birth_date"
+    return (
+        f"coalesce(CASE WHEN length({left}) = 4 OR length({right}) = 4 "
+        f"THEN substr({left}, 1, 4) = substr({right}, 1, 4) ELSE {left} = {right} END, false)"
+    )
 
 
 def disagreement_columns_sql(subject: str, register: str) -> str:
