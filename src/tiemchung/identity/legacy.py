@@ -165,6 +165,8 @@ def decode_legacy(text: str, font: str | None = None) -> LegacyDecoding:
         return LegacyDecoding(decode_vni(text), "vni", False)
     if encoding == "unicode":
         return LegacyDecoding(text, "unicode", False)
+    if text.isascii() or max(text) > "\xff":  # plain ASCII, or real Unicode: nothing to decode (fast path)
+        return LegacyDecoding(text, "unicode", True)
     detected = detect_encoding(text)
     if detected == "tcvn3":
         return LegacyDecoding(decode_tcvn3(text, capital_font=_looks_all_capitals(text)), "tcvn3", True)
@@ -180,7 +182,7 @@ def detect_encoding(text: str) -> Encoding:
 
     Only text made of Latin-1 characters with at least one beyond ASCII can be legacy-encoded.
     """
-    if text.isascii() or any(ord(char) > 0xFF for char in text):
+    if text.isascii() or max(text) > "\xff":
         return "unicode"
     candidates: tuple[tuple[Encoding, str], ...] = (
         ("unicode", text),
