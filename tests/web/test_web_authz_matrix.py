@@ -16,7 +16,7 @@ from tiemchung.web.app import route_modules
 
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/api/v1/session")}
 SESSION_ENDING = {("POST", "/logout"), ("DELETE", "/api/v1/session")}
-PATH_PARAMETERS = {"subject_id", "worklist_id", "line_id"}
+PATH_PARAMETERS = {"subject_id", "worklist_id", "line_id", "user_id"}
 IDENTITY = {"full_name": "Nguyễn Văn Bình", "birth_date": "01/05/1980", "sex": "Nam", "id_number": "", "note": "x"}
 DOSE = {"vaccine": "Pfizer", "vaccination_date": "2022-01-10", "dose_kind": "1", "lot_number": "L1"}
 # A valid body per mutating route, so that the area check (inside the endpoint) is reached for the other area.
@@ -31,6 +31,7 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/cleaning/worklists/{worklist_id}/reopen"): ("form", {"note": "x"}),
     ("POST", "/cleaning/worklists/{worklist_id}/apply"): ("form", {}),
     ("POST", "/subjects/{subject_id}/doses"): ("form", DOSE),
+    ("POST", "/admin/users"): ("form", {"username": "new-user", "role": "ministry"}),
     ("POST", "/api/v1/subjects/{subject_id}/doses"): ("json", DOSE),
     ("POST", "/api/v1/cleaning/worklists"): ("json", {"title": "t"}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/assign"): (

@@ -79,6 +79,7 @@ def _populate(session: Session, side: str, ward: tuple[str, str, str]) -> dict[s
         "worklist_id": worklist.id,
         "line_id": worklist.lines[0].id,
         "village_id": village.id,
+        "user_id": station_user.id,
     }
 
 
