@@ -187,24 +187,32 @@ def test_cleaning_progress_counts_answers_per_day(
     assert [(p.day, p.answered, p.verified) for p in points] == [(date(2022, 5, 1), 1, 0), (date(2022, 5, 3), 2, 1)]
 
 
-def test_records_parquet_source_reads_the_interchange_layout(tmp_path: Path) -> None:
+def test_records_parquet_is_laid_out_as_registry_tables(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows = [
-        ("p1", "r1", "1980-01-01", "01", "AstraZeneca", "2021-08-01", "1", "F1", "VERIFIED"),
-        ("p1", "r2", "1980-01-01", "01", "AstraZeneca", "2021-09-01", "2", "F1", "VERIFIED"),
-        ("p2", "r3", "2010-06-01", "79", "Pfizer", "2022-06-01", "Nhắc lại 1", "F2", "MISMATCH"),
+        ("p1", "r1", "01/02/1980", "01", "AstraZeneca", "2021-08-01", "1", "F1"),
+        ("p1", "r2", "01/02/1980", "01", "AstraZeneca", "2021-09-01", "2", "F1"),
+        ("p2", "r3", "2010-06-01", "79", "Pfizer", "2022-06-01", "Nhắc lại 1", "F2"),
+        ("p3", "r4", "1/2/80", "79", "Pfizer", "2022-06-01", "Liều bổ sung", "F2"),
     ]
     names = ["subject_id", "record_id", "birth_date", "province_code", "vaccine", "vaccination_date", "dose",
-             "facility_code", "verification_category"]  # fmt: skip
+             "facility_code"]  # fmt: skip
     pq.write_table(pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}), tmp_path / "records.parquet")
-    source = ParquetSource.from_records(tmp_path / "records.parquet")
+    truth = {"subject_id": ["p1", "p2", "p3"], "expected_category": ["VERIFIED", "MISMATCH", "NO_ID_UNVERIFIABLE"],
+             "expected_reasons": ["", "NAME", ""]}  # fmt: skip
+    pq.write_table(pa.table(truth), tmp_path / "truth.parquet")
+    source = ParquetSource.from_records(
+        tmp_path / "records.parquet", truth=tmp_path / "truth.parquet", work_dir=tmp_path / "reg"
+    )
     report = build_appendix1(source, ReportedFigures())
-    assert _row(report, "01").entered_cells[:2] == (1, 1)
+    assert _row(report, "01").entered_cells[:2] == (1, 1)  # dd/mm/yyyy birth understood: adult
     assert _row(report, "79").entered_cells[8] == 1  # teen booster 1: column k
+    assert _row(report, "79").entered_outside == 1  # an unreadable birth date: no age group, still entered
     verification = build_verification_report(source)
     assert verification.count("VERIFIED") == Count(1, 2)
+    assert verification.mismatch_by_reasons == {"NAME": Count(1, 1)}
     source.close()
 
 

@@ -1,5 +1,7 @@
 """`tiemchung report …`: the verification report, appendix 1 and 2, data-quality checks, imports, seed checks."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,6 +12,7 @@ from tiemchung.registry.db import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
     from tiemchung.reconciliation.service import ReportContext
+    from tiemchung.reconciliation.sources import ParquetSource
     from tiemchung.reconciliation.tables import Table
 
 report_app = typer.Typer(
@@ -78,7 +81,7 @@ def _context(database: str, backup: Path | None, synth: Path | None) -> "ReportC
     if synth is not None:
         aggregates, gaps = synth / "aggregates.parquet", synth / "gaps.parquet"
         return ReportContext(
-            source=ParquetSource.from_records(synth / "records.parquet"),
+            source=_synth_source(synth),
             reported=read_synth_aggregates(aggregates) if aggregates.exists() else None,
             unit_reports=read_synth_gaps(gaps) if gaps.exists() else None,
         )
@@ -88,6 +91,29 @@ def _context(database: str, backup: Path | None, synth: Path | None) -> "ReportC
     if backup is not None:
         return ReportContext(source=ParquetSource.from_backup(backup), session_factory=factory)
     return ReportContext(source=RegistrySource(engine), session_factory=factory)
+
+
+def _synth_source(synth: Path) -> "ParquetSource":
+    """The data set's records laid out as registry tables, kept in `registry-parquet/` beside them for reuse."""
+    from tiemchung.reconciliation.sources import ParquetSource, records_to_registry_parquet
+
+    records, laid_out = synth / "records.parquet", synth / "registry-parquet"
+    if (
+        not (laid_out / "doses.parquet").exists()
+        or (laid_out / "doses.parquet").stat().st_mtime < records.stat().st_mtime
+    ):
+        with _spinner("Đang chuyển records.parquet sang dạng bảng sổ tiêm"):
+            records_to_registry_parquet(records, laid_out, truth=synth / "truth_subjects.parquet")
+    return ParquetSource.from_backup(laid_out)
+
+
+@contextmanager
+def _spinner(message: str) -> Iterator[None]:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(message), TimeElapsedColumn(), transient=True) as progress:
+        progress.add_task(message, total=None)
+        yield
 
 
 def _emit(tables: "list[tuple[str, Table]]", workbook_bytes: bytes | None, fmt: str, out: Path | None) -> None:

@@ -73,13 +73,13 @@ class ParquetSource:
         return cls(views, threads=threads)
 
     @classmethod
-    def from_records(cls, records: Path, *, threads: int | None = None) -> "ParquetSource":
-        """Views over a `records.parquet` in the interchange layout (one row per dose, subject columns repeated).
-
-        The subject's columns are taken from its first row; `verification_category` and
-        `verification_reasons`, when the file carries them, are the register's answers.
-        """
-        return cls(_records_views(records), threads=threads)
+    def from_records(
+        cls, records: Path, *, truth: Path | None = None, work_dir: Path, threads: int | None = None
+    ) -> "ParquetSource":
+        """A `records.parquet` in the interchange layout, first laid out as registry tables in `work_dir`
+        (see `records_to_registry_parquet`)."""
+        records_to_registry_parquet(records, work_dir, truth=truth, threads=threads)
+        return cls.from_backup(work_dir, threads=threads)
 
 
 def _duckdb_type(column_type: Any) -> str:
@@ -101,60 +101,82 @@ def _quote_path(path: Path) -> str:
 
 
 def _typed_view(table: Table, path: Path) -> str:
+    """The table as the registry declares it; columns the file lacks (or an absent file) read as NULL."""
+    available: set[str] = set()
+    if path.exists():
+        import pyarrow.parquet as pq
+
+        available = set(pq.read_schema(path).names)
+    columns = ", ".join(
+        f'CAST({chr(34) + c.name + chr(34) if c.name in available else "NULL"} AS {_duckdb_type(c.type)}) AS "{c.name}"'
+        for c in table.columns
+    )
     if not path.exists():
-        # An absent table (e.g. a backup made before a domain existed) reads as empty, with the right columns.
-        columns = ", ".join(f'CAST(NULL AS {_duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
         return f"SELECT {columns} WHERE false"
-    columns = ", ".join(f'CAST("{c.name}" AS {_duckdb_type(c.type)}) AS "{c.name}"' for c in table.columns)
     return f"SELECT {columns} FROM read_parquet({_quote_path(path)})"
 
 
-def _records_views(records: Path) -> dict[str, str]:
+def records_to_registry_parquet(
+    records: Path, out_dir: Path, *, truth: Path | None = None, threads: int | None = None
+) -> None:
+    """Lay out a `records.parquet` (interchange section 2, one row per dose) as registry tables in Parquet:
+    subjects.parquet, doses.parquet, facilities.parquet, typed as the registry declares them.
+
+    A subject's columns are taken from its rows (the smallest value when rows disagree); birth dates typed
+    as dd/mm/yyyy, yyyy-mm-dd or yyyy become the registry's ISO form (anything else: unknown). `truth`, the
+    synthetic generator's truth_subjects.parquet, supplies each subject's expected verification answer,
+    standing in for the register's answers. A facility's province is the one most of its subjects live in.
+    """
     import duckdb
+    import pyarrow.parquet as pq
 
-    with duckdb.connect() as connection:
-        described = connection.execute(f"DESCRIBE SELECT * FROM read_parquet({_quote_path(records)})").fetchall()
-    available = {row[0] for row in described}
-
-    def optional(column: str, cast: str = "VARCHAR") -> str:
-        return f'CAST("{column}" AS {cast})' if column in available else f"CAST(NULL AS {cast})"
-
+    out_dir.mkdir(parents=True, exist_ok=True)
     source = f"read_parquet({_quote_path(records)})"
-    dose_kind = _dose_kind_sql('"dose"')
-    subjects = (
-        "SELECT CAST(dense_rank() OVER (ORDER BY subject_id) AS BIGINT) AS id, subject_id AS subject_key, "
-        f"province_code, {optional('birth_date')} AS birth_date, "
-        f"{optional('verification_category')} AS verification_category, "
-        f"coalesce({optional('verification_reasons')}, '') AS verification_reasons "
-        f"FROM (SELECT *, row_number() OVER (PARTITION BY subject_id) AS nth FROM {source}) WHERE nth = 1"
+    lot_number = "r.lot_number" if "lot_number" in pq.read_schema(records).names else "CAST(NULL AS VARCHAR)"
+    with duckdb.connect() as connection:
+        if threads:
+            connection.execute(f"SET threads = {int(threads)}")
+        answers = _truth_join(truth)
+        connection.execute(
+            "CREATE TEMP TABLE subject_rows AS SELECT CAST(row_number() OVER () AS BIGINT) AS id, * FROM ("
+            "SELECT subject_id AS subject_key, min(province_code) AS province_code, "
+            f"min({_iso_birth_sql('birth_date')}) AS birth_date FROM {source} GROUP BY subject_id)"
+        )
+        connection.execute(
+            "COPY (SELECT s.id, s.subject_key, s.province_code, s.birth_date, "
+            "CAST(substr(s.birth_date, 1, 4) AS INTEGER) AS birth_year, "
+            f"{answers[0]} FROM subject_rows s {answers[1]}) "
+            f"TO {_quote_path(out_dir / 'subjects.parquet')} (FORMAT parquet)"
+        )
+        connection.execute(
+            "COPY (SELECT CAST(row_number() OVER () AS BIGINT) AS id, r.record_id, s.id AS subject_id, r.vaccine, "
+            f"CAST(r.vaccination_date AS DATE) AS vaccination_date, {_dose_kind_sql('r.dose')} AS dose_kind, "
+            f"r.facility_code, {lot_number} AS lot_number "
+            f"FROM {source} r JOIN subject_rows s ON s.subject_key = r.subject_id) "
+            f"TO {_quote_path(out_dir / 'doses.parquet')} (FORMAT parquet)"
+        )
+        connection.execute(
+            "COPY (SELECT facility_code AS code, facility_code AS name, mode(province_code) AS province_code "
+            f"FROM {source} GROUP BY facility_code) TO {_quote_path(out_dir / 'facilities.parquet')} (FORMAT parquet)"
+        )
+
+
+def _truth_join(truth: Path | None) -> tuple[str, str]:
+    """(select list, join) giving verification_category and verification_reasons from a truth file."""
+    if truth is None or not truth.exists():
+        return "CAST(NULL AS VARCHAR) AS verification_category, '' AS verification_reasons", ""
+    return (
+        "t.expected_category AS verification_category, coalesce(t.expected_reasons, '') AS verification_reasons",
+        f"LEFT JOIN read_parquet({_quote_path(truth)}) t ON t.subject_id = s.subject_key",
     )
-    doses = (
-        "SELECT CAST(row_number() OVER () AS BIGINT) AS id, record_id, "
-        "CAST(dense_rank() OVER (ORDER BY subject_id) AS BIGINT) AS subject_id, vaccine, "
-        f"CAST(vaccination_date AS DATE) AS vaccination_date, {dose_kind} AS dose_kind, facility_code, "
-        f"{optional('lot_number')} AS lot_number, {optional('reason_group')} AS reason_group, "
-        f"CAST(NULL AS BIGINT) AS import_batch_id, {optional('duplicate_of_id', 'BIGINT')} AS duplicate_of_id "
-        f"FROM {source}"
+
+
+def _iso_birth_sql(column: str) -> str:
+    return (
+        f"CASE WHEN regexp_full_match({column}, '[0-9]{{2}}/[0-9]{{2}}/[0-9]{{4}}') "
+        f"THEN substr({column}, 7, 4) || '-' || substr({column}, 4, 2) || '-' || substr({column}, 1, 2) "
+        f"WHEN regexp_full_match({column}, '[0-9]{{4}}(-[0-9]{{2}}-[0-9]{{2}})?') THEN {column} END"
     )
-    # The facility's province, where the file does not name it, is the province most of its subjects live in.
-    facility_province = optional("facility_province_code") if "facility_province_code" in available else "NULL"
-    facilities = (
-        f"SELECT facility_code AS code, coalesce(min({facility_province}), mode(province_code)) AS province_code "
-        f"FROM {source} GROUP BY facility_code"
-    )
-    import_batches = "SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS VARCHAR) AS reason_group WHERE false"
-    # A records file carries no answer history: the progress chart is empty for it.
-    verification_results = (
-        "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS VARCHAR) AS category, "
-        "CAST(NULL AS TIMESTAMPTZ) AS answered_at WHERE false"
-    )
-    return {
-        "subjects": subjects,
-        "doses": doses,
-        "facilities": facilities,
-        "import_batches": import_batches,
-        "verification_results": verification_results,
-    }
 
 
 def _dose_kind_sql(column: str) -> str:
