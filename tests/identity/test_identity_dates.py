@@ -18,6 +18,8 @@ TODAY = date(2023, 1, 31)
         ("17.05.1990", "1990-05-17", DateStatus.VALID),
         ("1990-05-17", "1990-05-17", DateStatus.VALID),
         ("1990-05-17 00:00:00", "1990-05-17", DateStatus.VALID),
+        ("1990/05/17", "1990-05-17", DateStatus.VALID),
+        ("ngày 17 tháng 5 năm 1990", "1990-05-17", DateStatus.VALID),
         ("1990", "1990", DateStatus.VALID),
         ("05/1990", "1990-05", DateStatus.VALID),
         (1990, "1990", DateStatus.VALID),
@@ -73,6 +75,15 @@ def test_vaccination_dates_keep_first_of_january_and_respect_the_birth_date():
     assert before.findings[-1].code == "date.before_lower_bound"
     same_year = parse_date("1990", today=TODAY, not_before=birth)
     assert same_year.status is DateStatus.VALID  # a year-only date may still be after the birth
+
+
+def test_partial_dates_compare_by_their_bounds_not_by_ordering():
+    assert PartialDate(1990).earliest() == date(1990, 1, 1)
+    assert PartialDate(1990).latest() == date(1990, 12, 31)
+    assert PartialDate(1992, 2).latest() == date(1992, 2, 29)
+    assert PartialDate(1990, 12).latest() == date(1990, 12, 31)
+    with pytest.raises(TypeError):
+        assert PartialDate(1990) < PartialDate(1990, 5)  # no ordering: a year-only date is not "before" May
 
 
 def test_partial_date_agreement_rule():

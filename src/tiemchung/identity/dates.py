@@ -13,6 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from tiemchung.identity.findings import Finding, error, warning
+from tiemchung.identity.names import fold_name
 
 EARLIEST_YEAR = 1900
 # Excel's day 0 is 1899-12-30 once its fictitious 29/02/1900 is skipped (serials from 61 on, all real dates here).
@@ -20,7 +21,7 @@ EXCEL_EPOCH = date(1899, 12, 30)
 UNKNOWN_PLACEHOLDER = date(1900, 1, 1)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class PartialDate:
     """A date known to the year, the month or the day."""
 
@@ -158,7 +159,9 @@ def _parse(raw: object) -> DateCheck:
     return _parse_text(text)
 
 
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+# "ngày 17 tháng 5 năm 1990", as typed in letters (matched on the ASCII fold).
+_WORDED = re.compile(r"(?:ngay\s*)?(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
 _DAY_FIRST = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
 _MONTH_YEAR = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{4})")
 _YEAR = re.compile(r"\d{4}")
@@ -182,6 +185,9 @@ def _parse_text(text: str) -> DateCheck:
         return _from_year(text, int(stripped), None)
     if _SERIAL.fullmatch(stripped):
         return _from_number(float(stripped), text)
+    if match := _WORDED.fullmatch(fold_name(stripped)):
+        day, month, year = (int(group) for group in match.groups())
+        return _from_parts(text, year, month, day, ())
     return _invalid(text)
 
 

@@ -57,6 +57,7 @@ def _province_prefixes() -> frozenset[str]:
 
 _SCIENTIFIC = re.compile(r"[0-9](?:[.,][0-9]+)?[eE][+]?[0-9]+")
 _SEPARATORS = re.compile(r"[\s.]+")
+_FLOAT_TEXT = re.compile(r"[0-9]{8,12}\.0")  # one zero: "079.203.001.000" is digit grouping
 
 
 def check_id_number(raw: object) -> IdCheck:
@@ -81,6 +82,8 @@ def _check_text(text: str) -> IdCheck:
         return IdCheck(text, None, IdKind.NONE, IdStatus.MISSING, (_MISSING,))
     if _SCIENTIFIC.fullmatch(stripped):
         return _check_scientific(text, stripped)
+    if _FLOAT_TEXT.fullmatch(stripped):  # "79203001234.0": a number cell exported as text by a spreadsheet tool
+        return _check_digits(text, stripped.split(".")[0], (_NUMERIC_CELL,))
     digits = _SEPARATORS.sub("", stripped)
     if not digits.isdigit() or not digits.isascii():
         return _invalid(text, _not_digits(stripped))
@@ -93,8 +96,7 @@ def _check_number(text: str, number: int | float) -> IdCheck:
         return _invalid(text, error("id.not_a_number", "Giá trị không phải là số CCCD/CMND (có phần thập phân)."))
     if number < 0:
         return _invalid(text, error("id.not_a_number", "Số CCCD/CMND không thể là số âm."))
-    found = warning("id.numeric_cell", "Ô số CCCD/CMND được lưu dạng số trong Excel; đã đọc lại thành chuỗi chữ số.")
-    return _check_digits(text, str(int(number)), (found,))
+    return _check_digits(text, str(int(number)), (_NUMERIC_CELL,))
 
 
 def _check_scientific(text: str, stripped: str) -> IdCheck:
@@ -212,6 +214,11 @@ def check_passport(raw: object) -> IdCheck:
 
 
 _MISSING = Finding("id.missing", "Không có số CCCD/CMND.", "error")
+_NUMERIC_CELL = Finding(
+    "id.numeric_cell",
+    "Ô số CCCD/CMND được lưu dạng số trong Excel; đã đọc lại thành chuỗi chữ số.",
+    "warning",
+)
 _MISSING_PASSPORT = Finding("passport.missing", "Không có số hộ chiếu.", "error")
 
 
