@@ -160,3 +160,36 @@ def test_bad_entries_are_refused_with_a_reason(session: Session, people) -> None
     refused = workflow.record_family_answer(session, users["team"], line, "corrected", bad)
     assert not refused.ok
     assert "12 (CCCD)" in refused.message and "Ngày sinh" in refused.message and "Giới tính" in refused.message
+
+
+def test_the_command_line_checks_a_signature(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tiemchung.cli import app
+    from tiemchung.registry.db import create_schema, make_engine, make_session_factory
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with make_session_factory(engine)() as session:
+        village = add_village(session)
+        users = {
+            "station": add_user(session, "tram", Role.HEALTH_STATION, WARD),
+            "team": add_user(session, "thon", Role.VILLAGE_TEAM, WARD, village_id=village.id),
+            "police": add_user(session, "congan", Role.COMMUNE_POLICE, WARD),
+        }
+        add_subject(session, "C1")
+        worklist = walk_to_police(session, users, village)
+        workflow.police_decide(session, users["police"], worklist.lines[0], "confirmed", IdentityInput())
+        assert workflow.sign_worklist(session, users["police"], worklist, tmp_path / "keys").ok
+        session.commit()
+    runner = CliRunner()
+    good = runner.invoke(app, ["cleaning", "verify", "--worklist", "1", "--database", url])
+    assert good.exit_code == 0 and "Chữ ký hợp lệ" in good.output
+    with make_session_factory(engine)() as session:
+        session.execute(update(CleaningLine).values(family_note="sửa sau khi ký", police={"sex": "F"}))
+        session.commit()
+    bad = runner.invoke(app, ["cleaning", "verify", "--worklist", "1", "--database", url])
+    assert bad.exit_code == 1 and "sửa đổi sau khi ký" in bad.output
+    listing = runner.invoke(app, ["cleaning", "worklists", "--database", url], env={"COLUMNS": "300"})
+    assert listing.exit_code == 0 and "Công an đã ký" in listing.output
