@@ -154,3 +154,26 @@ def test_exports_neutralise_formula_injection(tmp_path: Path, make_csv: Callable
 
 
 KEYS_INDEX = {key: index for index, key in enumerate(record().keys())}
+
+
+def test_inline_strings_numbers_dates_and_booleans_are_read(tmp_path: Path) -> None:
+    """Write-only openpyxl workbooks hold inline strings and no <dimension>; Excel's hold shared strings."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(VI_HEADERS)
+    changes = {"full_name": "Lê &amp; <Hà>", "birth_date": datetime(1990, 5, 4), "id_number": 1085012345,
+               "province_code": 1, "phone": True}  # fmt: skip
+    sheet.append([record(**changes)[key] for key in KEYS])
+    path = tmp_path / "inline.xlsx"
+    workbook.save(path)
+    source = open_source(path)
+    assert isinstance(source, RecordSource)
+    (row,) = source.rows()
+    values = {key: cell.value for key, cell in row.cells.items()}
+    assert values["full_name"] == "Lê &amp; <Hà>"
+    assert values["birth_date"] == datetime(1990, 5, 4)
+    assert values["id_number"] == 1085012345 and values["province_code"] == 1 and values["phone"] is True

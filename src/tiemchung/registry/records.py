@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tiemchung import identity, reference
 from tiemchung.registry.columns import COLUMNS_BY_KEY, REQUIRED_KEYS, header_label
 from tiemchung.registry.countries import nationality_code
 from tiemchung.registry.sources import FileProblem, RawCell, RawRow, open_source, text_of
@@ -132,8 +133,6 @@ class RowParser:
     """Turns raw rows into RecordRows; caches the reference look-ups that repeat on every row."""
 
     def __init__(self, *, facility_code: str | None = None, today: date | None = None) -> None:
-        from tiemchung import reference
-
         self.reference = reference
         self.facility_code = facility_code
         self.today = today or date.today()
@@ -158,8 +157,6 @@ class RowParser:
         record.errors.append(RowError(record.row, column, value, message_vi))
 
     def _subject(self, record: RecordRow, cells: dict[str, RawCell]) -> SubjectIdentity | None:
-        from tiemchung import identity
-
         texts = record.raw
         name = _name(record, cells.get("full_name"))
         birth = self._birth_date(record, cells["birth_date"].value)
@@ -195,8 +192,6 @@ class RowParser:
         )
 
     def _birth_date(self, record: RecordRow, value: object) -> tuple[str, int] | None:
-        from tiemchung import identity
-
         check = identity.parse_date(_date_input(value), today=self.today)
         record.birth = check.value
         _keep_findings(record, "birth_date", check.findings)
@@ -224,8 +219,6 @@ class RowParser:
         return DoseEntry(texts["record_id"], vaccine, lot, when, dose_kind, facility)
 
     def _vaccination_date(self, record: RecordRow, value: object) -> date | None:
-        from tiemchung import identity
-
         check = identity.parse_date(
             _date_input(value), today=self.today, not_before=record.birth, year_placeholder=False
         )
@@ -312,8 +305,6 @@ def _check_cells(record: RecordRow, raw: RawRow) -> None:
 
 
 def _name(record: RecordRow, cell: RawCell | None) -> tuple[str, str, str] | None:
-    from tiemchung import identity
-
     text = record.raw["full_name"]
     decoded = identity.decode_legacy(text, cell.font if cell else None)
     if decoded.encoding != "unicode" and decoded.text != text:
@@ -330,8 +321,6 @@ def _name(record: RecordRow, cell: RawCell | None) -> tuple[str, str, str] | Non
 def _id_number(record: RecordRow, cell: RawCell | None, sex: str | None, birth_year: int | None) -> dict[str, Any]:
     """The ID number as typed and as the rules read it. An invalid format does not reject the row: the subject is
     kept, and verification classes it (NO_ID_...); the findings stay on the subject for the cleaning worklists."""
-    from tiemchung import identity
-
     value = None if cell is None else cell.value
     check = identity.check_id_number(value.strip() if isinstance(value, str) else value)
     if check.status == identity.IdStatus.MISSING:
@@ -351,8 +340,6 @@ def _id_number(record: RecordRow, cell: RawCell | None, sex: str | None, birth_y
 
 
 def _passport(record: RecordRow, text: str) -> str | None:
-    from tiemchung import identity
-
     if not text:
         return None
     check = identity.check_passport(text)

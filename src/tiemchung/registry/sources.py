@@ -12,9 +12,13 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+from xml.parsers.expat import ExpatError
 
 from tiemchung.registry.columns import REQUIRED_KEYS, column_key, header_label
+
+if TYPE_CHECKING:
+    from tiemchung.registry.xlsx_stream import SheetStream
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_DATA_ROWS = 500_000
@@ -46,6 +50,9 @@ class RawCell:
     value: object  # str, int, float, datetime, bool or None, as the file holds it
     font: str | None = None
     formula: bool = False
+
+
+EMPTY_CELL = RawCell(None)
 
 
 @dataclass(slots=True)
@@ -87,7 +94,7 @@ class RecordSource:
                 yield RawRow(number, by_key, number in self._merged_rows)
         except (csv.Error, UnicodeDecodeError) as error:
             self.problem = FileProblem(f"Tệp CSV hỏng ở gần dòng {seen + self.header_row + 1}: {error}.")
-        except (zipfile.BadZipFile, OSError, ValueError) as error:  # a part of the zip is damaged
+        except (zipfile.BadZipFile, OSError, ValueError, ExpatError) as error:  # a damaged part of the zip
             self.problem = FileProblem(f"Không đọc hết được tệp Excel (tệp hỏng): {error}.")
         finally:
             self.close()
@@ -158,56 +165,47 @@ def _open_xlsx(path: Path) -> RecordSource | FileProblem:
 
 
 def _open_workbook(path: Path) -> RecordSource | FileProblem:
-    import openpyxl
+    from xml.parsers.expat import ExpatError
 
-    handle = path.open("rb")  # a handle, not the name: openpyxl would reject a name without an Excel suffix
+    from tiemchung.registry.xlsx_stream import SheetStream, read_layout
+
+    archive = zipfile.ZipFile(path)
     try:
-        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=False)
-    except Exception as error:  # openpyxl raises many types (KeyError, ValueError, lxml errors) on damaged files
-        handle.close()
+        layout = read_layout(archive)
+        if layout is None:
+            archive.close()
+            return FileProblem("Tệp Excel không có trang tính nào.")
+        stream = SheetStream(archive, layout)
+        source = _with_header(path, "xlsx", _xlsx_rows(stream), _merged_rows(path, layout.sheet_part), [archive])
+    except (ExpatError, KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as error:
+        # openpyxl (workbook part, stylesheet) and expat raise these on damaged or hand-made files
+        archive.close()
         return FileProblem(f"Tệp Excel bị hỏng hoặc không hợp lệ ({type(error).__name__}).")
-    if not workbook.worksheets:
-        workbook.close()
-        handle.close()
-        return FileProblem("Tệp Excel không có trang tính nào.")
-    sheet: Any = workbook.worksheets[0]
-    declared_rows = sheet.max_row
-    if declared_rows is not None and declared_rows > MAX_DATA_ROWS + HEADER_SEARCH_ROWS:
-        workbook.close()
-        handle.close()
-        return FileProblem(too_many_rows_message(declared_rows))
-    # The declared dimension can be wrong (smaller than the data); stream the real rows instead.
-    sheet.reset_dimensions()
-    merged = _merged_rows(path, sheet._worksheet_path)
-    rows = _xlsx_rows(sheet)
-    source = _with_header(path, "xlsx", rows, merged, closers=[workbook, handle])
-    if isinstance(source, RecordSource) and declared_rows is not None:
-        source.declared_rows = max(declared_rows - source.header_row, 0)
+    declared = stream.declared_rows
+    if declared is not None and declared > MAX_DATA_ROWS + HEADER_SEARCH_ROWS:
+        if isinstance(source, RecordSource):
+            source.close()
+        return FileProblem(too_many_rows_message(declared))
+    if isinstance(source, RecordSource) and declared is not None:
+        source.declared_rows = max(declared - source.header_row, 0)
     return source
 
 
-def _xlsx_rows(sheet: Any) -> Iterator[tuple[int, list[RawCell]]]:
-    for number, row in enumerate(sheet.iter_rows(), start=1):
-        yield number, [_xlsx_cell(cell) for cell in row]
-
-
-def _xlsx_cell(cell: Any) -> RawCell:
-    value = getattr(cell, "value", None)
-    data_type = getattr(cell, "data_type", "n")
-    if data_type == "f":
-        return RawCell(value, formula=True)
-    if isinstance(value, str):
-        # Every text cell carries its font (style 0 has one too: a workbook's default font may be .VnTime).
-        return RawCell(value, font=cell.font.name)
-    return RawCell(value)
+def _xlsx_rows(stream: "SheetStream") -> Iterator[tuple[int, list[RawCell]]]:
+    for number, cells in stream.rows():
+        dense = [EMPTY_CELL] * (max((cell.column for cell in cells), default=-1) + 1)
+        for cell in cells:
+            font = cell.font if isinstance(cell.value, str) else None
+            dense[cell.column] = RawCell(cell.value, font, cell.formula)
+        yield number, dense
 
 
 _MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="[A-Z]+(\d+)(?::[A-Z]+(\d+))?"')
 
 
 def _merged_rows(path: Path, sheet_part: str) -> frozenset[int]:
-    """Rows touched by merged cells. Read-only openpyxl does not report merges, so scan the sheet XML for them
-    (they come after the data; a chunked byte scan is far cheaper than a second parse)."""
+    """Rows touched by merged cells. Merges are listed after the data in the sheet XML, so the rows would be gone
+    by the time the stream met them: a chunked byte scan beforehand is far cheaper than a second parse."""
     rows: set[int] = set()
     tail = b""
     with zipfile.ZipFile(path) as archive, archive.open(sheet_part.lstrip("/")) as part:
@@ -302,7 +300,7 @@ def original_rows(path: Path, numbers: set[int]) -> tuple[list[str], dict[int, l
                 wanted[number] = [cell.value for cell in cells]
                 if len(wanted) == len(numbers):
                     break
-    except (csv.Error, UnicodeDecodeError, zipfile.BadZipFile, OSError, ValueError):
+    except (csv.Error, UnicodeDecodeError, zipfile.BadZipFile, OSError, ValueError, ExpatError):
         pass  # the import already reported why the file stops here; export what was read
     finally:
         source.close()
