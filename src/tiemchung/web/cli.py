@@ -33,6 +33,7 @@ def serve(
     create_tables: Annotated[bool, typer.Option(help="Tạo bảng nếu chưa có (dùng cho thử nghiệm).")] = False,
 ) -> None:
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     from tiemchung.registry.db import create_schema, make_engine
     from tiemchung.web.app import create_app
@@ -41,7 +42,8 @@ def serve(
     settings = Settings.from_env(database_url=database)
     if create_tables:
         create_schema(make_engine(settings.database_url))
-    typer.echo(f"Nền tảng web đang chạy tại http://{host}:{port} (cơ sở dữ liệu: {settings.database_url})")
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    typer.echo(f"Nền tảng web đang chạy tại http://{host}:{port} (cơ sở dữ liệu: {shown})")
     uvicorn.run(create_app(settings), host=host, port=port, workers=workers, log_level="warning")
 
 
