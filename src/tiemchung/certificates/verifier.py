@@ -16,6 +16,9 @@ from typing import Any
 import jsonschema
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pycose.algorithms import Es256
+from pycose.headers import Algorithm
 from pycose.keys import CoseKey
 from pycose.messages import Sign1Message
 
@@ -90,9 +93,11 @@ def check_kid(message: Sign1Message, trust_list: TrustList) -> tuple[Check, list
 
 
 def signature_is_valid(message: Sign1Message, certificate: x509.Certificate) -> bool:
-    pem = certificate.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    public_key = certificate.public_key()
+    algorithm = message.phdr.get(Algorithm) or message.uhdr.get(Algorithm)
+    if algorithm is Es256 and isinstance(public_key, ec.EllipticCurvePublicKey):
+        return isinstance(public_key.curve, ec.SECP256R1) and hcert.es256_signature_is_valid(message, public_key)
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     try:
         message.key = CoseKey.from_pem_public_key(pem.decode())
         return bool(message.verify_signature())
