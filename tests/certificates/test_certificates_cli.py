@@ -23,9 +23,18 @@ def database(tmp_path: Path) -> str:
     create_schema(engine)
     with transaction(make_session_factory(engine)) as session:
         session.add(Facility(code="F9", name="Bệnh viện Bạch Mai", province_code="01"))
-        subject = Subject(subject_key="S1", full_name_raw="Trần Văn Ánh", full_name="Trần Văn Ánh",
-                          name_canonical="tran van anh", name_folded="tran van anh", birth_date="1985-02-03",
-                          birth_year=1985, sex="M", id_number="001085001234", verification_category="VERIFIED")  # fmt: skip
+        subject = Subject(
+            subject_key="S1",
+            full_name_raw="Trần Văn Ánh",
+            full_name="Trần Văn Ánh",
+            name_canonical="tran van anh",
+            name_folded="tran van anh",
+            birth_date="1985-02-03",
+            birth_year=1985,
+            sex="M",
+            id_number="001085001234",
+            verification_category="VERIFIED",
+        )
         session.add(subject)
         session.flush()
         session.add(Dose(record_id="R1", subject_id=subject.id, vaccine="Moderna", vaccination_date=date(2022, 3, 1),

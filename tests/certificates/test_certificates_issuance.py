@@ -126,8 +126,11 @@ def test_each_booster_gets_a_new_certificate_numbered_as_eu_2021_2301(
 ) -> None:  # fmt: skip
     subject = make_subject()
     days = [date(2021, 7, 1), date(2021, 9, 1), date(2022, 1, 5)]
-    doses = [make_dose(subject, days[0], vaccine="AstraZeneca"), make_dose(subject, days[1], vaccine="AstraZeneca", kind="2"),
-             make_dose(subject, days[2], vaccine="Pfizer", kind="booster_1")]  # fmt: skip
+    doses = [
+        make_dose(subject, days[0], vaccine="AstraZeneca"),
+        make_dose(subject, days[1], vaccine="AstraZeneca", kind="2"),
+        make_dose(subject, days[2], vaccine="Pfizer", kind="booster_1"),
+    ]
     for day in days:
         sign_day(day)
     issued = [issue_certificate(session, subject.id, dose.id, signer=signer, now=NOW.replace(year=2022, month=2))

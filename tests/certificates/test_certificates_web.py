@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).parents[1] / "web"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "cleaning"))
 
-from web_world import World, build_world  # noqa: E402
+from web_world import World, build_world
 
-from tiemchung.certificates import hcert  # noqa: E402
-from tiemchung.certificates.keys import init_keys  # noqa: E402
-from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day  # noqa: E402
-from tiemchung.registry.models import Dose, Facility, Subject  # noqa: E402
+from tiemchung.certificates import hcert
+from tiemchung.certificates.keys import init_keys
+from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day
+from tiemchung.registry.models import Dose, Facility, Subject
 
 PASSPHRASE = "mat-khau-khoa-web"
 
