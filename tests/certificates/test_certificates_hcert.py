@@ -59,23 +59,6 @@ def test_every_uvci_we_make_is_valid_and_one_changed_character_is_caught(opaque:
     assert not hcert.uvci_is_valid(body[:position] + replacement + body[position + 1 :] + "#" + check)
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("Nguyễn Thị Đào", "NGUYEN<THI<DAO"),
-        ("Trương Ngọc Ánh", "TRUONG<NGOC<ANH"),
-        ("ĐẶNG VĂN ƯỚC", "DANG<VAN<UOC"),
-        ("Nguyễn Thị Thuỷ", "NGUYEN<THI<THUY"),  # NFD input and old-style tone placement
-        ("d'Červenková Panklová", "DCERVENKOVA<PANKLOVA"),
-        ("Müller-Lüdenscheidt", "MUELLER<LUEDENSCHEIDT"),
-    ],
-)
-def test_names_are_transliterated_as_icao_9303(name: str, expected: str) -> None:
-    import unicodedata
-
-    assert hcert.transliterate_icao(unicodedata.normalize("NFD", name)) == expected
-
-
 def test_the_qr_image_reads_back_to_the_same_text(signer: DocumentSigner) -> None:
     text = _hc1(signer)
     assert hcert.read_qr_image(hcert.qr_png(text)) == text

@@ -2,11 +2,10 @@
 
 Every step is a library call (cbor2, pycose, zlib, base45, segno, zxing-cpp); this module only wires them in
 the order the spec fixes, in both directions, so that the verifier can name the step where a code breaks.
-Also here: the UVCI with its Luhn mod N check character, and the ICAO 9303 transliteration of names.
+Also here: the UVCI with its Luhn mod N check character.
 """
 
 import io
-import unicodedata
 import zlib
 from datetime import UTC, datetime
 from typing import Any
@@ -225,55 +224,3 @@ def uvci_is_valid(uvci: str) -> bool:
     if len(check) != 1 or any(c not in UVCI_ALPHABET for c in body + check):
         return False
     return _luhn_mod_n_sum(body + check, 1) == 0
-
-
-# --- names (ICAO 9303 part 3, transliteration of Latin letters) -------------------------------------------
-
-# The ICAO table's multi-letter transliterations; every other Latin letter with diacritics loses them
-# (Vietnamese ă â ê ô ơ ư and the five tones all do). Đ has no Unicode decomposition, so it is listed.
-_ICAO_SPECIAL = {
-    "Đ": "D",
-    "Ð": "D",
-    "Ä": "AE",
-    "Å": "AA",
-    "Æ": "AE",
-    "Ö": "OE",
-    "Ø": "OE",
-    "Ü": "UE",
-    "ß": "SS",
-    "Þ": "TH",
-    "Ĳ": "IJ",
-    "Œ": "OE",
-    "Ł": "L",
-    "Ħ": "H",
-    "Ŋ": "N",
-    "Ŧ": "T",
-    "ı": "I",
-}
-
-
-def transliterate_icao(name: str) -> str:
-    """A name in the machine-readable form of ICAO 9303: A-Z only, `<` between words ("NGUYEN<VAN<AN")."""
-    upper = unicodedata.normalize("NFC", name).upper()
-    mapped = "".join(_ICAO_SPECIAL.get(character, character) for character in upper)
-    letters = unicodedata.normalize("NFKD", mapped)
-    kept = []
-    for character in letters:
-        if "A" <= character <= "Z":
-            kept.append(character)
-        elif character in " -<,'" or character.isspace():
-            # Apostrophes are dropped by ICAO, but words split by spaces and hyphens become `<`.
-            kept.append("" if character == "'" else "<")
-    return "<".join(part for part in "".join(kept).split("<") if part)
-
-
-def split_vietnamese_name(full_name: str) -> tuple[str, str]:
-    """(surname, forenames) of a Vietnamese name: the first word is the family name, the rest the given names.
-
-    Used for Vietnamese citizens only; foreigners' names are split the same way by default, which the
-    facility can correct in the registry (the passport's own split is not in the import format).
-    """
-    words = unicodedata.normalize("NFC", full_name).split()
-    if not words:
-        return "", ""
-    return words[0], " ".join(words[1:])

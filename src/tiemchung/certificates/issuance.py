@@ -9,6 +9,7 @@ No ID number goes into the QR code.
 """
 
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,6 +21,7 @@ from tiemchung.certificates import hcert
 from tiemchung.certificates.keys import DocumentSigner
 from tiemchung.certificates.models import Certificate
 from tiemchung.certificates.signing import dose_signature_is_valid
+from tiemchung.identity.icao import icao_name
 from tiemchung.reference.vaccines import DoseKind, Vaccine, dcc_dose_numbers, vaccine_by_name
 from tiemchung.registry.audit import record
 from tiemchung.registry.models import Dose, Subject
@@ -173,10 +175,10 @@ def dose_numbers(session: Session, dose: Dose, kind: DoseKind, vaccine: Vaccine)
 
 def build_dcc(subject: Subject, dose: Dose, vaccine: Vaccine, *, dose_number: int, total: int, uvci: str) -> dict:
     """The DCC JSON (schema 1.3.0): names, birth date and the vaccination entry; no ID or passport number."""
-    surname, forenames = hcert.split_vietnamese_name(subject.full_name)
-    name: dict[str, str] = {"fn": surname, "fnt": hcert.transliterate_icao(surname)}
+    surname, forenames = split_name(subject.full_name)
+    name: dict[str, str] = {"fn": surname, "fnt": icao_name(surname)}
     if forenames:
-        name |= {"gn": forenames, "gnt": hcert.transliterate_icao(forenames)}
+        name |= {"gn": forenames, "gnt": icao_name(forenames)}
     entry = {
         "tg": DISEASE_COVID_19,
         "vp": vaccine.prophylaxis,
@@ -190,6 +192,15 @@ def build_dcc(subject: Subject, dose: Dose, vaccine: Vaccine, *, dose_number: in
         "ci": uvci,
     }
     return {"ver": SCHEMA_VERSION, "nam": name, "dob": subject.birth_date or "", "v": [entry]}
+
+
+def split_name(full_name: str) -> tuple[str, str]:
+    """(surname, forenames): the first word is the family name, the rest the given names (Vietnamese order).
+
+    Foreigners' names are split the same way; the import format has no separate family-name column.
+    """
+    words = unicodedata.normalize("NFC", full_name).split()
+    return (words[0], " ".join(words[1:])) if words else ("", "")
 
 
 def _add_months(moment: datetime, months: int) -> datetime:
