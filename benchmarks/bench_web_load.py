@@ -113,6 +113,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.3)
     server.terminate()
+    server.wait(timeout=30)
     raise SystemExit("the server did not start")
 
 
@@ -222,12 +223,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="append the result table to this file")
     args = parser.parse_args()
     url, name = prepare_database(args.postgres, args.subjects, args.users)
-    server = start_server(url, args.port, args.workers)
+    server = None
     try:
+        server = start_server(url, args.port, args.workers)
         stats, elapsed = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", args))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
         admin = make_engine(args.postgres, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'drop database if exists "{name}" with (force)'))

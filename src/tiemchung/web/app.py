@@ -79,3 +79,8 @@ async def _redirect_to_login(request: Request, error: LoginRequired) -> Response
 
 
 __all__ = ["NavItem", "create_app"]
+
+
+def app_from_env() -> FastAPI:
+    """The application from `TIEMCHUNG_*` variables (the factory uvicorn workers import)."""
+    return create_app(Settings.from_env())

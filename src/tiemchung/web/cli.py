@@ -1,5 +1,6 @@
 """Commands of the web package: `tiemchung serve` and `tiemchung users ...`."""
 
+import os
 import secrets
 from typing import Annotated
 
@@ -44,7 +45,15 @@ def serve(
         create_schema(make_engine(settings.database_url))
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     typer.echo(f"Nền tảng web đang chạy tại http://{host}:{port} (cơ sở dữ liệu: {shown})")
-    uvicorn.run(create_app(settings), host=host, port=port, workers=workers, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    # Worker processes build the app from the environment; they must share the session-signing key.
+    os.environ["TIEMCHUNG_DATABASE_URL"] = settings.database_url
+    os.environ["TIEMCHUNG_SECRET_KEY"] = settings.secret_key
+    uvicorn.run(
+        "tiemchung.web.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning"
+    )
 
 
 def add_user(
