@@ -97,7 +97,8 @@ def run_baseline(data: Path, workdir: Path, threads: int) -> dict[str, Any]:
     ).fetchall()
     seconds = time.perf_counter() - started
     right = sum(truth[subject]["person_id"] == person for subject, person in best)
-    findable = sum(1 for row in truth.values() if row.get("expected_matched_person_id"))
+    register = set(pq.read_table(data / "register.parquet", columns=["person_id"]).column(0).to_pylist())
+    findable = sum(1 for row in truth.values() if row["person_id"] in register)
     engine = _engine_scores(workdir.parent / "engine" / "results.parquet", truth, findable)
     connection.close()
     return {"seconds": round(seconds, 2), "plain_splink": _f1(right, len(best), findable), "engine": engine}

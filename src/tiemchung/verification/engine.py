@@ -46,7 +46,7 @@ PREPARED_FILE = "register.duckdb"
 MODEL_FILE = "model.json"
 # Below this many subjects EM has too few pairs to be stable: the shipped model is used instead.
 MIN_SUBJECTS_TO_TRAIN = 5_000
-TRAINING_SAMPLE = 200_000
+TRAINING_SAMPLE = 50_000
 
 Progress = Callable[[int, int], None]
 
@@ -158,14 +158,20 @@ class RegisterIndex:
         batch = read_subjects(self._connection, subjects)
         total = len(batch.queries)
         report(0, total)
+        log.info("read %d subjects in %.1f s", total, time.perf_counter() - started)
         prepared = [prepare_subject(query) for query in batch.queries]
         report(total // 4, total)
+        log.info("prepared subjects at %.1f s", time.perf_counter() - started)
         self._load_subjects(prepared)
+        log.info("loaded subjects at %.1f s", time.perf_counter() - started)
         self._connection.execute(f"CREATE OR REPLACE TEMP TABLE exact AS {sql.EXACT_SQL}")
         report(total // 2, total)
+        log.info("exact path done at %.1f s", time.perf_counter() - started)
         self._maybe_train(prepared)
+        log.info("model ready at %.1f s", time.perf_counter() - started)
         self._match_probabilistic()
         report(total * 9 // 10, total)
+        log.info("probabilistic path done at %.1f s", time.perf_counter() - started)
         self._connection.execute(f"CREATE OR REPLACE TEMP TABLE results AS {sql.RESULTS_SQL}")
         _write_results(self._connection, out)
         _write_evidence(self._connection, batch, out)
@@ -291,12 +297,15 @@ _MODEL_SCHEMA = pa.schema([(column, pa.int32() if column == "birth_year" else pa
 
 def subjects_table(prepared: list[PreparedSubject]) -> pa.Table:
     """Prepared subjects as Arrow (the `subjects` table of the SQL)."""
-    return pa.Table.from_pylist([vars(subject) for subject in prepared], schema=_SUBJECT_SCHEMA)
+    columns = {name: [getattr(subject, name) for subject in prepared] for name in _SUBJECT_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=_SUBJECT_SCHEMA)
 
 
 def model_table(prepared: list[PreparedSubject]) -> pa.Table:
     """Prepared subjects as one side of the model (MODEL_COLUMNS)."""
-    return pa.Table.from_pylist([subject.model_row() for subject in prepared], schema=_MODEL_SCHEMA)
+    rows = [subject.model_row() for subject in prepared]
+    columns = {name: [row[name] for row in rows] for name in _MODEL_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=_MODEL_SCHEMA)
 
 
 def _prepare(connection: duckdb.DuckDBPyConnection, register: Path) -> None:

@@ -135,7 +135,7 @@ def train(linker: Any, *, seed: int = 42) -> None:
     linker.training.estimate_probability_two_random_records_match(
         [block_on("name_fold", "birth_date", "ward_code")], recall=0.8
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=2_000_000, seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000, seed=seed)
     # Two EM passes, each blocking on what the other one estimates, so every comparison gets m.
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("name_fold", "sex"), estimate_without_term_frequencies=True
