@@ -19,6 +19,7 @@ EARLIEST_YEAR = 1900
 # Excel's day 0 is 1899-12-30 once its fictitious 29/02/1900 is skipped (serials from 61 on, all real dates here).
 EXCEL_EPOCH = date(1899, 12, 30)
 UNKNOWN_PLACEHOLDER = date(1900, 1, 1)
+_LAST_SERIAL = 2958465  # 31/12/9999, Excel's last date
 
 
 @dataclass(frozen=True)
@@ -244,12 +245,14 @@ def _from_year(text: str, year: int, month: int | None) -> DateCheck:
 
 def _from_number(number: int | float, text: str | None = None) -> DateCheck:
     """An integer 1900..2100 is a year (a birth-year cell); other numbers are Excel serial dates."""
+    if isinstance(number, int) and not 0 < number < _LAST_SERIAL:
+        return _invalid(text if text is not None else "(số ngoài khoảng ngày)")
     shown = text if text is not None else str(number)
     if not math.isfinite(number) or number < 1:
         return _invalid(shown)
     if float(number).is_integer() and EARLIEST_YEAR <= number <= 2100:
         return _from_year(shown, int(number), None)
-    if number < 61 or number > 2958465:  # before 01/03/1900 (Excel's leap-year bug) or after 9999
+    if number < 61 or number > _LAST_SERIAL:  # before 01/03/1900 (Excel's leap-year bug) or after 9999
         return _invalid(shown)
     value = EXCEL_EPOCH + timedelta(days=int(number))
     converted = warning(

@@ -17,6 +17,7 @@ from tiemchung.identity.findings import Finding, error, warning
 
 CCCD_LENGTH = 12
 CMND_LENGTH = 9
+_LONGEST_NUMBER = 10**40  # beyond this a number cell is certainly not an ID (and too long to print safely)
 
 
 class IdKind(StrEnum):
@@ -96,6 +97,8 @@ def _check_number(text: str, number: int | float) -> IdCheck:
         return _invalid(text, error("id.not_a_number", "Giá trị không phải là số CCCD/CMND (có phần thập phân)."))
     if number < 0:
         return _invalid(text, error("id.not_a_number", "Số CCCD/CMND không thể là số âm."))
+    if number > _LONGEST_NUMBER:
+        return _invalid(text, error("id.wrong_length", "Số quá dài: số CCCD có 12 chữ số, số CMND có 9 chữ số."))
     return _check_digits(text, str(int(number)), (_NUMERIC_CELL,))
 
 
@@ -246,6 +249,10 @@ def _raw_text(raw: object) -> str:
         return ""
     if isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
         return repr(raw)
+    if isinstance(raw, int) and abs(raw) > _LONGEST_NUMBER:
+        return "(số quá dài)"  # str() of a huge int raises; no ID is this long anyway
+    if isinstance(raw, bytes):
+        return raw.decode("latin-1")
     return str(raw)
 
 

@@ -147,8 +147,10 @@ def parse_dose_kind(text: object) -> DoseKind | None:
     third primary dose (Abdala), as in the spec; a bare "Mũi 4" is ambiguous and gives None."""
     if isinstance(text, bool):
         return None
-    if isinstance(text, int | float):
-        return _PRIMARY_BY_NUMBER.get(int(text)) if float(text).is_integer() else None
+    if isinstance(text, int):
+        return _PRIMARY_BY_NUMBER.get(text)
+    if isinstance(text, float):
+        return _PRIMARY_BY_NUMBER.get(int(text)) if text.is_integer() else None
     if not isinstance(text, str):
         return None
     folded = " ".join(re.sub(r"[^a-z0-9_]+", " ", fold_name(text)).split())
