@@ -76,6 +76,9 @@ def test_seed_workbook_layout_has_the_seeds_letters_merges_and_bold_n(seed_workb
     assert letters == [*"abcdefghijklm", "n=c+...+m", "o", "p=n-o", "q"]
     merged = {str(r) for r in sheet.merged_cells.ranges}
     assert {"C4:H4", "I4:K4", "L4:M4", "A4:A5", "N4:N5"} <= merged
+    names = [sheet.cell(row=FIRST_DATA_ROW + i, column=2).value for i in range(63)]
+    assert (names[0], names[30], names[43], names[44]) == ("Hà Nội", "TT- Huế", "Tp. HCM", "BR-VT")  # as typed
+    assert sheet["A2"].value == "(Số liệu tính đến ngày 31/01/2023)"
     bold = [sheet.cell(row=FIRST_DATA_ROW + i, column=14).font.b for i in range(63)]
     assert bold == [False] * 22 + [True] * 25 + [False] * 16  # rows 23–47, the seed's second page
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from openpyxl.styles import Font
 
-from tiemchung.reconciliation.appendix1 import Appendix1Report, StatedNational, assemble_appendix1
+from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row, StatedNational, assemble_appendix1
 from tiemchung.reconciliation.layout import CELL_KEYS
-from tiemchung.reconciliation.reported import ReportedFigures, read_appendix1_workbook
+from tiemchung.reconciliation.reported import read_appendix1_workbook
 from tiemchung.reconciliation.seedtext import SeedAppendix1, find_seed, parse_appendix1, parse_verification_report
 from tiemchung.reconciliation.verification_report import Count, seed_findings
 from tiemchung.reconciliation.xlsx import FIRST_DATA_ROW, appendix1_workbook
@@ -20,17 +20,23 @@ from tiemchung.reference import find_province
 
 
 def seed_appendix1_report(seed: SeedAppendix1) -> Appendix1Report:
-    """The seed's rows as a report (nothing entered): the shape the workbook is written from."""
-    figures = ReportedFigures()
+    """The seed's rows as typed (its order, TT numbers and short names, nothing entered): what its workbook holds."""
+    rows = []
     for row in seed.rows:
         province = find_province(row.province_name)
-        if province is None:
-            figures.findings.append(f"Seed 001, dòng {row.tt}: không nhận ra tỉnh “{row.province_name}”.")
-            continue
-        figures.cells[province.code] = dict(zip(CELL_KEYS, row.cells, strict=True))
-        if row.stated_total is not None:
-            figures.stated_totals[province.code] = row.stated_total
-    return assemble_appendix1(figures, {}, stated=_stated(seed))
+        rows.append(
+            Appendix1Row(
+                tt=row.tt,
+                province_code=province.code if province is not None else "",
+                province_name=row.province_name,
+                reported=row.cells,
+                has_report=True,
+                stated_total=row.stated_total,
+                entered_cells=(0,) * len(CELL_KEYS),
+                entered_outside=0,
+            )
+        )
+    return Appendix1Report(as_of=seed.as_of, rows=rows, stated=_stated(seed))
 
 
 def _stated(seed: SeedAppendix1) -> StatedNational:
@@ -44,9 +50,8 @@ def write_seed_appendix1_workbook(seed: SeedAppendix1, path: Path) -> None:
     workbook = appendix1_workbook(report, typed_totals=True, with_entered=False)
     sheet = workbook.active
     assert sheet is not None
-    bold_rows = {row.tt for row in seed.rows if row.bold_total}
-    for offset, row in enumerate(report.rows):
-        if row.tt in bold_rows:
+    for offset, row in enumerate(seed.rows):
+        if row.bold_total:
             sheet.cell(row=FIRST_DATA_ROW + offset, column=14).font = Font(bold=True)
     workbook.save(path)
 
@@ -61,7 +66,7 @@ def imported_seed_appendix1(shared_dir: Path, workbook_path: Path | None = None)
         path = workbook_path or Path(folder) / "seed_001_appendix1.xlsx"
         write_seed_appendix1_workbook(seed, path)
         figures = read_appendix1_workbook(path)
-    return assemble_appendix1(figures, {}, stated=_stated(seed))
+    return assemble_appendix1(figures, {}, as_of=seed.as_of, stated=_stated(seed))
 
 
 def check_seed_001(shared_dir: Path, workbook_path: Path | None = None) -> list[str]:

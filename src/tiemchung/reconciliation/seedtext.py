@@ -7,6 +7,7 @@ is tolerant: a line that does not look like a table row is skipped, never an err
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 _TAG = re.compile(r"<[^>]+>")
@@ -43,6 +44,7 @@ class SeedLetterFigures:
 class SeedAppendix1:
     rows: list[SeedAppendix1Row] = field(default_factory=list)
     letter: SeedLetterFigures = SeedLetterFigures(None, None, None)
+    as_of: date | None = None
 
 
 def parse_appendix1(text: str) -> SeedAppendix1:
@@ -56,7 +58,9 @@ def parse_appendix1(text: str) -> SeedAppendix1:
             continue
         cells = tuple(number or 0 for number in numbers[:11])
         rows.append(SeedAppendix1Row(int(fields[0]), fields[1].strip(), cells, numbers[11], "<b>" in fields[13]))
-    return SeedAppendix1(rows=rows, letter=_letter_figures(text))
+    as_of = re.search(r"\(Số liệu tính đến ngày (\d{1,2})/(\d{1,2})/(\d{4})\)", text)
+    day = date(int(as_of.group(3)), int(as_of.group(2)), int(as_of.group(1))) if as_of else None
+    return SeedAppendix1(rows=rows, letter=_letter_figures(text), as_of=day)
 
 
 def _letter_figures(text: str) -> SeedLetterFigures:

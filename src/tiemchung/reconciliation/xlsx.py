@@ -175,7 +175,7 @@ def _appendix1_widths(sheet: Worksheet) -> None:
     for letter in "nop":
         sheet.column_dimensions[get_column_letter(_column(letter))].width = 14
     sheet.column_dimensions["Q"].width = 24
-    sheet.row_dimensions[HEADER_ROW].height = 48
+    sheet.row_dimensions[HEADER_ROW].height = 90
     sheet.row_dimensions[HEADER_ROW + 1].height = 32
 
 
