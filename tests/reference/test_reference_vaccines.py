@@ -45,7 +45,8 @@ def test_the_eight_vaccines_with_their_eu_dcc_codes():
         ("Vaxzevria", "AstraZeneca"), ("Comirnaty", "Pfizer"), ("pfizer-biontech", "Pfizer"),
         ("Spikevax", "Moderna"), ("Sinopharm", "Vero Cell"), ("VERO CELL", "Vero Cell"),
         ("J&J", "Janssen"), ("Sputnik-V", "Sputnik V"), ("Hayat Vax", "Hayat-Vax"),
-        ("Vắc xin Abdala", "Abdala"), ("abdala", "Abdala"),
+        ("Vắc xin Abdala", "Abdala"), ("abdala", "Abdala"), ("Pfizer-BioNTech (Comirnaty)", "Pfizer"),
+        ("AstraZeneca (Covishield)", "AstraZeneca"), ("Vero Cell của Sinopharm", "Vero Cell"),
     ],
 )  # fmt: skip
 def test_vaccine_by_name_and_alias(text, key):
@@ -53,7 +54,7 @@ def test_vaccine_by_name_and_alias(text, key):
     assert found is not None and found.key == key
 
 
-@pytest.mark.parametrize("text", ["", "Sinovac", "vaccine", None, 3])
+@pytest.mark.parametrize("text", ["", "Sinovac", "vaccine", None, 3, "Pfizer hoặc Moderna", "xAZx"])
 def test_unknown_vaccine_is_none(text):
     assert vaccine_by_name(text) is None
 
@@ -70,7 +71,8 @@ def test_dose_kind_spec_value_and_enum_value_parse_back(kind):
     [
         (1, DoseKind.PRIMARY_1), (2.0, DoseKind.PRIMARY_2), ("Mũi 1", DoseKind.PRIMARY_1),
         ("mui 2", DoseKind.PRIMARY_2), ("Liều nhắc 1", DoseKind.BOOSTER_1), ("booster 2", DoseKind.BOOSTER_2),
-        ("NHẮC LẠI 1", DoseKind.BOOSTER_1), ("bổ sung", DoseKind.ADDITIONAL),
+        ("NHẮC LẠI 1", DoseKind.BOOSTER_1), ("bổ sung", DoseKind.ADDITIONAL), ("Mũi nhắc lại 2", DoseKind.BOOSTER_2),
+        ("nhắc lại lần 1", DoseKind.BOOSTER_1), ("Mũi cơ bản 2", DoseKind.PRIMARY_2), ("Mũi số 1", DoseKind.PRIMARY_1),
     ],
 )  # fmt: skip
 def test_dose_kind_variants(text, kind):

@@ -92,7 +92,19 @@ def vaccine_by_name(text: str) -> Vaccine | None:
         return None
     key = _vaccine_key(text)
     key = re.sub(r"^(vacxin|vaccine|vaccin|vx)", "", key) or key
-    return _vaccine_index().get(key)
+    exact = _vaccine_index().get(key)
+    if exact is not None or len(key) < _MIN_CONTAINED_NAME:
+        return exact
+    # "Pfizer-BioNTech (Comirnaty)", "AstraZeneca (Covishield)": names of one vaccine inside the cell, and no other's.
+    contained = {
+        vaccine.key: vaccine
+        for name, vaccine in _vaccine_index().items()
+        if len(name) >= _MIN_CONTAINED_NAME and name in key
+    }
+    return next(iter(contained.values())) if len(contained) == 1 else None
+
+
+_MIN_CONTAINED_NAME = 5  # shorter names (AZ, J&J, Hayat) only match a whole cell
 
 
 class DoseKind(StrEnum):
@@ -136,8 +148,8 @@ _DOSE_SPEC_VALUES: dict[DoseKind, str] = {
 }
 _PRIMARY_BY_NUMBER = {1: DoseKind.PRIMARY_1, 2: DoseKind.PRIMARY_2, 3: DoseKind.PRIMARY_3}
 _BOOSTER_BY_NUMBER = {1: DoseKind.BOOSTER_1, 2: DoseKind.BOOSTER_2}
-_BOOSTER_WORDS = re.compile(r"^(?:lieu )?(?:nhac lai|nhac|booster|tiem nhac)[ _]?([12])(?: mui [34])?$")
-_PRIMARY_WORDS = re.compile(r"^(?:mui|lieu|dose|m)[ _]?([123])(?: vx abdala| abdala)?$")
+_BOOSTER_WORDS = re.compile(r"^(?:lieu |mui )?(?:tiem )?(?:nhac lai|nhac|booster)(?: lan)?[ _]?([12])(?: mui [34])?$")
+_PRIMARY_WORDS = re.compile(r"^(?:mui|lieu|dose|m)(?: co ban)?(?: so)?[ _]?([123])(?: vx abdala| abdala)?$")
 _ADDITIONAL_WORDS = frozenset({"lieu bo sung", "bo sung", "mui bo sung", "additional", "additional dose"})
 
 
