@@ -125,6 +125,7 @@ def run_sequential(
     base_url: str, headers: dict[str, str], queries: list[tuple[dict[str, str], str, str]], *, warmup: int
 ) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {}
+    engine_ms: list[float] = []
     agree = 0
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
         for body, _, _ in queries[:warmup]:
@@ -135,14 +136,21 @@ def run_sequential(
             elapsed_ms = (time.perf_counter() - started) * 1000
             response.raise_for_status()
             latencies.setdefault(label, []).append(elapsed_ms)
+            engine_ms.append(_server_timing(response))
             agree += response.json()["category"] == expected
     everything = [value for values in latencies.values() for value in values]
     return {
         "requests": len(everything),
         "category_agrees_with_truth": round(agree / len(everything), 4),
         "all": _summary(everything),
+        "engine_verify_one_server_side": _summary(engine_ms),
         **{label: _summary(values) for label, values in sorted(latencies.items())},
     }
+
+
+def _server_timing(response: httpx.Response) -> float:
+    """The service's own `verify` duration (Server-Timing header), in ms."""
+    return float(response.headers["Server-Timing"].split("dur=", 1)[1])
 
 
 async def run_concurrent(

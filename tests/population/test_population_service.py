@@ -40,6 +40,7 @@ def test_online_answer_is_exactly_the_section_3_row(service: TestClient, api_key
         assert response.json()["subject_id"] == query.subject_id
         assert response.json()["category"] == expected.value
         assert response.headers["X-Request-ID"]
+        assert response.headers["Server-Timing"].startswith("verify;dur=")
 
 
 def test_calls_without_a_valid_key_are_refused(service: TestClient, api_key: str) -> None:
