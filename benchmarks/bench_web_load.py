@@ -105,7 +105,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TIEMCHUNG_SECRET_KEY": uuid.uuid4().hex, "TIEMCHUNG_KEYS_DIR": "/tmp/tiemchung-bench-keys"}
     command = [sys.executable, "-m", "tiemchung", "serve", "--database", url, "--port", str(port)]
     server = subprocess.Popen([*command, "--workers", str(workers)], env=env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # two worker processes importing the app on a loaded machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:

@@ -7,19 +7,27 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
 from cleaning_factories import HOME_WARD, PASSWORD, add_subject, add_user, add_village
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tiemchung.cleaning.models import CleaningLine, LineState
+from tiemchung.population.keys import KeyStore
+from tiemchung.population.sample import write_sample
+from tiemchung.population.service import ServiceConfig
+from tiemchung.population.service import create_app as create_register_app
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.models import Facility, Role, Subject
+from tiemchung.verification.client import Backoff, RegisterClient
 from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings
+from tiemchung.web.verifier import RegisterVerifier
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM_ARGS = [
@@ -54,10 +62,14 @@ def server(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session]]]:
         add_user(session, "congan", Role.COMMUNE_POLICE, HOME_WARD[2])
         add_user(session, "soyte", Role.PROVINCE, HOME_WARD[0])
         add_user(session, "coso", Role.FACILITY, HOME_WARD[0], facility_code="F1")
-        add_subject(session, "S-1", full_name="Lê Thị Hoa", name_folded="le thi hoa", sex="F")
+        # In the sample register as 001085012345; the registry lacks the ID.
+        add_subject(session, "S-1", birth_date="1985-03-02", birth_date_raw="02/03/1985", birth_year=1985)
         add_subject(session, "S-2", verification_category="VERIFIED", id_number="001080000999", id_status="valid")
         session.commit()
-    app = create_app(Settings(secret_key="browser-test", keys_dir=tmp_path / "keys"), session_factory=factory)
+    register = ExitStack()
+    verifier = RegisterVerifier(register.enter_context(register_client(tmp_path / "register")))
+    settings = Settings(secret_key="browser-test", keys_dir=tmp_path / "keys")
+    app = create_app(settings, session_factory=factory, verifier=verifier)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uvicorn_server = uvicorn.Server(config)
@@ -69,7 +81,18 @@ def server(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session]]]:
     yield f"http://127.0.0.1:{port}", factory
     uvicorn_server.should_exit = True
     thread.join(timeout=10)
+    register.close()
     engine.dispose()
+
+
+@contextmanager
+def register_client(root: Path) -> Iterator[RegisterClient]:
+    """The real register service (population package) in-process, over its sample register."""
+    register, _ = write_sample(root / "sample")
+    config = ServiceConfig(register=register, workdir=root / "workdir", keys=root / "workdir" / "keys.json")
+    with TestClient(create_register_app(config), base_url="http://register") as service:
+        key = KeyStore(config.keys).add("browser-test", rate_per_second=1000, burst=1000)
+        yield RegisterClient("http://register", key, http=service, backoff=Backoff(0, 1, 0))
 
 
 @pytest.fixture
@@ -128,7 +151,7 @@ def test_one_line_through_the_four_steps(server, browser_page) -> None:  # type:
     page.goto(worklist_url)
     form = page.locator("form[action$='/family']")
     form.locator("select[name=outcome]").select_option("corrected")
-    form.locator("input[name=id_number]").fill("001 180 000 456")
+    form.locator("input[name=id_number]").fill("001 085 012 345")
     form.locator("input[name=note]").fill("Gia đình cung cấp CCCD")
     shot(page, "03-to-thon-ra-soat")
     form.get_by_role("button", name="Lưu").click()
@@ -158,23 +181,41 @@ def test_one_line_through_the_four_steps(server, browser_page) -> None:  # type:
     log_in(page, server, "tram")
     page.goto(worklist_url)
     page.get_by_role("button", name="Bước 4").click()
-    expect_flash(page, "Đã cập nhật 1 đối tượng")
+    expect_flash(page, "Đã cập nhật 1 đối tượng; 1 đối tượng đã xác minh đúng")
     shot(page, "05-cap-nhat-xac-minh-lai")
+    page.goto(f"{server}/verification-results?category=VERIFIED")
+    page.wait_for_selector("text=Nguyễn Văn An")
+    shot(page, "06-ket-qua-xac-minh")
     log_out(page)
 
     # The province sees the commune's progress, ID numbers masked.
     log_in(page, server, "soyte")
     page.wait_for_selector("svg.chart")
-    shot(page, "06-tong-quan-so-y-te")
-    page.goto(f"{server}/subjects?q=le+thi+hoa")
-    page.wait_for_selector("text=Lê Thị Hoa")
-    assert "001180000456" not in page.content() and "•••••••••456" in page.content()
-    shot(page, "07-tra-cuu")
+    shot(page, "07-tong-quan-so-y-te")
+    page.goto(f"{server}/subjects?q=nguyen+van+an&birth_year=1985")
+    page.wait_for_selector("text=Nguyễn Văn An")
+    assert "001085012345" not in page.content() and "•••••••••345" in page.content()
+    shot(page, "08-tra-cuu")
+    page.get_by_role("link", name="Nguyễn Văn An").first.click()
+    page.wait_for_selector("text=Lịch sử xác minh")
+    shot(page, "09-ho-so-doi-tuong")
     log_out(page)
+
+    # A facility enters a dose for the now verified person.
+    log_in(page, server, "coso")
+    page.goto(f"{server}/subjects?q=001085012345")
+    page.get_by_role("link", name="Nguyễn Văn An").first.click()
+    page.locator("select[name=vaccine]").select_option("Pfizer")
+    page.locator("input[name=vaccination_date]").fill("2022-05-10")
+    page.get_by_role("button", name="Lưu và xác minh").click()
+    expect_flash(page, "Đã lưu mũi tiêm. Kết quả xác minh: Đã xác minh đúng")
+    shot(page, "10-nhap-mui-tiem")
 
     with factory() as session:
         line = session.scalars(select(CleaningLine)).one()
         subject = session.get(Subject, line.subject_id)
         assert line.state == LineState.APPLIED
-        assert subject is not None and subject.id_number == "001180000456"
+        assert subject is not None and subject.id_number == "001085012345"
+        assert line.result_category == subject.verification_category == "VERIFIED"
+        assert [dose.vaccine for dose in subject.doses] == ["Pfizer"]
         assert {"tram", "thon", "congan"} <= {event.actor for event in line.events}

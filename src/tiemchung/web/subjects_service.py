@@ -208,3 +208,22 @@ def create_subject(session: Session, user: User, new: NewSubject) -> tuple[Subje
         reason="Nhập đối tượng mới tại cơ sở tiêm",
     )
     return subject, ""
+
+
+def verification_list(session: Session, user: User, category: str, *, limit: int = 500) -> list[Subject]:
+    """The subjects of the user's area with the given latest verification category ("lập danh sách xác minh")."""
+    in_area = area_clause(user, Subject.province_code, Subject.district_code, Subject.ward_code)
+    column = Subject.verification_category
+    condition = column.is_(None) if category == "NOT_YET" else column == category
+    query = select(Subject).where(in_area, condition).order_by(Subject.ward_code, Subject.name_folded).limit(limit)
+    subjects = list(session.scalars(query))
+    record(
+        session,
+        actor=user.username,
+        actor_role=user.role,
+        action="list",
+        entity="subject",
+        reason=f"Danh sách kết quả xác minh {category}",
+        detail={"results": [subject.id for subject in subjects]},
+    )
+    return subjects

@@ -18,6 +18,7 @@ router = APIRouter(include_in_schema=False)
 NAV_ITEMS = [
     NavItem("Tra cứu đối tượng", "/subjects", frozenset(PERSON_READERS), order=10),
     NavItem("Nhập mũi tiêm", "/doses/new", frozenset({Role.FACILITY}), order=11),
+    NavItem("Kết quả xác minh", "/verification-results", frozenset(PERSON_READERS - {Role.FACILITY}), order=12),
 ]
 Text = Annotated[str, Form()]
 
@@ -123,3 +124,18 @@ def new_subject_with_dose(
     session.commit()
     flash(request, f"Đã lưu đối tượng và mũi tiêm. {verified.message}", "success")
     return RedirectResponse(f"/doses/new?subject={subject.id}", status_code=303)
+
+
+@router.get("/verification-results")
+def verification_results(
+    request: Request,
+    category: Annotated[str, Query(max_length=32)] = Category.MISMATCH.value,
+    user: User = Depends(require_roles(*(PERSON_READERS - {Role.FACILITY}))),
+    session: Session = Depends(get_session),
+) -> Response:
+    choices = {**{item.value: item.label_vi for item in Category}, "NOT_YET": "Chưa xác minh"}
+    chosen = category if category in choices else Category.MISMATCH.value
+    subjects = service.verification_list(session, user, chosen)
+    session.commit()
+    context = {"subjects": subjects, "choices": choices, "category": chosen, "Reason": Reason}
+    return render(request, "subjects/verification_results.html", context)
