@@ -226,3 +226,17 @@ def test_facility_and_reason_group_options(session_factory: Factory, make_xlsx: 
     assert report.errors[0].column == "facility_code"
     with session_factory() as session:
         assert session.scalars(select(Dose.reason_group)).one() == "2"
+
+
+def test_a_facility_cannot_overwrite_another_facilitys_keys(
+    session_factory: Factory, make_xlsx: Callable[..., Path]
+) -> None:
+    first = import_records(session_factory, make_xlsx([record()]), actor="cs01", facility_code="CS01", today=TODAY)
+    assert first.accepted == 1
+    rows = [record(facility_code="CS02", full_name="Người Khác"), record(subject_id="S9", facility_code="CS02")]
+    report = import_records(session_factory, make_xlsx(rows, name="cs02.xlsx"), actor="cs02", facility_code="CS02",
+                            today=TODAY)  # fmt: skip
+    assert (report.accepted, report.rejected) == (0, 2)
+    assert [error.column for error in report.errors] == ["subject_id", "record_id"]
+    with session_factory() as session:
+        assert session.scalars(select(Subject.full_name).where(Subject.subject_key == "S1")).one() == "Nguyễn Văn An"

@@ -81,6 +81,7 @@ class _ImportState:
     actor: str
     reason_group: str | None
     report: ImportReport
+    facility_code: str | None = None
     first_identity: dict[str, tuple[int, SubjectIdentity]] = field(default_factory=dict)
     record_rows: dict[str, int] = field(default_factory=dict)
 
@@ -106,7 +107,7 @@ def import_records(
     try:
         with transaction(session_factory) as session:
             batch = _start_batch(session, path, actor, facility_code, reason_group)
-            state = _ImportState(batch.id, actor, reason_group, report)
+            state = _ImportState(batch.id, actor, reason_group, report, facility_code)
             _import_rows(session, source, parser, state, progress)
             if source.problem is not None:
                 raise _AbortImport(source.problem.message_vi)
@@ -199,6 +200,8 @@ def _apply(session: Session, rows: list[RecordRow], state: _ImportState) -> None
     report = state.report
     report.rows_total += len(rows)
     accepted = [row for row in rows if row.accepted and not _duplicate_record(row, state)]
+    if state.facility_code is not None:
+        accepted = _own_keys_only(session, accepted, state.facility_code)
     for row in rows:
         report.errors.extend(row.errors)
         report.repairs += len(row.repairs)
@@ -207,6 +210,39 @@ def _apply(session: Session, rows: list[RecordRow], state: _ImportState) -> None
     report.accepted += len(accepted)
     subject_ids = _store_subjects(session, accepted, state)
     _store_doses(session, accepted, subject_ids, state)
+
+
+def _own_keys_only(session: Session, rows: list[RecordRow], facility_code: str) -> list[RecordRow]:
+    """A facility's upload may not change another facility's subjects or doses through a colliding key."""
+    subject_keys = {row.subject.subject_key for row in rows if row.subject is not None}
+    record_ids = {row.dose.record_id for row in rows if row.dose is not None}
+    foreign_subjects = set(
+        session.scalars(
+            select(Subject.subject_key).where(
+                Subject.subject_key.in_(subject_keys), Subject.facility_code != facility_code
+            )
+        )
+    )
+    foreign_doses = set(
+        session.scalars(
+            select(Dose.record_id).where(Dose.record_id.in_(record_ids), Dose.facility_code != facility_code)
+        )
+    )
+    kept = []
+    for row in rows:
+        assert row.subject is not None and row.dose is not None
+        if row.subject.subject_key in foreign_subjects:
+            row.errors.append(
+                RowError(row.row, "subject_id", row.subject.subject_key, _FOREIGN_KEY.format("đối tượng"))
+            )
+        elif row.dose.record_id in foreign_doses:
+            row.errors.append(RowError(row.row, "record_id", row.dose.record_id, _FOREIGN_KEY.format("mũi tiêm")))
+        else:
+            kept.append(row)
+    return kept
+
+
+_FOREIGN_KEY = "Mã {} này đã thuộc cơ sở tiêm chủng khác: hãy dùng mã của cơ sở mình."
 
 
 def _duplicate_record(row: RecordRow, state: _ImportState) -> bool:
