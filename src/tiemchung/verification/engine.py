@@ -253,21 +253,23 @@ class RegisterIndex:
 
 
 def _online_sql(model: dict[str, Any]) -> str:
-    """Score one subject (bound as $<column>_l) against its blocked candidates, best first."""
+    """Score one subject (bound as $<column>_l) against its blocked candidates, best first.
+
+    Each blocking key is its own indexed equality look-up (an ART index scan); a join or IN over the
+    register would scan it instead.
+    """
     keys = {key: key for key in BLOCKING_KEYS} | ID_BLOCKS
-    lookups = " UNION ".join(
-        f"SELECT person_id FROM register WHERE {column} = ${key}_l" for key, column in keys.items()
-    )
     right = ", ".join(f"{column} AS {column}_r" for column in MODEL_COLUMNS if column != "unique_id")
+    lookups = " UNION ".join(
+        f"SELECT person_id, {right} FROM register WHERE {column} = ${key}_l" for key, column in keys.items()
+    )
     left = ", ".join(
         f"CAST(${column}_l AS {'INTEGER' if column == 'birth_year' else 'VARCHAR'}) AS {column}_l"
         for column in MODEL_COLUMNS
         if column != "unique_id"
     )
     return f"""
-    WITH l AS (SELECT {left}),
-    candidates AS ({lookups}),
-    r AS (SELECT person_id, {right} FROM register WHERE person_id IN (SELECT person_id FROM candidates))
+    WITH l AS (SELECT {left}), r AS ({lookups})
     SELECT person_id, {weight_sql(model)} AS match_weight
     FROM l, r ORDER BY match_weight DESC, person_id LIMIT 2
     """
