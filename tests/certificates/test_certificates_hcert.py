@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import base45
 import cbor2
 import pytest
 from hypothesis import given
@@ -138,3 +139,34 @@ def test_revocation_hashes_follow_the_dcc_revocation_spec() -> None:
         "COUNTRYCODEUCI": short(b"VNURN:UVCI:01:VN:X#Y"),
         "SIGNATURE": short(signature[:32]),
     }
+
+
+@given(st.one_of(st.text(max_size=300), st.text(alphabet=base45.BASE45_CHARSET, max_size=300).map("HC1:".__add__)))
+def test_the_verifier_never_raises_on_arbitrary_text(text: str) -> None:
+    report = verify_hc1(text, TrustList([]))
+    assert not report.valid and report.failed()
+
+
+@given(st.binary(max_size=400))
+def test_the_verifier_never_raises_on_arbitrary_compressed_bytes(data: bytes) -> None:
+    import zlib
+
+    text = "HC1:" + base45.b45encode(zlib.compress(data)).decode()
+    assert not verify_hc1(text, TrustList([])).valid
+
+
+_CBOR_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=20) | st.binary(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.integers(-300, 10) | st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_CBOR_VALUES, _CBOR_VALUES, st.binary(max_size=80))
+def test_the_verifier_never_raises_on_arbitrary_cose_content(header: object, claims: object, signature: bytes) -> None:
+    cose = cbor2.dumps(cbor2.CBORTag(18, [cbor2.dumps(header), {}, cbor2.dumps(claims), signature]))
+    text = hcert.to_hc1(cose)
+    assert not verify_hc1(text, TrustList([])).valid
