@@ -50,7 +50,8 @@ _BOOSTER_MIX = {ADULT: np.array([0.2, 0.5, 0, 0.3, 0, 0, 0, 0]), TEEN: np.array(
 _COVERAGE = {ADULT: 0.93, TEEN: 0.93, CHILD: 0.78}
 _COMPLETES_PRIMARY = {ADULT: 0.967, TEEN: 0.981, CHILD: 0.803}  # second / first doses in seed 001
 _ADDITIONAL_RATE = 0.19  # adults: 13.0 M additional / 68.1 M second doses
-_BOOSTER_1_RATE = {ADULT: 0.756, TEEN: 0.648, CHILD: 0.0}
+# 12-17: 0.8 before the 31/01/2023 cut-off realises the seed's 5.8 M / 9.0 M = 0.65 (boosters from 08/2022)
+_BOOSTER_1_RATE = {ADULT: 0.756, TEEN: 0.8, CHILD: 0.0}
 _BOOSTER_2_RATE = 0.34  # adults: 17.5 M / 51.5 M
 # First-dose campaigns per group: first day, length in days, beta shape (the 2021 summer-autumn peak).
 _CAMPAIGNS = {
@@ -60,8 +61,9 @@ _CAMPAIGNS = {
 }
 _BOOSTER_START = {ADULT: np.datetime64("2021-11-19"), TEEN: np.datetime64("2022-08-01")}
 _BOOSTER_2_START = np.datetime64("2022-05-20")
-_NOT_ENTERED_PERSON_RATE = 0.03
-_NOT_ENTERED_LAST_DOSE_RATE = 0.02
+# with the last doses below, about 5 % of doses never entered (seed 001: 13.2 M of 266 M)
+_NOT_ENTERED_PERSON_RATE = 0.042
+_NOT_ENTERED_LAST_DOSE_RATE = 0.025
 # Reason groups of doses never entered (seed 001 appendix 2: no information, moved away, police, army,
 # prisoners, rehabilitation/social protection centres, other). Armed forces and institutions: adults only.
 _REASON_MIX_ADULT = np.array([0.30, 0.20, 0.08, 0.15, 0.03, 0.04, 0.20])
