@@ -8,6 +8,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 
+from tiemchung.population.jobs import JobStatus
 from tiemchung.population.keys import KeyStore
 from tiemchung.population.ledger import Ledger
 from tiemchung.population.sample import SAMPLE_SUBJECTS
@@ -154,3 +155,19 @@ def _wait_done(service: TestClient, job_id: str, key: str, timeout: float = 120)
             return status
         time.sleep(0.2)
     raise AssertionError(f"batch {job_id} not done after {timeout} s")
+
+
+def test_a_failed_job_does_not_hold_its_idempotency_key(
+    service: TestClient, api_key: str, sample_files: tuple[Path, Path]
+) -> None:
+    _, subjects = sample_files
+    headers = {**_auth(api_key), "Idempotency-Key": "nightly-batch"}
+    upload = {"file": ("subjects.csv", subjects.read_bytes())}
+    first = service.post("/v1/batches", files=upload, headers=headers).json()["job_id"]
+    _wait_done(service, first, api_key)
+    # As if the engine had failed on this job (the state a worker writes when verify_batch raises).
+    service.app.state.runtime.jobs._update(first, status=JobStatus.FAILED, error_vi="Lỗi khi xác minh lô")  # type: ignore[attr-defined]
+    second = service.post("/v1/batches", files=upload, headers=headers).json()["job_id"]
+    assert second != first
+    _wait_done(service, second, api_key)
+    assert service.post("/v1/batches", files=upload, headers=headers).json()["job_id"] == second

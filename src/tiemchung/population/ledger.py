@@ -123,6 +123,11 @@ class Ledger:
             )
         return None
 
+    def forget(self, caller: str, key: str) -> None:
+        """Free an idempotency key (its job failed, so the key may start a new one)."""
+        with self._lock:
+            self._connection.execute("delete from idempotency where caller = ? and key = ?", (caller, key))
+
     def count_queries(self, *, caller: str | None = None, subject_id: str | None = None) -> int:
         sql = "select count(*) from query_log where (? is null or caller = ?) and (? is null or subject_id = ?)"
         with self._lock:

@@ -29,7 +29,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiemchung.population.jobs import BatchJobs, JobState, Rejection
+from tiemchung.population.jobs import BatchJobs, JobState, JobStatus, Rejection
 from tiemchung.population.keys import Caller, KeyStore
 from tiemchung.population.ledger import Ledger, LogEntry
 from tiemchung.population.ratelimit import RateLimiter
@@ -261,10 +261,14 @@ def _verify_online(
 def _replay(
     stored_fingerprint: str, fingerprint: str, stored: dict[str, object], response: Response
 ) -> dict[str, object]:
-    if stored_fingerprint != fingerprint:
-        raise HTTPException(422, "Idempotency-Key này đã được dùng cho một yêu cầu khác.")
+    _require_same_request(stored_fingerprint, fingerprint)
     response.headers["Idempotent-Replayed"] = "true"
     return stored
+
+
+def _require_same_request(stored_fingerprint: str, fingerprint: str) -> None:
+    if stored_fingerprint != fingerprint:
+        raise HTTPException(422, "Idempotency-Key này đã được dùng cho một yêu cầu khác.")
 
 
 def _submit_batch(
@@ -277,12 +281,10 @@ def _submit_batch(
         fingerprint = _receive(file, received, runtime.config.max_upload_bytes)
         # Serialised so that two retries of one submission cannot both create a job.
         with runtime.submit_lock:
-            if idempotency_key is not None:
-                stored = runtime.ledger.recall(caller.name, idempotency_key)
-                if stored is not None:
-                    job_id = str(stored.response["job_id"])
-                    _replay(stored.fingerprint, fingerprint, {}, response)
-                    return _own_job(runtime, job_id, caller).public()
+            earlier = _job_under_key(runtime, caller, idempotency_key, fingerprint)
+            if earlier is not None:
+                response.headers["Idempotent-Replayed"] = "true"
+                return earlier.public()
             outcome = runtime.jobs.submit(caller.name, received, file.filename or "")
             if isinstance(outcome, Rejection):
                 raise HTTPException(422, outcome.message_vi)
@@ -293,6 +295,20 @@ def _submit_batch(
         return outcome.public()
     finally:
         received.unlink(missing_ok=True)
+
+
+def _job_under_key(runtime: _Runtime, caller: Caller, key: str | None, fingerprint: str) -> JobState | None:
+    """The job already submitted under this idempotency key, unless it failed: a failed job does not hold its key,
+    so resubmitting the same file (as the health side does after a failure) starts it afresh."""
+    stored = runtime.ledger.recall(caller.name, key) if key is not None else None
+    if key is None or stored is None:
+        return None
+    _require_same_request(stored.fingerprint, fingerprint)
+    job = runtime.jobs.get(str(stored.response["job_id"]), caller.name)
+    if job is None or job.status == JobStatus.FAILED:
+        runtime.ledger.forget(caller.name, key)
+        return None
+    return job
 
 
 def _receive(file: UploadFile, destination: Path, limit: int) -> str:
