@@ -17,6 +17,7 @@ Results: printed, and written to `<out>/online-<people>.json`.
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -61,6 +62,7 @@ def main() -> None:
 
     report = {
         "people": args.people,
+        "load_average_1_5_15_at_end": [round(value, 2) for value in os.getloadavg()],
         "register_rows": register_rows(data_dir),
         "synthetic_data_seconds": synth_seconds,
         "service_startup_seconds": round(startup_seconds, 1),

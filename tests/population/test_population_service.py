@@ -166,7 +166,8 @@ def test_a_failed_job_does_not_hold_its_idempotency_key(
     first = service.post("/v1/batches", files=upload, headers=headers).json()["job_id"]
     _wait_done(service, first, api_key)
     # As if the engine had failed on this job (the state a worker writes when verify_batch raises).
-    service.app.state.runtime.jobs._update(first, status=JobStatus.FAILED, error_vi="Lỗi khi xác minh lô")  # type: ignore[attr-defined]
+    jobs = service.app.state.runtime.jobs
+    jobs._update(first, status=JobStatus.FAILED, error_vi="Lỗi khi xác minh lô")
     second = service.post("/v1/batches", files=upload, headers=headers).json()["job_id"]
     assert second != first
     _wait_done(service, second, api_key)
