@@ -2,6 +2,7 @@
 and the DuckDB SQL forms equal the Python functions on generated and tricky names."""
 
 import unicodedata
+from datetime import date
 
 import duckdb
 import pytest
@@ -9,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tiemchung.identity import (
+    PartialDate,
     canonical_name,
     canonical_name_sql,
+    check_id_number,
     decode_legacy,
     decode_tcvn3,
     decode_vni,
@@ -19,9 +22,11 @@ from tiemchung.identity import (
     encode_vni,
     fold_name,
     fold_name_sql,
+    parse_date,
 )
 from tiemchung.identity.letters import all_letters
 from tiemchung.identity.names import APOSTROPHES, INVISIBLE_CHARACTERS, TONE_MOVES, WHITESPACE
+from tiemchung.reference import provinces
 
 VIETNAMESE_LETTERS = "".join(sorted(all_letters()))
 LOWER_LETTERS = "".join(letter for letter in VIETNAMESE_LETTERS if letter.islower())
@@ -139,3 +144,39 @@ def test_sql_equals_python_on_generated_names(duck, names):
 def test_sql_keeps_null(duck):
     row = duck.execute(f"select {canonical_name_sql('NULL::varchar')}, {fold_name_sql('NULL::varchar')}").fetchone()
     assert row == (None, None)
+
+
+PREFIXES = sorted("0" + province.code for province in provinces())
+cccd_numbers = st.builds(
+    lambda prefix, rest: prefix + rest,
+    st.sampled_from(PREFIXES),
+    st.text(alphabet="0123456789", min_size=9, max_size=9),
+)
+
+
+@given(cccd_numbers)
+def test_every_spreadsheet_form_of_a_cccd_reads_back_to_it(number):
+    forms = [number, number.lstrip("0"), int(number), float(number), f"{float(number):.11E}",
+             f"{number[:3]} {number[3:6]} {number[6:]}", f"{number[:3]}.{number[3:6]}.{number[6:]}",
+             f"{int(number)}.0"]  # fmt: skip
+    for form in forms:
+        check = check_id_number(form)
+        assert check.value == number, form
+        assert check.valid_format and check.kind == "cccd", form
+
+
+@given(st.dates(min_value=date(1900, 3, 1), max_value=date(2023, 1, 31)))
+def test_every_layout_of_a_date_reads_back_to_it(day):
+    forms: list[object] = [
+        day,
+        f"{day:%d/%m/%Y}",
+        f"{day.day}/{day.month}/{day.year}",
+        day.isoformat(),
+        f"{day:%d.%m.%Y}",
+    ]
+    serial = (day - date(1899, 12, 30)).days
+    if not 1900 <= serial <= 2100:  # those integers are read as birth years (documented): dates in 1905
+        forms.append(serial)
+    for form in forms:
+        checked = parse_date(form, today=date(2023, 1, 31), year_placeholder=False)
+        assert checked.value == PartialDate.from_date(day), form
