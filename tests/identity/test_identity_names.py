@@ -94,6 +94,10 @@ def test_icao():
         ("Lê Tú Hà", None, "Lê Tú Hà", "unicode", True),
         ("Nguyen Van An", None, "Nguyen Van An", "unicode", True),
         ("Nguyễn Văn An", "Times New Roman", "Nguyễn Văn An", "unicode", False),
+        ("Nguye^~n Va(n An", None, "Nguyễn Văn An", "viqr", True),  # VIQR, plain ASCII
+        ("DDa(ng Thi. Thu+o+ng", None, "Đăng Thị Thương", "viqr", True),
+        ("Nguyen Thi. An.", None, "Nguyen Thi. An.", "unicode", True),  # a full stop alone is not VIQR
+        ("H'Hen Nie", None, "H'Hen Nie", "unicode", True),
     ],
 )
 def test_decode_legacy(raw, font, text, encoding, detected):

@@ -1,4 +1,4 @@
-"""Legacy Vietnamese font encodings: TCVN3 (ABC, `.Vn*` fonts) and VNI (`VNI-*` fonts).
+"""Legacy Vietnamese encodings: TCVN3 (ABC, `.Vn*` fonts), VNI (`VNI-*` fonts) and VIQR (plain ASCII).
 
 Offices still type names with these 8-bit fonts. The cell then holds Latin-1-looking text ("NguyÔn V¨n Hïng",
 "Nguyeãn Thò Thuyû") that only the font makes readable. We decode by the cell's font name when known, and
@@ -7,6 +7,9 @@ otherwise detect the encoding by which reading gives Vietnamese syllables.
 The code tables are written here (as byte positions, with the letters built from Unicode in `letters`) because
 no maintained PyPI package provides them and the project cannot add dependencies; they follow TCVN 5712:1993
 (VN3, the "ABC" set) and the VNI Windows table.
+
+VIQR needs no font: ASCII text is read as VIQR only when it carries a mark no ASCII name has (^ ( + ` ? ~ after
+a vowel) and its decoded words are better Vietnamese.
 
 TCVN3 has no capital accented letters: offices type capitals with a separate capital font (`.VnTimeH`,
 `.VnArialH`...) that draws the lower-case codes as capitals. So `decode_legacy(text, ".VnTimeH")` upper-cases,
@@ -22,7 +25,7 @@ from typing import Literal
 
 from tiemchung.identity.letters import ACUTE, DOT, GRAVE, HOOK, TILDE, TONE_MARKS, is_plausible_syllable, toned
 
-Encoding = Literal["unicode", "tcvn3", "vni"]
+Encoding = Literal["unicode", "tcvn3", "vni", "viqr"]
 
 # TCVN3: Latin-1 code of each toned lower-case vowel, in TONE_MARKS order (huyền, hỏi, ngã, sắc, nặng).
 _TCVN3_TONED: dict[str, tuple[int, int, int, int, int]] = {
@@ -106,6 +109,33 @@ _VNI_DECODE = _vni_decode_table()
 _VNI_PATTERN = re.compile("|".join(sorted(map(re.escape, _VNI_DECODE), key=len, reverse=True)))
 
 
+# VIQR (RFC 1456): plain ASCII, each mark typed after its letter: ( breve, ^ circumflex, + horn, then the tone
+# ' ` ? ~ . (sắc, huyền, hỏi, ngã, nặng); dd is đ. "Nguye^~n Va(n A" is Nguyễn Văn A.
+_VIQR_TONE = dict(zip(TONE_MARKS, "`?~'.", strict=True))
+_VIQR_LETTER = {"ă": "a(", "â": "a^", "ê": "e^", "ô": "o^", "ơ": "o+", "ư": "u+", "đ": "dd"}
+
+
+def _viqr_lower_table() -> dict[str, str]:
+    """Unicode lower-case letter -> its VIQR spelling."""
+    table = dict(_VIQR_LETTER)
+    for vowel in ("a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y"):
+        base = _VIQR_LETTER.get(vowel, vowel)
+        table |= {toned(vowel, tone): base + mark for tone, mark in _VIQR_TONE.items()}
+    return table
+
+
+_VIQR_ENCODE_LOWER = _viqr_lower_table()
+_VIQR_ENCODE: dict[int, str] = {ord(letter): code for letter, code in _VIQR_ENCODE_LOWER.items()}
+_VIQR_ENCODE |= {ord(letter.upper()): code.upper() for letter, code in _VIQR_ENCODE_LOWER.items()}
+_VIQR_DECODE = {code: letter for letter, code in _VIQR_ENCODE_LOWER.items()} | {
+    code.upper(): letter.upper() for letter, code in _VIQR_ENCODE_LOWER.items()
+}
+_VIQR_DECODE["Dd"] = "Đ"
+_VIQR_PATTERN = re.compile("|".join(sorted(map(re.escape, _VIQR_DECODE), key=len, reverse=True)))
+# Marks that never occur in an ASCII name: only text with one of them is read as VIQR.
+_VIQR_SIGNS = re.compile(r"[aeiouyAEIOUY][(^+]|[aeiouyAEIOUY][(^+]?[`?~]")
+
+
 @dataclass(frozen=True)
 class LegacyDecoding:
     """The decoded text, the encoding it was read as, and whether that encoding was detected (no font known)."""
@@ -123,6 +153,15 @@ def encode_tcvn3(text: str) -> str:
 def encode_vni(text: str) -> str:
     """Unicode -> VNI (as the Latin-1 characters a `VNI-*` font cell holds). Both cases are encoded."""
     return text.translate(_VNI_ENCODE)
+
+
+def encode_viqr(text: str) -> str:
+    """Unicode -> VIQR (ASCII): "Nguyễn Văn A" -> "Nguye^~n Va(n A"."""
+    return text.translate(_VIQR_ENCODE)
+
+
+def decode_viqr(text: str) -> str:
+    return _VIQR_PATTERN.sub(lambda match: _VIQR_DECODE[match.group()], text)
 
 
 def decode_tcvn3(text: str, *, capital_font: bool = False) -> str:
@@ -165,7 +204,9 @@ def decode_legacy(text: str, font: str | None = None) -> LegacyDecoding:
         return LegacyDecoding(decode_vni(text), "vni", False)
     if encoding == "unicode":
         return LegacyDecoding(text, "unicode", False)
-    if text.isascii() or max(text) > "\xff":  # plain ASCII, or real Unicode: nothing to decode (fast path)
+    if text.isascii():
+        return _detect_viqr(text)
+    if max(text) > "\xff":  # real Unicode: nothing to decode (fast path)
         return LegacyDecoding(text, "unicode", True)
     detected = detect_encoding(text)
     if detected == "tcvn3":
@@ -192,14 +233,29 @@ def detect_encoding(text: str) -> Encoding:
     return min(candidates, key=lambda candidate: _implausibility(candidate[1]))[0]
 
 
+def _detect_viqr(text: str) -> LegacyDecoding:
+    """ASCII text is VIQR when it carries a mark no name has (^ ( + ` ? ~ after a vowel) and reads better decoded."""
+    if _VIQR_SIGNS.search(text) is None:
+        return LegacyDecoding(text, "unicode", True)
+    decoded = decode_viqr(text)
+    if _implausibility(decoded) < _implausibility(text):
+        return LegacyDecoding(decoded, "viqr", True)
+    return LegacyDecoding(text, "unicode", True)
+
+
 def _looks_all_capitals(text: str) -> bool:
     """Text typed with a TCVN3 capital font: its ASCII letters are all capitals (the accented ones read lower)."""
     ascii_letters = [char for char in text if char.isascii() and char.isalpha()]
     return bool(ascii_letters) and all(char.isupper() for char in ascii_letters)
 
 
+def _is_plain_word(word: str) -> bool:
+    """ASCII letters only: the same in every reading, so not counted (VIQR marks are not letters)."""
+    return word.isascii() and word.isalpha()
+
+
 def _implausibility(text: str) -> int:
     words = [word.strip(".,;:()-'\"") for word in text.split()]
-    misspelt = sum(1 for word in words if not word.isascii() and not is_plausible_syllable(word))
+    misspelt = sum(1 for word in words if not _is_plain_word(word) and not is_plausible_syllable(word))
     odd_case = sum(1 for word in words if word and word not in (word.lower(), word.upper(), word.capitalize()))
     return 2 * misspelt + odd_case
