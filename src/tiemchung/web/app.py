@@ -11,6 +11,7 @@ from types import ModuleType
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
@@ -40,7 +41,7 @@ def create_app(
         version="1.0",
     )
     app.state.settings = settings
-    app.state.session_factory = session_factory or make_session_factory(make_engine(settings.database_url))
+    app.state.session_factory = session_factory or make_session_factory(_engine(settings))
     app.state.verifier = verifier or make_verifier(settings)
     app.state.nav_items = []
     app.add_middleware(CSRFMiddleware, exempt_paths=[API_LOGIN_PATH])
@@ -59,6 +60,12 @@ def create_app(
         app.state.nav_items.extend(getattr(module, "NAV_ITEMS", []))
     app.state.nav_items.sort(key=lambda item: (item.order, item.label))
     return app
+
+
+def _engine(settings: Settings) -> Engine:
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        return make_engine(settings.database_url)
+    return make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
 
 
 def route_modules() -> list[ModuleType]:

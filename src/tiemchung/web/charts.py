@@ -9,7 +9,7 @@ from html import escape
 
 from markupsafe import Markup
 
-PALETTE = ("#1f7a3a", "#b3261e", "#2f6db5", "#a15c00", "#7b4fa0", "#5b6575")
+PALETTE = ("#1f7a3a", "#b3261e", "#2f6db5", "#a15c00", "#7b4fa0", "#5b6575", "#0f8a8a", "#c2185b")
 ROW_HEIGHT = 26
 LABEL_WIDTH = 220
 BAR_WIDTH = 360
@@ -44,8 +44,9 @@ def stacked_bars(
     rows: Sequence[tuple[str, Sequence[float]]], *, series: Sequence[str], title: str, percent: bool = True
 ) -> Markup:
     """One bar per row split into the series' shares (as percentages of the row when `percent`), with a legend."""
-    height = ROW_HEIGHT * max(len(rows), 1) + 34
     width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    legend, legend_height = _legend(series, 4 + len(rows) * ROW_HEIGHT + 6, width)
+    height = ROW_HEIGHT * max(len(rows), 1) + 16 + legend_height
     largest = max((sum(values) for _, values in rows), default=0) or 1
     parts = [_svg_open(width, height, title)]
     for index, (label, values) in enumerate(rows):
@@ -64,7 +65,7 @@ def stacked_bars(
             )
             x += share
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 16}">{_number(sum(values))}</text>')
-    parts.append(_legend(series, 4 + len(rows) * ROW_HEIGHT + 6))
+    parts.append(legend)
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -76,13 +77,17 @@ def _svg_open(width: int, height: int, title: str) -> str:
     )
 
 
-def _legend(series: Sequence[str], y: int) -> str:
+def _legend(series: Sequence[str], top: int, width: int) -> tuple[str, int]:
+    """Legend entries left to right, wrapping to a new row at the chart's width; returns (svg, height)."""
     items = []
-    x = LABEL_WIDTH
+    x, y = 8, top
     for index, name in enumerate(series):
+        item_width = 24 + 7 * len(name)
+        if x + item_width > width and x > 8:
+            x, y = 8, y + 18
         items.append(
             f'<rect x="{x}" y="{y}" width="12" height="12" fill="{PALETTE[index % len(PALETTE)]}"/>'
             f'<text x="{x + 16}" y="{y + 11}">{escape(name)}</text>'
         )
-        x += 24 + 7 * len(name)
-    return "".join(items)
+        x += item_width
+    return "".join(items), y - top + 18

@@ -10,6 +10,7 @@ from tiemchung.cleaning.models import CleaningLine, CleaningWorklist, LineState
 from tiemchung.registry.audit import record
 from tiemchung.registry.models import User
 from tiemchung.web.access import area_clause, area_level
+from tiemchung.web.dashboard import unit_name
 from tiemchung.web.deps import ensure_in_area
 
 NOT_FOUND = "Không tìm thấy."
@@ -67,6 +68,10 @@ class Progress:
     @property
     def series(self) -> list[str]:
         return [LineState(state).label_vi for state in self.states]
+
+    @property
+    def named_rows(self) -> list[tuple[str, list[int]]]:
+        return [(unit_name(code), values) for code, values in self.rows]
 
 
 def progress(session: Session, user: User) -> Progress:

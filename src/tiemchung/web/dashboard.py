@@ -33,6 +33,10 @@ class StatusTable:
     def series(self) -> list[str]:
         return [CATEGORY_LABELS[category] for category in CATEGORY_ORDER]
 
+    @property
+    def named_rows(self) -> list[tuple[str, list[int]]]:
+        return [(unit_name(code), values) for code, values in self.rows]
+
 
 def breakdown_column(user: User) -> tuple[Any, str]:
     """The column one level below the user's area: provinces for the ministry, districts for a province..."""
@@ -59,3 +63,12 @@ def verification_status(session: Session, user: User) -> StatusTable:
         if category_value in CATEGORY_ORDER:
             values[CATEGORY_ORDER.index(category_value)] += count
     return StatusTable(label, sorted(counts.items()))
+
+
+def unit_name(code: str) -> str:
+    """ "Ba Đình (001)" for a province, district or ward code of 2021–2023; the code alone when unknown."""
+    from tiemchung.reference import admin
+
+    lookup = {2: admin.province, 3: admin.district, 5: admin.ward}.get(len(code or ""))
+    unit = lookup(code) if lookup else None
+    return f"{unit.name} ({code})" if unit else (code or "?")

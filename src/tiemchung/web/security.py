@@ -51,16 +51,25 @@ def authenticate(
 
     The caller commits (the failure counter must be saved even when the log-in fails).
     """
-    user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None or not user.active:
+    account = session.execute(
+        select(User.id, User.password_hash, User.active, User.locked_until).where(User.username == username.strip())
+    ).first()
+    # Release the database connection while argon2 works (tens of milliseconds, far more under load): many
+    # simultaneous log-ins must not exhaust the connection pool.
+    session.rollback()
+    if account is None or not account.active:
         password_matches(_DUMMY_HASH, password)
         return LoginResult(None, WRONG_CREDENTIALS)
     now = datetime.now(UTC)
-    locked_until = _aware(user.locked_until)
+    locked_until = _aware(account.locked_until)
     if locked_until and locked_until > now:
         minutes = max(1, round((locked_until - now).total_seconds() / 60))
         return LoginResult(None, f"Tài khoản đang bị khóa do đăng nhập sai nhiều lần. Thử lại sau {minutes} phút.")
-    if not password_matches(user.password_hash, password):
+    matches = password_matches(account.password_hash, password)
+    user = session.get(User, account.id)
+    if user is None:
+        return LoginResult(None, WRONG_CREDENTIALS)
+    if not matches:
         return _count_failure(session, user, now, max_failures, lockout_minutes)
     user.failed_logins = 0
     user.locked_until = None

@@ -25,6 +25,9 @@ class Settings:
     keys_dir: Path = Path("var/keys")
     session_max_age_seconds: int = 8 * 3600
     https_only: bool = False
+    # PostgreSQL connections per worker process (SQLAlchemy pool size + overflow); SQLite ignores them.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
     max_failed_logins: int = 5
     lockout_minutes: int = 15
 
