@@ -346,6 +346,17 @@ def test_province_restriction(tmp_path: Path) -> None:
     assert provinces == {"06"} and manifest.province_codes == ["06"]
 
 
+@pytest.mark.parametrize(("scale", "column"), [("commune", "ward_code"), ("district", "district_code")])
+def test_a_scale_below_the_nation_lives_in_one_unit(tmp_path: Path, scale: str, column: str) -> None:
+    manifest = generate(tmp_path, people=300, seed=4, progress=False, xlsx_max_rows=0, scale=scale)
+    register = _rows(tmp_path / "register.parquet")
+    records = _rows(tmp_path / "records.parquet")
+    assert len({row[column] for row in register}) == 1 == len({row[column] for row in records})
+    assert register[0][column] == (manifest.ward_code if scale == "commune" else manifest.district_code)
+    again = generate(tmp_path / "again", people=10, seed=4, progress=False, xlsx_max_rows=0, scale=scale)
+    assert (again.district_code, again.ward_code) == (manifest.district_code, manifest.ward_code)
+
+
 def test_cli(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

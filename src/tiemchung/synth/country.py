@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tiemchung.synth import damage, foreigners
-from tiemchung.synth.geography import Geography, load_geography
+from tiemchung.synth.geography import Geography, area_for_scale, load_geography
 from tiemchung.synth.population import IdentityCounters, People, make_people, register_table, serials_in_buckets
 from tiemchung.synth.tables import province_weights
 from tiemchung.synth.vaccination import (
@@ -63,6 +63,8 @@ class Manifest:
     people: int
     scale: str | None
     province_codes: list[str]
+    district_code: str | None
+    ward_code: str | None
     counts: dict[str, int] = field(default_factory=dict)
     categories: dict[str, int] = field(default_factory=dict)
     rates: dict[str, float] = field(default_factory=dict)
@@ -123,7 +125,11 @@ def generate(
     province_codes: Sequence[str] | None = None,
     scale: str | None = None,
 ) -> Manifest:
-    """Write the synthetic country for `people` people into `out_dir` (see docs/synth.md)."""
+    """Write the synthetic country for `people` people into `out_dir` (see docs/synth.md).
+
+    `scale` "commune", "district" or "province" puts everyone in one ward, district or province chosen by
+    the seed (among `province_codes` when given); without it they live in `province_codes` (default: all).
+    """
     from rich.progress import Progress
 
     if not 0 < people <= MAX_PEOPLE:
@@ -131,7 +137,8 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = out_dir / ".synth-work"
     work_dir.mkdir(exist_ok=True)
-    geography = load_geography(province_codes)
+    area = area_for_scale(scale, seed, province_codes)
+    geography = load_geography(area)
     # about 2.35 doses per person: far above the limit, do not start a workbook only to give it up
     writers = _Writers(out_dir, work_dir, xlsx_max_rows if people * 2 <= xlsx_max_rows else 0)
     tallies = _Tallies.empty()
@@ -154,6 +161,8 @@ def generate(
         people=people,
         scale=scale,
         province_codes=[str(code) for code in geography.province_codes],
+        district_code=area.district_code,
+        ward_code=area.ward_code,
         counts=tallies.counts,
         files=[name for name in FILES if name != "records.xlsx" or wrote_xlsx],
     )

@@ -45,9 +45,47 @@ class Geography:
         return len(self.ward_codes) + self.ward_district_index[ward]
 
 
-def load_geography(province_codes: Sequence[str] | None = None) -> Geography:
-    """The reference units, restricted to `province_codes` when given (weights renormalised)."""
+@dataclass(frozen=True)
+class Area:
+    """Where the synthetic people live: some provinces (None: all), or one district, or one ward."""
+
+    province_codes: tuple[str, ...] | None = None
+    district_code: str | None = None
+    ward_code: str | None = None
+
+
+def area_for_scale(scale: str | None, seed: int, province_codes: Sequence[str] | None) -> Area:
+    """A commune-, district- or province-scale country lives in one ward, district or province.
+
+    The unit is drawn from the seed (province by population weight, then district and ward uniformly),
+    among `province_codes` when given; other scales keep the given provinces (all by default).
+    """
     from tiemchung import reference
+
+    given = tuple(province_codes) if province_codes else None
+    if scale not in ("commune", "district", "province"):
+        return Area(given)
+    rng = np.random.default_rng([seed, 1 << 20])  # a stream of its own: the people's chunks use [seed, i]
+    weights = province_weights()
+    allowed = [i for i, code in enumerate(weights.values) if given is None or code in given]
+    shares = weights.probabilities[allowed] / weights.probabilities[allowed].sum()
+    province = weights.values[allowed[int(rng.choice(len(allowed), p=shares))]]
+    if scale == "province":
+        return Area((province,))
+    districts = sorted(str(d.code) for d in reference.districts(province))
+    district = districts[int(rng.integers(len(districts)))]
+    if scale == "district":
+        return Area((province,), district)
+    wards = sorted(str(w.code) for w in reference.wards(district))
+    return Area((province,), district, wards[int(rng.integers(len(wards)))])
+
+
+def load_geography(area: Area | None = None) -> Geography:
+    """The reference units of `area` (all of Viet Nam by default), province weights renormalised."""
+    from tiemchung import reference
+
+    area = area or Area()
+    province_codes = area.province_codes
 
     weights = province_weights()
     wanted = set(province_codes) if province_codes else set(weights.values)
@@ -65,10 +103,14 @@ def load_geography(province_codes: Sequence[str] | None = None) -> Geography:
         first_ward.append(len(province_index))
         for district in sorted(reference.districts(province.code), key=lambda d: str(d.code)):
             district_code = str(district.code).zfill(3)
+            if area.district_code not in (None, district_code):
+                continue
             prefix = f"{str(province.code).zfill(2)}.{district_code}"
             wards = sorted(reference.wards(district.code), key=lambda w: str(w.code))
             centre_codes.append(f"{prefix}.000")
             for k, ward in enumerate(wards, start=1):
+                if area.ward_code not in (None, str(ward.code).zfill(5)):
+                    continue
                 columns["ward"].append(str(ward.code).zfill(5))
                 columns["district"].append(district_code)
                 columns["place"].append(f"{ward.full_name}, {district.full_name}, {province.full_name}")
