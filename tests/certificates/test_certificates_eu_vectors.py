@@ -90,6 +90,16 @@ def _cases() -> list[Any]:
     return cases
 
 
+def test_the_value_set_check_catches_the_vectors_that_expect_it(shared_dir: Path) -> None:
+    """PL/*/9 (unknown manufacturer) is excluded from the schema step above; our value-set check refuses it."""
+    from tiemchung.certificates.verifier import check_value_sets
+
+    for version in ("1.0.0", "1.2.1", "1.3.0"):
+        vector = json.loads((TESTDATA / "PL" / version / "2DCode" / "raw" / "9.json").read_text(encoding="utf-8"))
+        check = check_value_sets(vector["JSON"])
+        assert not check.ok and "ma=ORG-99999999" in check.message_vi
+
+
 def test_vectors_are_present(shared_dir: Path) -> None:
     assert len(list((shared_dir / "testdata" / "dgc-testdata").glob("*/**/2DCode/raw/*.json"))) > 500
 

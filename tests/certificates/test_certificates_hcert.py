@@ -69,7 +69,8 @@ def test_a_valid_certificate_passes_every_check(signer: DocumentSigner, trust_li
     report = verify_hc1(_hc1(signer), trust_list, now=NOW + timedelta(days=1), revocations=RevocationList(set()))
     assert report.valid
     assert [check.name for check in report.checks] == [
-        "prefix", "base45", "zlib", "cose", "cbor", "schema", "kid", "signature", "key_usage", "expiry", "revocation",
+        "prefix", "base45", "zlib", "cose", "cbor", "schema", "valuesets",
+        "kid", "signature", "key_usage", "expiry", "revocation",
     ]  # fmt: skip
 
 
@@ -92,6 +93,9 @@ def test_each_kind_of_damage_is_explained_in_vietnamese(
     assert expired.failed()[0].message_vi.startswith("Chứng nhận đã hết hạn ngày")
     broken_schema = verify_hc1(_hc1(signer, dcc={**DCC, "dob": "ngày 1"}), trust_list, now=NOW)
     assert [check.name for check in broken_schema.failed()] == ["schema"]
+    unknown_vaccine = {**DCC, "v": [{**DCC["v"][0], "mp": "Vắc xin lạ"}]}
+    [failed] = verify_hc1(_hc1(signer, dcc=unknown_vaccine), trust_list, now=NOW).failed()
+    assert failed.message_vi == "Mã không có trong bộ mã EU: mp=Vắc xin lạ."
 
 
 def test_a_forged_payload_fails_the_signature(signer: DocumentSigner, trust_list: TrustList) -> None:

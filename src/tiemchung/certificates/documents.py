@@ -15,6 +15,7 @@ from typing import Any
 
 from tiemchung.certificates import hcert
 from tiemchung.certificates.models import Certificate
+from tiemchung.certificates.verifier import vaccination_value_sets
 from tiemchung.reference.vaccines import ATC_COVID_19, INACTIVATED, MRNA, VIRAL_VECTOR, vaccines
 from tiemchung.registry.models import Subject
 
@@ -24,16 +25,6 @@ VACCINE_TYPES = {
     VIRAL_VECTOR: ("Vắc xin véc-tơ vi-rút không sao chép", "Non-replicating viral vector vaccine"),
     INACTIVATED: ("Vắc xin bất hoạt toàn hạt", "Inactivated whole SARS-CoV-2 antigen vaccine"),
     ATC_COVID_19: ("Vắc xin phòng COVID-19", "Covid-19 vaccines"),
-}
-MANUFACTURERS = {
-    "ORG-100001699": "AstraZeneca AB",
-    "ORG-100030215": "Biontech Manufacturing GmbH",
-    "ORG-100001417": "Janssen-Cilag International",
-    "ORG-100031184": "Moderna Biotech Spain S.L.",
-    "ORG-100020693": "China Sinopharm International Corp. - Beijing",
-    "ORG-100023050": "Gulf Pharmaceutical Industries",
-    "Gamaleya-Research-Institute": "Gamaleya Research Institute",
-    "CIGB": "Centro de Ingeniería Genética y Biotecnología",
 }
 COUNTRY_NAMES = {"VN": ("Việt Nam", "Viet Nam")}
 
@@ -62,7 +53,7 @@ def displayed_fields(certificate: Certificate, subject: Subject) -> list[Display
     disease = DISEASES.get(entry.get("tg", ""), (entry.get("tg", ""), entry.get("tg", "")))
     kind = VACCINE_TYPES.get(entry.get("vp", ""), (entry.get("vp", ""), entry.get("vp", "")))
     nationality = COUNTRY_NAMES.get(subject.nationality, (subject.nationality, subject.nationality))
-    manufacturer = MANUFACTURERS.get(entry.get("ma", ""), entry.get("ma", ""))
+    manufacturer = vaccination_value_sets()["ma"].get(entry.get("ma", ""), entry.get("ma", ""))
     identity = ("Số định danh cá nhân", "Personal ID number", subject.id_number)
     if subject.nationality != "VN":
         identity = ("Số hộ chiếu", "Passport number", subject.passport_number)

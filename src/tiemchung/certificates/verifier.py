@@ -1,7 +1,8 @@
 """Offline verification of any HC1 certificate against a trust list, with every check explained in Vietnamese.
 
 The checks follow the EU DCC validation steps (and the EU test-data repository's expected results):
-prefix, Base45, zlib, COSE, CBOR/HCERT structure, schema, kid, signature, key usage, expiry, revocation.
+prefix, Base45, zlib, COSE, CBOR/HCERT structure, schema, value sets (vaccination codes), kid, signature,
+key usage, expiry, revocation.
 Decoding stops at the first broken layer (nothing after it can be read); the other checks all run, so that a
 verifier sees every reason a code is refused, not only the first.
 """
@@ -80,6 +81,29 @@ def check_schema(dcc: dict[str, Any]) -> Check:
     if len(kinds) != 1:
         return Check("schema", False, "Chứng nhận phải có đúng một loại: tiêm chủng, xét nghiệm hoặc khỏi bệnh.")
     return Check("schema", True, f"Nội dung đúng lược đồ DCC {version}.")
+
+
+@cache
+def vaccination_value_sets() -> dict[str, dict[str, str]]:
+    """Codes → display names of the EU value sets a vaccination entry uses (tg, vp, mp, ma)."""
+    text = resources.files("tiemchung.certificates").joinpath("valuesets", "vaccination.json").read_text("utf-8")
+    loaded: dict[str, dict[str, str]] = json.loads(text)
+    return loaded
+
+
+def check_value_sets(dcc: dict[str, Any]) -> Check:
+    """The vaccination entry's codes must be in the EU value sets (EU business rule; not part of the schema)."""
+    value_sets = vaccination_value_sets()
+    unknown = [
+        f"{field}={entry.get(field)}"
+        for entry in dcc.get("v") or []
+        if isinstance(entry, dict)
+        for field in ("tg", "vp", "mp", "ma")
+        if str(entry.get(field, "")) not in value_sets[field]
+    ]
+    if unknown:
+        return Check("valuesets", False, f"Mã không có trong bộ mã EU: {', '.join(unknown)}.")
+    return Check("valuesets", True, "Các mã vắc xin đúng bộ mã EU.")
 
 
 def check_kid(message: Sign1Message, trust_list: TrustList) -> tuple[Check, list[TrustedSigner]]:
@@ -192,6 +216,7 @@ def verify_hc1(
         return VerificationReport(False, checks)
     checks.append(Check("cbor", True, "Đọc được nội dung chứng nhận."))
     checks.append(check_schema(dcc))
+    checks.append(check_value_sets(dcc))
     kid_check, candidates = check_kid(message, trust_list)
     checks.append(kid_check)
     signature_check, signer = check_signature(message, candidates)
