@@ -357,6 +357,15 @@ def test_a_scale_below_the_nation_lives_in_one_unit(tmp_path: Path, scale: str, 
     assert (again.district_code, again.ward_code) == (manifest.district_code, manifest.ward_code)
 
 
+def test_tiny_countries_even_without_any_subject(tmp_path: Path) -> None:
+    subjects = []
+    for seed in range(8):
+        manifest = generate(tmp_path / str(seed), people=1, seed=seed, progress=False, xlsx_max_rows=0)
+        subjects.append(manifest.counts["subjects"])
+        assert pq.read_metadata(tmp_path / str(seed) / "truth_subjects.parquet").num_rows == subjects[-1]
+    assert 0 in subjects and 1 in subjects
+
+
 def test_cli(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

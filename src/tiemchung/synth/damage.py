@@ -96,13 +96,13 @@ class _Log:
 
     def joined(self) -> np.ndarray:
         result = np.full(self.size, "", dtype=object)
-        if not self.rows:
+        rows = np.concatenate(self.rows) if self.rows else np.zeros(0, dtype=np.int64)
+        if not len(rows):
             return result
-        rows = np.concatenate(self.rows)
         kind_index = np.repeat(np.arange(len(self.kinds)), [len(r) for r in self.rows])
         order = np.argsort(rows, kind="stable")
         rows, kind_index = rows[order], kind_index[order]
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         for start, end in zip(starts, np.r_[starts[1:], len(rows)], strict=True):
             result[rows[start]] = ";".join(self.kinds[k] for k in kind_index[start:end])
         return result

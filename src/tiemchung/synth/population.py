@@ -225,7 +225,13 @@ def _personal_ids(
     bucket = (birth_province * 10 + century_sex) * 100 + two_digit_year
     serial = serials_in_buckets(bucket, counters.cccd)
     number = bucket * 1_000_000 + _scramble(serial, bucket, 1_000_000, seed)
-    return np.char.zfill(number.astype("U12"), 12)
+    return _zero_padded(number, 12)
+
+
+def _zero_padded(numbers: np.ndarray, width: int) -> np.ndarray:
+    if not len(numbers):  # numpy's zfill cannot size an empty array
+        return np.zeros(0, dtype=f"<U{width}")
+    return np.char.zfill(numbers.astype(f"U{width}"), width)
 
 
 def _cmnd_prefix(province_code: np.ndarray) -> np.ndarray:
@@ -249,7 +255,7 @@ def _cmnds(
     serial = serials_in_buckets(prefix, counters.cmnd)
     number = prefix * 10_000_000 + _scramble(serial, prefix, 10_000_000, seed)
     held = np.full(size, "", dtype="<U12")
-    held[nine_digit] = np.char.zfill(number.astype("U9"), 9)
+    held[nine_digit] = _zero_padded(number, 9)
     held[twelve_digit] = person_id[twelve_digit]
     reissued = np.flatnonzero(nine_digit & (rng.random(size) < _CMND_REISSUED_RATE))
     nine_digit_holders = np.flatnonzero(nine_digit)
