@@ -11,6 +11,7 @@ zeros, dates as text).
 
 import argparse
 import multiprocessing
+import os
 import random
 import resource
 import tempfile
@@ -153,19 +154,25 @@ def run_bulk(url: str, path: str) -> str:
 
 
 def _child(job: Callable[[str, str], str], url: str, path: str, queue: Any) -> None:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     outcome = job(url, path)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((time.perf_counter() - started, peak_mb, outcome))
+    # CPU seconds of this process alone: on a shared machine, wall time mostly measures the other processes.
+    queue.put((time.perf_counter() - started, time.process_time() - cpu_started, peak_mb, outcome))
 
 
 def measure(label: str, job: Callable[[str, str], str], url: str, path: Path) -> None:
     queue: Any = multiprocessing.Queue()
     process = multiprocessing.Process(target=_child, args=(job, url, str(path), queue))
     process.start()
-    seconds, peak_mb, outcome = queue.get()
+    seconds, cpu_seconds, peak_mb, outcome = queue.get()
     process.join()
-    print(f"{label}: {seconds:.1f} s, peak RSS {peak_mb:.0f} MB, {outcome}", flush=True)
+    load = os.getloadavg()[0]
+    print(
+        f"{label}: {seconds:.1f} s wall, {cpu_seconds:.1f} s CPU (importer process), peak RSS {peak_mb:.0f} MB, "
+        f"load average {load:.1f}; {outcome}",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from xml.parsers.expat import ExpatError
 from tiemchung.registry.columns import REQUIRED_KEYS, column_key, header_label
 
 if TYPE_CHECKING:
-    from tiemchung.registry.xlsx_stream import SheetStream
+    pass
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_DATA_ROWS = 500_000
@@ -176,7 +176,7 @@ def _open_workbook(path: Path) -> RecordSource | FileProblem:
             archive.close()
             return FileProblem("Tệp Excel không có trang tính nào.")
         stream = SheetStream(archive, layout)
-        source = _with_header(path, "xlsx", _xlsx_rows(stream), _merged_rows(path, layout.sheet_part), [archive])
+        source = _with_header(path, "xlsx", stream.rows(), _merged_rows(path, layout.sheet_part), [archive])
     except (ExpatError, KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as error:
         # openpyxl (workbook part, stylesheet) and expat raise these on damaged or hand-made files
         archive.close()
@@ -189,15 +189,6 @@ def _open_workbook(path: Path) -> RecordSource | FileProblem:
     if isinstance(source, RecordSource) and declared is not None:
         source.declared_rows = max(declared - source.header_row, 0)
     return source
-
-
-def _xlsx_rows(stream: "SheetStream") -> Iterator[tuple[int, list[RawCell]]]:
-    for number, cells in stream.rows():
-        dense = [EMPTY_CELL] * (max((cell.column for cell in cells), default=-1) + 1)
-        for cell in cells:
-            font = cell.font if isinstance(cell.value, str) else None
-            dense[cell.column] = RawCell(cell.value, font, cell.formula)
-        yield number, dense
 
 
 _MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="[A-Z]+(\d+)(?::[A-Z]+(\d+))?"')

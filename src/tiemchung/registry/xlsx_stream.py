@@ -7,7 +7,6 @@ read here with raw expat callbacks. It also avoids openpyxl's dimension scan, wh
 `<dimension>` element is missing (workbooks written by openpyxl's write-only mode).
 """
 
-import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,17 +14,10 @@ from datetime import datetime
 from typing import Any
 from xml.parsers import expat
 
+from tiemchung.registry.sources import EMPTY_CELL, RawCell
+
 CHUNK_BYTES = 256 * 1024
-_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
-_DIMENSION_ROWS = re.compile(r"[A-Z]*(\d+)$")
-
-
-@dataclass(frozen=True, slots=True)
-class StreamCell:
-    column: int  # 0-based
-    value: object
-    font: str | None
-    formula: bool
+DIGITS = "0123456789"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +117,9 @@ def _local(name: str) -> str:
 _COLUMN_CACHE: dict[str, int] = {}
 
 
-def _column_index(letters: str) -> int:
+def _column_index(ref: str) -> int:
+    """0-based column of a cell reference ("AB12" -> 27)."""
+    letters = ref.rstrip(DIGITS)
     index = _COLUMN_CACHE.get(letters)
     if index is None:
         index = 0
@@ -137,20 +131,31 @@ def _column_index(letters: str) -> int:
 
 
 class SheetStream:
-    """Rows of one worksheet as (row number, cells), in file order; `declared_rows` from <dimension> once seen."""
+    """Rows of one worksheet as (row number, dense list of RawCell), in file order.
+
+    The expat callbacks keep the cell being read in plain attributes (no object per XML node): this loop runs for
+    every cell of every upload. `declared_rows` holds the <dimension> row count once the parser has met it (it
+    comes before the data).
+    """
 
     def __init__(self, archive: zipfile.ZipFile, layout: WorkbookLayout) -> None:
         self.archive = archive
         self.layout = layout
         self.declared_rows: int | None = None
-        self._done: list[tuple[int, list[StreamCell]]] = []
+        self._done: list[tuple[int, list[RawCell]]] = []
         self._row_number = 0
-        self._cells: list[StreamCell] = []
-        self._cell: dict[str, Any] | None = None
+        self._cells: list[tuple[int, RawCell]] = []
+        self._in_cell = False
+        self._ref: str | None = None
+        self._type = "n"
+        self._style: str | None = None
+        self._raw: str | None = None
+        self._formula = False
         self._text: list[str] = []
         self._collect = False
+        self._styles: dict[str | None, tuple[str | None, bool]] = {}
 
-    def rows(self) -> Iterator[tuple[int, list[StreamCell]]]:
+    def rows(self) -> Iterator[tuple[int, list[RawCell]]]:
         parser = _parser(self._start, self._end, self._data)
         with self.archive.open(self.layout.sheet_part) as source:
             while chunk := source.read(CHUNK_BYTES):
@@ -159,76 +164,102 @@ class SheetStream:
         parser.Parse(b"", True)
         yield from self._drain()
 
-    def _drain(self) -> Iterator[tuple[int, list[StreamCell]]]:
+    def _drain(self) -> Iterator[tuple[int, list[RawCell]]]:
         done, self._done = self._done, []
         yield from done
 
     def _start(self, name: str, attributes: dict[str, str]) -> None:
-        name = _local(name)
+        if ":" in name:
+            name = name.rpartition(":")[2]
         if name == "c":
-            self._cell = {"r": attributes.get("r"), "t": attributes.get("t", "n"), "s": attributes.get("s"),
-                          "v": None, "f": False}  # fmt: skip
-        elif name in ("v", "t") and self._cell is not None:
+            self._in_cell = True
+            self._ref = attributes.get("r")
+            self._type = attributes.get("t", "n")
+            self._style = attributes.get("s")
+            self._raw = None
+            self._formula = False
+        elif (name == "v" or name == "t") and self._in_cell:
             self._collect = True
             self._text = []
-        elif name == "f" and self._cell is not None:
-            self._cell["f"] = True
+        elif name == "f" and self._in_cell:
+            self._formula = True
         elif name == "row":
             self._row_number = int(attributes.get("r", self._row_number + 1))
             self._cells = []
         elif name == "dimension":
-            match = _DIMENSION_ROWS.search(attributes.get("ref", ""))
-            self.declared_rows = int(match.group(1)) if match else None
+            last = attributes.get("ref", "").rpartition(":")[2].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            self.declared_rows = int(last) if last.isdigit() else None
 
     def _data(self, data: str) -> None:
         if self._collect:
             self._text.append(data)
 
     def _end(self, name: str) -> None:
-        name = _local(name)
-        if name in ("v", "t") and self._cell is not None:
-            self._collect = False
-            text = "".join(self._text)
-            self._cell["v"] = text if self._cell["v"] is None else self._cell["v"] + text
-        elif name == "c" and self._cell is not None:
-            self._cells.append(self._finish_cell(self._cell))
-            self._cell = None
+        if ":" in name:
+            name = name.rpartition(":")[2]
+        if name == "c":
+            self._in_cell = False
+            self._finish_cell()
+        elif name == "v" or name == "t":
+            if self._collect:
+                self._collect = False
+                text = "".join(self._text)
+                self._raw = text if self._raw is None else self._raw + text
         elif name == "row":
-            self._done.append((self._row_number, self._cells))
+            self._done.append((self._row_number, self._dense()))
 
-    def _finish_cell(self, cell: dict[str, Any]) -> StreamCell:
-        ref = cell["r"]
-        column = _column_index(_CELL_REF.match(ref).group(1)) if ref else len(self._cells)  # type: ignore[union-attr]
-        style = int(cell["s"]) if cell["s"] else 0
-        fonts = self.layout.fonts_by_style
-        font = fonts[style] if style < len(fonts) else None
-        return StreamCell(column, self._value(cell["t"], cell["v"], style), font, cell["f"])
+    def _dense(self) -> list[RawCell]:
+        cells = self._cells
+        if not cells:
+            return []
+        dense = [EMPTY_CELL] * (max(column for column, _ in cells) + 1)
+        for column, cell in cells:
+            dense[column] = cell
+        return dense
 
-    def _value(self, kind: str, raw: str | None, style: int) -> object:
+    def _finish_cell(self) -> None:
+        if self._raw is None and not self._formula:
+            return
+        column = _column_index(self._ref) if self._ref else len(self._cells)
+        font, is_date = self._style_info(self._style)
+        value = self._value(self._type, self._raw, is_date)
+        self._cells.append((column, RawCell(value, font if isinstance(value, str) else None, self._formula)))
+
+    def _style_info(self, style: str | None) -> tuple[str | None, bool]:
+        """The font name and whether the number format is a date, for a cell style index (cached)."""
+        found = self._styles.get(style)
+        if found is None:
+            index = int(style) if style and style.isdigit() else 0
+            fonts = self.layout.fonts_by_style
+            found = (fonts[index] if index < len(fonts) else None, index in self.layout.date_styles)
+            self._styles[style] = found
+        return found
+
+    def _value(self, kind: str, raw: str | None, is_date: bool) -> object:
         if raw is None:
             return None
         if kind == "s":
-            index = int(raw)
             strings = self.layout.shared_strings
+            index = int(raw) if raw.isdigit() else -1
             return strings[index] if 0 <= index < len(strings) else None
         if kind in ("str", "inlineStr", "e", "d"):
             return raw
         if kind == "b":
             return raw == "1"
-        return self._number(raw, style)
+        return self._number(raw, is_date)
 
-    def _number(self, raw: str, style: int) -> object:
+    def _number(self, raw: str, is_date: bool) -> object:
+        if raw.isdigit() and not is_date:
+            return int(raw)
         try:
             number = float(raw)
         except ValueError:
             return raw
-        if style in self.layout.date_styles:
+        if is_date:
             from openpyxl.utils.datetime import from_excel
 
             try:
                 return from_excel(number, self.layout.epoch)
             except (ValueError, OverflowError):
                 return number
-        if number.is_integer() and "." not in raw and "E" not in raw.upper():
-            return int(raw)
         return number
