@@ -130,9 +130,12 @@ async def timed(stats: Stats, kind: str, request: object) -> httpx.Response | No
     return response
 
 
-async def log_in(client: httpx.AsyncClient, index: int, stats: Stats) -> dict[str, str] | None:
+async def log_in(client: httpx.AsyncClient, index: int, stats: Stats, gate: asyncio.Semaphore) -> dict[str, str] | None:
+    """Log-ins go a few at a time: argon2 is deliberately expensive (64 MiB, several passes), and a hundred at
+    once on a small machine is a password-cracking load, not an office morning."""
     body = {"username": f"coso{index}", "password": PASSWORD}
-    login = await timed(stats, "log-in (not in the measured window)", client.post("/api/v1/session", json=body))
+    async with gate:
+        login = await timed(stats, "log-in (not in the measured window)", client.post("/api/v1/session", json=body))
     if login is None or login.status_code != 200:
         return None
     return {"X-CSRF-Token": login.json()["csrf_token"]}
@@ -142,7 +145,7 @@ async def virtual_user(base: str, index: int, args: argparse.Namespace, window: 
     rng = random.Random(index)
     subjects = args.subjects
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        headers = await log_in(client, index, stats)
+        headers = await log_in(client, index, stats, window.login_gate)
         window.logged_in += 1
         if window.logged_in == args.users:
             window.open()
@@ -197,6 +200,7 @@ class Window:
         self.seconds = seconds
         self.logged_in = 0
         self.opened = asyncio.Event()
+        self.login_gate = asyncio.Semaphore(4)
         self.started = self.until = 0.0
 
     def open(self) -> None:

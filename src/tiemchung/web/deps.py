@@ -25,6 +25,15 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["mask_id"] = access.mask_id_number
 templates.env.globals["Role"] = Role
+
+
+def vn_date(value: object) -> str:
+    """ "1985-03-02" as Vietnamese offices write it, "02/03/1985"; a bare year or anything else unchanged."""
+    text = str(value or "")
+    return f"{text[8:10]}/{text[5:7]}/{text[:4]}" if len(text) == 10 and text[4] == "-" else text
+
+
+templates.env.filters["vn_date"] = vn_date
 templates.env.globals["bar_chart"] = charts.bar_chart
 templates.env.globals["stacked_bars"] = charts.stacked_bars
 
