@@ -294,10 +294,22 @@ def _subject_ids(facility: np.ndarray, state: _ChunkState) -> np.ndarray:
     return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def _birth_text(shown: np.ndarray, style: np.ndarray) -> np.ndarray:
+# Day-first layouts offices type, with their shares: 17/05/1990, 17/5/1990, 17-05-1990, 17.05.1990.
+_DAY_FIRST_LAYOUTS = ("{d:02d}/{m:02d}/{y}", "{d}/{m}/{y}", "{d:02d}-{m:02d}-{y}", "{d:02d}.{m:02d}.{y}")
+_DAY_FIRST_SHARES = (0.7, 0.15, 0.1, 0.05)
+
+
+def _birth_text(rng: np.random.Generator, shown: np.ndarray, style: np.ndarray) -> np.ndarray:
     """The Parquet text of a typed birth date (Excel dates as ISO text: Parquet has no cell types)."""
-    dmy = np.array([f"{v[8:10]}/{v[5:7]}/{v[:4]}" if len(v) == 10 else v for v in shown], dtype=object)
-    return np.where(style == damage.BIRTH_TEXT_DMY, dmy, shown)
+    layout = rng.choice(len(_DAY_FIRST_LAYOUTS), size=len(shown), p=_DAY_FIRST_SHARES)
+    day_first = np.array(
+        [
+            _DAY_FIRST_LAYOUTS[k].format(d=int(v[8:10]), m=int(v[5:7]), y=v[:4]) if len(v) == 10 else v
+            for v, k in zip(shown, layout, strict=True)
+        ],
+        dtype=object,
+    )
+    return np.where(style == damage.BIRTH_TEXT_DMY, day_first, shown)
 
 
 def _strings(values: np.ndarray) -> pa.Array:
@@ -333,7 +345,7 @@ def _subject_columns(
     return {
         "subject_id": _strings(subject_ids),
         "full_name": _strings(typed.full_name),
-        "birth_date": _strings(_birth_text(typed.birth_shown, typed.birth_style)),
+        "birth_date": _strings(_birth_text(rng, typed.birth_shown, typed.birth_style)),
         "sex": _strings(typed.sex_typed),
         "id_number": _strings(typed.id_typed),
         "passport_number": _strings(passport),
