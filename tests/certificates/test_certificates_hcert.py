@@ -63,6 +63,7 @@ def test_every_uvci_we_make_is_valid_and_one_changed_character_is_caught(opaque:
 def test_the_qr_image_reads_back_to_the_same_text(signer: DocumentSigner) -> None:
     text = _hc1(signer)
     assert hcert.read_qr_image(hcert.qr_png(text)) == text
+    assert hcert.read_qr_image(b"not an image") is None
 
 
 def test_a_valid_certificate_passes_every_check(signer: DocumentSigner, trust_list: TrustList) -> None:

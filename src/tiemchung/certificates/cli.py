@@ -264,9 +264,13 @@ def verify(
     if not content:
         _fail("Cần một chuỗi HC1 hoặc --image.")
         return
-    revoked = RevocationList.from_json(json.loads(revocations.read_text(encoding="utf-8"))) if revocations else None
-    moment = at.astimezone() if at else None
-    report = verify_hc1(content, TrustList.load(trust_list), now=moment, revocations=revoked)
+    try:
+        trusted = TrustList.load(trust_list)
+        revoked = RevocationList.from_json(json.loads(revocations.read_text(encoding="utf-8"))) if revocations else None
+    except (ValueError, KeyError, TypeError):
+        _fail("Không đọc được danh sách tin cậy hoặc danh sách thu hồi (JSON sai định dạng).")
+        return
+    report = verify_hc1(content, trusted, now=at.astimezone() if at else None, revocations=revoked)
     console = Console()
     for check in report.checks:
         console.print(f"{'[green]✓' if check.ok else '[red]✗'}[/] {check.message_vi}")

@@ -104,12 +104,15 @@ def qr_svg(hc1: str, *, scale: int = 4) -> str:
 
 
 def read_qr_image(image_bytes: bytes) -> str | None:
-    """The text of the first QR code in an image (PNG, JPEG...), or None when none is found."""
+    """The text of the first QR code in an image (PNG, JPEG...), or None when there is none or no image at all."""
     import zxingcpp
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(io.BytesIO(image_bytes)) as image:
-        results = zxingcpp.read_barcodes(image.convert("L"))
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            results = zxingcpp.read_barcodes(image.convert("L"))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
     return results[0].text if results else None
 
 
