@@ -20,6 +20,7 @@ import pyarrow as pa
 from tiemchung.verification import sql
 from tiemchung.verification.model import (
     BLOCKING_KEYS,
+    COMPARED_COLUMNS,
     ID_BLOCKS,
     MATCH_THRESHOLD,
     MODEL_COLUMNS,
@@ -30,6 +31,7 @@ from tiemchung.verification.model import (
     weight_sql,
 )
 from tiemchung.verification.prepare import (
+    PACK_SEPARATOR_SQL,
     PREPARED_LAYOUT_VERSION,
     PreparedSubject,
     SubjectBatch,
@@ -137,7 +139,11 @@ class RegisterIndex:
         """The unique best register person above the threshold, or None (ties stay unmatched)."""
         row = subject.model_row()
         parameters = {f"{column}_l": row[column] for column in MODEL_COLUMNS if column != "unique_id"}
+        candidates = self._online_candidates(row)
+        if not candidates:
+            return None
         self._current_model()
+        parameters |= {"candidate_ids": list(candidates), "candidate_packs": list(candidates.values())}
         scored = self._connection.execute(self._online_sql, parameters).fetchall()
         if not scored:
             return None
@@ -148,6 +154,15 @@ class RegisterIndex:
         probability = probability_from_weight(weight)
         # Rounded as the batch writes it (six decimals), so both channels give the same answer.
         return (best_id, round(probability, 6)) if probability >= MATCH_THRESHOLD else None
+
+    def _online_candidates(self, row: dict[str, Any]) -> dict[str, str]:
+        """Blocked candidates, one indexed equality look-up per key (a UNION of them would scan instead)."""
+        candidates: dict[str, str] = {}
+        for key, column in ONLINE_LOOKUPS.items():
+            if row[key] is not None:
+                sql_text = f"SELECT person_id, online_packed FROM register WHERE {column} = $value"
+                candidates.update(self._connection.execute(sql_text, {"value": row[key]}).fetchall())
+        return candidates
 
     # --- batch ------------------------------------------------------------------------------------
 
@@ -252,16 +267,13 @@ class RegisterIndex:
         predictions.drop_table_from_database_and_remove_from_cache()
 
 
-def _online_sql(model: dict[str, Any]) -> str:
-    """Score one subject (bound as $<column>_l) against its blocked candidates, best first.
+ONLINE_LOOKUPS: dict[str, str] = {key: key for key in BLOCKING_KEYS} | ID_BLOCKS
 
-    Each blocking key is its own indexed equality look-up (an ART index scan); a join or IN over the
-    register would scan it instead.
-    """
-    keys = {key: key for key in BLOCKING_KEYS} | ID_BLOCKS
-    right = ", ".join(f"{column} AS {column}_r" for column in MODEL_COLUMNS if column != "unique_id")
-    lookups = " UNION ".join(
-        f"SELECT person_id, {right} FROM register WHERE {column} = ${key}_l" for key, column in keys.items()
+
+def _online_sql(model: dict[str, Any]) -> str:
+    """Score one subject (bound as $<column>_l) against its candidates ($candidate_ids/_packs), best first."""
+    unpacked = ", ".join(
+        f"{_unpacked(position, column)} AS {column}_r" for position, column in enumerate(COMPARED_COLUMNS, start=1)
     )
     left = ", ".join(
         f"CAST(${column}_l AS {'INTEGER' if column == 'birth_year' else 'VARCHAR'}) AS {column}_l"
@@ -269,10 +281,19 @@ def _online_sql(model: dict[str, Any]) -> str:
         if column != "unique_id"
     )
     return f"""
-    WITH l AS (SELECT {left}), r AS ({lookups})
+    WITH l AS (SELECT {left}),
+    candidates AS (
+        SELECT unnest($candidate_ids) AS person_id, unnest($candidate_packs) AS online_packed
+    ),
+    r AS (SELECT person_id, {unpacked} FROM candidates)
     SELECT person_id, {weight_sql(model)} AS match_weight
     FROM l, r ORDER BY match_weight DESC, person_id LIMIT 2
     """
+
+
+def _unpacked(position: int, column: str) -> str:
+    value = f"nullif(string_split(online_packed, {PACK_SEPARATOR_SQL})[{position}], '')"
+    return f"CAST({value} AS INTEGER)" if column == "birth_year" else value
 
 
 _SUBJECT_SCHEMA = pa.schema(

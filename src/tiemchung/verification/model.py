@@ -33,6 +33,11 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "blk_date_ward",
 )
 
+# The columns the model's comparisons read (MODEL_COLUMNS minus the id and blocking keys).
+COMPARED_COLUMNS: tuple[str, ...] = tuple(
+    column for column in MODEL_COLUMNS if column != "unique_id" and not column.startswith("blk_")
+)
+
 # Blocking keys, computed once per row as one column each: the same key serves Splink's batch
 # blocking and the online index look-ups. Never the surname alone (Nguyễn is 38% of people).
 BLOCKING_KEYS: dict[str, str] = {

@@ -21,11 +21,11 @@ from tiemchung.identity import (
     parse_date,
     parse_sex,
 )
-from tiemchung.verification.model import BLOCKING_KEYS
+from tiemchung.verification.model import BLOCKING_KEYS, COMPARED_COLUMNS
 from tiemchung.verification.results import SUBJECT_COLUMNS, SubjectQuery
 
 # Bump when the prepared register's layout changes: a prepared DuckDB file of another version is rebuilt.
-PREPARED_LAYOUT_VERSION = "1"
+PREPARED_LAYOUT_VERSION = "2"
 
 REGISTER_TEXT_COLUMNS = (
     "person_id",
@@ -40,6 +40,11 @@ REGISTER_TEXT_COLUMNS = (
 )
 
 NOTHING_KNOWN_YEAR = 1900
+
+# The compared columns packed in one text column for the online path: fetching a few scattered rows
+# from a column store decompresses one block per column, so one column instead of thirteen is ~10x
+# cheaper per candidate. Unit separator: never in names, dates or codes.
+PACK_SEPARATOR_SQL = "chr(31)"
 VIETNAM_NATIONALITIES = frozenset({"", "vn", "vnm", "vietnam"})
 
 
@@ -59,6 +64,12 @@ def register_select_sql(source: str) -> str:
     """The prepared register as one SELECT: canonical and folded names, year, blocking keys."""
     base = ", ".join(f"{_text(column)} AS {column}" for column in REGISTER_TEXT_COLUMNS)
     keys = ", ".join(f"{expression} AS {name}" for name, expression in BLOCKING_KEYS.items())
+    packed = ", ".join(
+        "coalesce(CAST(person_id AS VARCHAR), '')"
+        if column == "id_value"
+        else f"coalesce(CAST({column} AS VARCHAR), '')"
+        for column in COMPARED_COLUMNS
+    )
     return f"""
     WITH typed AS (SELECT {base} FROM {source}),
     named AS (
@@ -75,7 +86,9 @@ def register_select_sql(source: str) -> str:
             array_to_string(list_sort(string_split(name_fold, ' ')), ' ') AS name_sorted
         FROM named
     )
-    SELECT *, person_id AS unique_id, person_id AS id_value, {keys} FROM parted
+    SELECT *, person_id AS unique_id, person_id AS id_value, {keys},
+        concat_ws({PACK_SEPARATOR_SQL}, {packed}) AS online_packed
+    FROM parted
     """
 
 
