@@ -17,6 +17,7 @@ from tiemchung.identity import PartialDate, canonical_name, check_id_number, dec
 from tiemchung.reference import AgeGroup, DoseKind, ReasonGroup, age_group, ward
 from tiemchung.synth import country as country_module
 from tiemchung.synth.country import Manifest, generate
+from tiemchung.synth.damage import ERROR_KINDS
 
 REGISTER_COLUMNS = [
     "person_id",
@@ -227,6 +228,8 @@ def test_truth_columns_are_consistent(country: tuple[Path, Manifest]) -> None:
 def test_single_error_kinds_give_their_expected_result(country: tuple[Path, Manifest]) -> None:
     out, _ = country
     truth = _rows(out / "truth_subjects.parquet")
+    seen = {kind for row in truth for kind in str(row["errors"]).split(";") if kind}
+    assert seen <= ERROR_KINDS and len(seen) > 20
     harmless_only = {"NAME_NFD", "NAME_OLD_TONE", "NAME_CASE", "NAME_SPACES", "NAME_TCVN3", "NAME_VNI", "ID_LOST_ZEROS"}
     by_errors = defaultdict(list)
     for row in truth:

@@ -224,10 +224,7 @@ def _generate_chunk(
     truth_input = _truth_input(subjects, typed, subject_ids, people, geography, state.subjects_so_far)
     writers.write("subjects", truth_input)
     state.subjects_so_far += truth_input.num_rows
-    dose_province = state.global_province[geography.ward_province_index[subjects.ward[subjects.dose_subject]]]
-    on = subjects.dose_dates[subjects.dose_subject, subjects.dose_slot]
-    groups = age_group_index(subjects.birth[subjects.dose_subject], on)
-    np.add.at(tallies.entered, (dose_province, groups, subjects.dose_slot), 1)
+    _tally_entered(tallies, state, subjects)
     counts = tallies.counts
     counts["people"] += size
     counts["register"] += register.num_rows
@@ -235,6 +232,16 @@ def _generate_chunk(
     counts["doses"] += records.num_rows
     counts["duplicates"] += int((subjects.duplicate_of_row >= 0).sum())
     counts["foreigners"] += len(visitors.birth)
+
+
+def _tally_entered(tallies: _Tallies, state: _ChunkState, subjects: _Subjects) -> None:
+    """Entered doses per (province, age group on the day of the dose, dose kind)."""
+    geography = state.geography
+    dose_ward = subjects.ward[subjects.dose_subject]
+    province = state.global_province[geography.ward_province_index[dose_ward]]
+    on = subjects.dose_dates[subjects.dose_subject, subjects.dose_slot]
+    groups = age_group_index(subjects.birth[subjects.dose_subject], on)
+    np.add.at(tallies.entered, (province, groups, subjects.dose_slot), 1)
 
 
 def _tally_not_entered(
