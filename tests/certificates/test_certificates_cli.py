@@ -78,6 +78,8 @@ def test_the_whole_certificate_workflow_from_the_command_line(
     assert pdf.read_bytes().startswith(b"%PDF") and png.read_bytes().startswith(b"\x89PNG")
     trust = str(keys / "trustlist.json")
     assert "HỢP LỆ" in _run("cert", "verify", "--trust-list", trust, "--image", str(png))
+    assert "DSC mới" in _run("cert", "keys", "rotate", "--dir", str(keys))
+    assert "HỢP LỆ" in _run("cert", "verify", "--trust-list", trust, "--image", str(png))  # the old DSC stays trusted
 
     _run("cert", "revoke", uvci, "--reason", "Mũi tiêm trùng lặp", "--database", database)
     revoked = tmp_path / "revoked.json"

@@ -20,6 +20,7 @@ from tiemchung.certificates.keys import (
     kid_of,
     load_private_key,
     load_signer,
+    rotate_dsc,
 )
 from tiemchung.certificates.revocation import RevocationList, revocation_hashes
 from tiemchung.certificates.verifier import verify_hc1
@@ -128,6 +129,17 @@ def test_private_keys_are_encrypted_and_the_trust_list_reloads(keys_dir: Path, s
     assert reloaded.signers[0].kid == kid_of(signer.certificate) == signer.kid
     with pytest.raises(KeyMaterialError):
         init_keys(keys_dir, b"correct horse battery staple")  # never overwrites existing keys
+
+
+def test_a_rotated_dsc_signs_new_certificates_and_old_ones_still_verify(tmp_path: Path) -> None:
+    old = init_keys(tmp_path / "k", b"rotation passphrase", now=NOW)
+    old_certificate = _hc1(old)
+    new = rotate_dsc(tmp_path / "k", b"rotation passphrase", now=NOW + timedelta(days=1))
+    trust = TrustList.load(tmp_path / "k" / "trustlist.json")
+    assert new.kid != old.kid and load_signer(tmp_path / "k", b"rotation passphrase").kid == new.kid
+    later = NOW + timedelta(days=2)
+    assert verify_hc1(old_certificate, trust, now=later).valid
+    assert verify_hc1(_hc1(new, issued=later), trust, now=later).valid
 
 
 def test_revocation_hashes_follow_the_dcc_revocation_spec() -> None:

@@ -88,6 +88,20 @@ def keys_init(
     )
 
 
+@keys_app.command("rotate", help="Tạo DSC mới từ CSCA; DSC cũ vẫn ở trong danh sách tin cậy.")
+def keys_rotate(directory: KeysDirOption, passphrase_file: PassphraseFileOption = None) -> None:
+    from rich.console import Console
+
+    from tiemchung.certificates.keys import KeyMaterialError, rotate_dsc
+
+    try:
+        signer = rotate_dsc(directory, _passphrase(passphrase_file))
+    except KeyMaterialError as problem:
+        _fail(str(problem))
+        return
+    Console().print(f"DSC mới: kid {signer.kid.hex()}, hết hạn {signer.not_valid_after:%d/%m/%Y}.")
+
+
 @keys_app.command("facility", help="Tạo khóa ký số cho một cơ sở tiêm và đăng ký khóa công khai vào sổ tiêm.")
 def keys_facility(
     code: Annotated[str, typer.Option("--code", help="Mã cơ sở tiêm chủng.")],

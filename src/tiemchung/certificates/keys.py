@@ -291,6 +291,30 @@ def init_keys(
     return DocumentSigner(dsc_key, dsc)
 
 
+def rotate_dsc(
+    directory: Path, passphrase: bytes, *, country: str = "VN", now: dt.datetime | None = None
+) -> DocumentSigner:
+    """A new DSC from the existing CSCA; the old one stays in the trust list, so its certificates still verify.
+
+    The old DSC's files are kept as `dsc-<kid hex>.key.pem` / `.crt.pem` (its key is no longer used to sign).
+    """
+    csca_key = load_private_key(directory / CSCA_KEY_FILE, passphrase)
+    csca = x509.load_pem_x509_certificate((directory / CSCA_CERT_FILE).read_bytes())
+    old = x509.load_pem_x509_certificate((directory / DSC_CERT_FILE).read_bytes())
+    algorithm: Algorithm = "ES256" if isinstance(csca_key, ec.EllipticCurvePrivateKey) else "PS256"
+    dsc_key = new_private_key(algorithm)
+    dsc = make_dsc(dsc_key, csca_key=csca_key, csca=csca, country=country, now=now or dt.datetime.now(dt.UTC))
+    archive = f"dsc-{kid_of(old).hex()}"
+    (directory / DSC_KEY_FILE).rename(directory / f"{archive}.key.pem")
+    (directory / DSC_CERT_FILE).rename(directory / f"{archive}.crt.pem")
+    _write_private(directory / DSC_KEY_FILE, encrypted_pem(dsc_key, passphrase))
+    (directory / DSC_CERT_FILE).write_bytes(certificate_pem(dsc))
+    trust_list = TrustList.load(directory / TRUST_LIST_FILE)
+    trust_list.signers.append(TrustedSigner(kid_of(dsc), country, dsc))
+    (directory / TRUST_LIST_FILE).write_text(json.dumps(trust_list.to_json(), indent=2), encoding="utf-8")
+    return DocumentSigner(dsc_key, dsc)
+
+
 def _write_private(path: Path, data: bytes) -> None:
     # Owner-only permissions from the start: the file never exists world-readable, even briefly.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
