@@ -54,6 +54,7 @@ def generate_rows(doses: int, seed: int = 7) -> Iterator[list[Any]]:
         cccd = f"0{province}{gender_digit}{birth.year % 100:02d}{rng.randrange(10**6):06d}"
         id_number = cccd.lstrip("0") if rng.random() < 0.1 else cccd  # spreadsheet damage: lost leading zeros
         name = f"{rng.choice(FAMILY)} {'Thị' if sex == 'F' else 'Văn'} {rng.choice(GIVEN)}"
+        phone = f"09{rng.randrange(10**8):08d}"
         first_dose = date(2021, 6, 1) + timedelta(days=rng.randrange(200))
         for number in range(min(rng.choice((1, 2, 2, 3, 3, 4)), doses - written)):
             when = first_dose + timedelta(days=60 * number)
@@ -66,7 +67,7 @@ def generate_rows(doses: int, seed: int = 7) -> Iterator[list[Any]]:
                 id_number,
                 "",
                 "",
-                f"09{rng.randrange(10**8):08d}",
+                phone,
                 province,
                 district,
                 ward,

@@ -3,9 +3,10 @@
 Rows are parsed with the importer's `RowParser` and streamed into two staging tables (PostgreSQL: `COPY` through
 psycopg; SQLite: `executemany` in one big transaction), then merged into `subjects` and `doses` with one
 `INSERT ... SELECT ... ON CONFLICT DO UPDATE` each, so the load is idempotent (keyed by subject_id / record_id) and
-atomic (one transaction). Differences from `import_records`, on purpose, for speed: the first row of a subject sets
-its identity and later disagreeing rows are only counted (the interactive import writes a Finding for each), and the
-audit log gets one event for the whole load instead of one per subject.
+atomic (one transaction). Nothing is held in Python per subject: a subject's first row is chosen, and the rows that
+disagree with it counted, in SQL over the staging table. Differences from `import_records`, on purpose, for speed:
+disagreeing rows are only counted (the interactive import writes a Finding for each), and the audit log gets one
+event for the whole load instead of one per subject.
 """
 
 import json
@@ -33,6 +34,8 @@ KEPT_ERRORS = 1_000
 Progress = Callable[[int, int | None], None]
 
 STAGE_SUBJECT_COLUMNS = ("subject_key", "facility_code", *SUBJECT_FIELDS)
+STAGE_SUBJECT_ROW_COLUMNS = (*STAGE_SUBJECT_COLUMNS, "row_number")
+COMPARED_FIELDS = ("name_canonical", "birth_date", "sex", "id_number", "passport_number", "nationality")
 STAGE_DOSE_COLUMNS = ("record_id", "subject_key", "vaccine", "lot_number", "vaccination_date", "dose_kind",
                       "facility_code")  # fmt: skip
 
@@ -63,6 +66,7 @@ def load_parquet(
         stage = _Stage.create(connection)
         _stage_rows(parquet, RowParser(today=today), stage, report, progress, total)
         stage.flush()
+        stage.first_rows(report)
         batch_id = _record_batch(connection, path, actor, report)
         _merge(connection, batch_id, actor)
     report.batch_id = batch_id
@@ -90,15 +94,12 @@ def _stage_rows(
     parquet: Any, parser: RowParser, stage: "_Stage", report: BulkReport, progress: Progress | None, total: int
 ) -> None:
     keys = [column.key for column in COLUMNS if column.key in set(parquet.schema_arrow.names)]
-    first_identity: dict[str, Any] = {}
     done = 0
     for raw in _raw_rows(parquet, keys):
-        record = parser.parse(raw)
+        _stage_record(parser.parse(raw), stage, report)
         done += 1
-        _stage_record(record, stage, report, first_identity)
         if progress is not None and done % PARQUET_BATCH_ROWS == 0:
             progress(done, total)
-    report.subjects = len(first_identity)
     if progress is not None:
         progress(done, total)
 
@@ -112,7 +113,7 @@ def _raw_rows(parquet: Any, keys: list[str]) -> Iterator[RawRow]:
             yield RawRow(number, {key: RawCell(value) for key, value in zip(keys, values, strict=True)})
 
 
-def _stage_record(record: RecordRow, stage: "_Stage", report: BulkReport, first_identity: dict[str, Any]) -> None:
+def _stage_record(record: RecordRow, stage: "_Stage", report: BulkReport) -> None:
     subject, dose = record.subject, record.dose
     if not record.accepted or subject is None or dose is None:
         report.rejected += 1
@@ -120,12 +121,7 @@ def _stage_record(record: RecordRow, stage: "_Stage", report: BulkReport, first_
             report.errors.extend(record.errors)
         return
     report.doses += 1
-    first = first_identity.get(subject.subject_key)
-    if first is None:
-        first_identity[subject.subject_key] = subject
-        stage.add_subject(subject, dose.facility_code)
-    elif first.disagreements(subject):
-        report.disagreeing_rows += 1
+    stage.add_subject(subject, dose.facility_code, record.row)
     stage.add_dose(dose, subject.subject_key)
 
 
@@ -165,25 +161,33 @@ class _Stage:
         self.postgres = connection.dialect.name == "postgresql"
         self.subjects: list[tuple[Any, ...]] = []
         self.doses: list[tuple[Any, ...]] = []
+        self.last_subject: Any = None
 
     @classmethod
     def create(cls, connection: Connection) -> "_Stage":
         postgres = connection.dialect.name == "postgresql"
         # PostgreSQL drops them at commit; SQLite keeps temporary tables for the pooled connection's life.
         suffix = " ON COMMIT DROP" if postgres else ""
-        for table, columns in (("stage_subjects", STAGE_SUBJECT_COLUMNS), ("stage_doses", STAGE_DOSE_COLUMNS)):
+        tables = (("stage_subjects", STAGE_SUBJECT_ROW_COLUMNS), ("stage_doses", STAGE_DOSE_COLUMNS))
+        for table, columns in tables:
             if not postgres:
                 connection.execute(text(f"DROP TABLE IF EXISTS temp.{table}"))
             definition = ", ".join(f"{column} {_stage_type(column)}" for column in columns)
             connection.execute(text(f"CREATE TEMPORARY TABLE {table} ({definition}){suffix}"))
         return cls(connection)
 
-    def add_subject(self, subject: Any, facility_code: str) -> None:
+    def add_subject(self, subject: Any, facility_code: str, row: int) -> None:
+        """Stage a subject's identity as read from one row; the next rows of the same subject share the parsed
+        identity object (RowParser), so consecutive repeats are staged once and the staging stays near one row per
+        subject. Which row counts (the first) and which disagree is decided in SQL, without a dict per subject."""
+        if subject is self.last_subject:
+            return
+        self.last_subject = subject
         values = [getattr(subject, name) for name in SUBJECT_FIELDS]
         values[SUBJECT_FIELDS.index("identity_findings")] = json.dumps(list(subject.identity_findings))
-        self.subjects.append((subject.subject_key, facility_code, *values))
+        self.subjects.append((subject.subject_key, facility_code, *values, row))
         if len(self.subjects) >= STAGE_FLUSH_ROWS:
-            self._write("stage_subjects", STAGE_SUBJECT_COLUMNS, self.subjects)
+            self._write("stage_subjects", STAGE_SUBJECT_ROW_COLUMNS, self.subjects)
 
     def add_dose(self, dose: Any, subject_key: str) -> None:
         # SQLite has no date type: store the ISO text SQLAlchemy's Date reads back (no deprecated sqlite3 adapter).
@@ -195,8 +199,31 @@ class _Stage:
             self._write("stage_doses", STAGE_DOSE_COLUMNS, self.doses)
 
     def flush(self) -> None:
-        self._write("stage_subjects", STAGE_SUBJECT_COLUMNS, self.subjects)
+        self._write("stage_subjects", STAGE_SUBJECT_ROW_COLUMNS, self.subjects)
         self._write("stage_doses", STAGE_DOSE_COLUMNS, self.doses)
+
+    def first_rows(self, report: BulkReport) -> None:
+        """stage_first: each subject's first staged row; counts subjects and the staged rows that disagree."""
+        suffix = " ON COMMIT DROP" if self.postgres else ""
+        if not self.postgres:
+            self.connection.execute(text("DROP TABLE IF EXISTS temp.stage_first"))
+        self.connection.execute(
+            text(
+                f"CREATE TEMPORARY TABLE stage_first{suffix} AS SELECT * FROM stage_subjects WHERE row_number IN "
+                "(SELECT MIN(row_number) FROM stage_subjects GROUP BY subject_key)"
+            )
+        )
+        report.subjects = self.connection.scalar(text("SELECT COUNT(*) FROM stage_first")) or 0
+        differs = " OR ".join(f"s.{name} IS DISTINCT FROM f.{name}" for name in COMPARED_FIELDS)
+        report.disagreeing_rows = (
+            self.connection.scalar(
+                text(
+                    "SELECT COUNT(*) FROM stage_subjects s JOIN stage_first f ON f.subject_key = s.subject_key "
+                    f"WHERE s.row_number <> f.row_number AND ({differs})"
+                )
+            )
+            or 0
+        )
 
     def _write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -218,10 +245,7 @@ def _stage_type(column: str) -> str:
 
 
 # The register's answer no longer applies once the identity it was given changed (as in the importer).
-_IDENTITY_CHANGED = " OR ".join(
-    f"subjects.{column} IS DISTINCT FROM excluded.{column}"
-    for column in ("name_canonical", "birth_date", "sex", "id_number", "passport_number", "nationality")
-)
+_IDENTITY_CHANGED = " OR ".join(f"subjects.{column} IS DISTINCT FROM excluded.{column}" for column in COMPARED_FIELDS)
 _CLEAR_VERIFICATION_IF_CHANGED = ", ".join(
     f"{column} = CASE WHEN {_IDENTITY_CHANGED} THEN {empty} ELSE subjects.{column} END"
     for column, empty in (
@@ -245,7 +269,7 @@ def _merge(connection: Connection, batch_id: int, actor: str) -> None:
     connection.execute(
         text(
             f"INSERT INTO subjects ({subject_columns}, verification_reasons, created_at, updated_at) "
-            f"SELECT {selected}, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM stage_subjects WHERE true "
+            f"SELECT {selected}, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM stage_first WHERE true "
             f"ON CONFLICT (subject_key) DO UPDATE SET {updates}, {_CLEAR_VERIFICATION_IF_CHANGED}, "
             "updated_at = CURRENT_TIMESTAMP"
         )

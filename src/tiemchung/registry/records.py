@@ -129,8 +129,22 @@ def read_records(path: Path, *, facility_code: str | None = None, today: date | 
         raise RecordFileError(source.problem.message_vi)
 
 
+# The cells a subject's identity is read from: rows repeating them exactly share one parsed identity.
+IDENTITY_CELLS = ("subject_id", "full_name", "birth_date", "sex", "id_number", "passport_number", "nationality",
+                  "phone", "province_code", "district_code", "ward_code", "address")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedIdentity:
+    cells: tuple[RawCell | None, ...]
+    subject: SubjectIdentity
+    repairs: tuple[Repair, ...]
+    birth: Any
+
+
 class RowParser:
-    """Turns raw rows into RecordRows; caches the reference look-ups that repeat on every row."""
+    """Turns raw rows into RecordRows; caches the reference look-ups that repeat on every row, and the identity of
+    the previous row (the rows of one subject usually follow each other: its identity is parsed once)."""
 
     def __init__(self, *, facility_code: str | None = None, today: date | None = None) -> None:
         self.reference = reference
@@ -139,6 +153,7 @@ class RowParser:
         self._vaccines: dict[str, str | None] = {}
         self._dose_kinds: dict[str, str | None] = {}
         self._areas: dict[tuple[str, str, str], tuple[str, str, str] | str] = {}
+        self._last: _ParsedIdentity | None = None
 
     def parse(self, raw: RawRow) -> RecordRow:
         texts = {key: text_of(cell.value) for key, cell in raw.cells.items()}
@@ -146,11 +161,24 @@ class RowParser:
         _check_cells(record, raw)
         if record.errors:
             return record
-        subject = self._subject(record, raw.cells)
+        subject = self._identity(record, raw.cells)
         dose = self._dose(record, raw.cells)
         if not record.errors:
             record.subject, record.dose = subject, dose
         return record
+
+    def _identity(self, record: RecordRow, cells: dict[str, RawCell]) -> SubjectIdentity | None:
+        key = tuple(cells.get(name) for name in IDENTITY_CELLS)
+        last = self._last
+        if last is not None and last.cells == key:
+            record.repairs.extend(last.repairs)
+            record.birth = last.birth
+            return last.subject
+        known_repairs = len(record.repairs)
+        subject = self._subject(record, cells)
+        if subject is not None and not record.errors:
+            self._last = _ParsedIdentity(key, subject, tuple(record.repairs[known_repairs:]), record.birth)
+        return subject
 
     def _error(self, record: RecordRow, column: str, message_vi: str) -> None:
         value = record.raw.get(column, "")[:SHOWN_VALUE_CHARS]
