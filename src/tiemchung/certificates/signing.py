@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -125,8 +126,8 @@ def dose_signature_is_valid(session: Session, dose: Dose) -> bool:
     subject = session.get(Subject, dose.subject_id)
     if not (dose.signature and facility and facility.public_key_pem and subject):
         return False
-    public_key = serialization.load_pem_public_key(facility.public_key_pem.encode())
-    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+    public_key = _facility_public_key(facility.public_key_pem)
+    if public_key is None:
         return False
     try:
         public_key.verify(
@@ -135,6 +136,16 @@ def dose_signature_is_valid(session: Session, dose: Dose) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+@lru_cache(maxsize=4096)
+def _facility_public_key(pem: str) -> ec.EllipticCurvePublicKey | None:
+    """Parsed once per key: central issuance checks thousands of doses from the same facilities."""
+    try:
+        public_key = serialization.load_pem_public_key(pem.encode())
+    except ValueError:
+        return None
+    return public_key if isinstance(public_key, ec.EllipticCurvePublicKey) else None
 
 
 @dataclass(frozen=True)
