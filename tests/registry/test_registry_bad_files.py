@@ -3,6 +3,7 @@
 import re
 import zipfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from registry_files import KEYS, VI_HEADERS, record
@@ -177,3 +178,12 @@ def test_inline_strings_numbers_dates_and_booleans_are_read(tmp_path: Path) -> N
     assert values["full_name"] == "Lê &amp; <Hà>"
     assert values["birth_date"] == datetime(1990, 5, 4)
     assert values["id_number"] == 1085012345 and values["province_code"] == 1 and values["phone"] is True
+
+
+def test_a_one_megabyte_csv_cell_rejects_only_its_row(make_csv: Callable[..., Path]) -> None:
+    from tiemchung.registry.records import read_records
+
+    rows = [record(), record(record_id="R2", address="x" * 1_000_000)]
+    first, second = read_records(make_csv(rows), today=date(2023, 6, 1))
+    assert first.accepted and not second.accepted
+    assert second.errors[0].column == "address" and "quá dài" in second.errors[0].message_vi
