@@ -243,6 +243,20 @@ def test_single_error_kinds_give_their_expected_result(country: tuple[Path, Mani
     assert ("NO_ID_VERIFIED", "") in by_errors["ID_MISSING"]
 
 
+def test_rows_of_a_subject_disagree_only_harmlessly(country: tuple[Path, Manifest]) -> None:
+    out, _ = country
+    names: dict[str, set[str]] = defaultdict(set)
+    for row in _rows(out / "records.parquet"):
+        names[str(row["subject_id"])].add(str(row["full_name"]))
+    marked = {
+        row["subject_id"] for row in _rows(out / "truth_subjects.parquet") if "ROWS_DISAGREE" in str(row["errors"])
+    }
+    assert marked == {subject for subject, typed in names.items() if len(typed) > 1}
+    assert marked
+    for subject in marked:
+        assert len({canonical_name(name) for name in names[subject]}) == 1
+
+
 def test_rates_are_near_the_seed_report(country: tuple[Path, Manifest]) -> None:
     _, manifest = country
     rates, targets = manifest.rates, manifest.targets

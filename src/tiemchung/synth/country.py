@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tiemchung.synth import damage, foreigners
+from tiemchung.synth import damage, foreigners, text
 from tiemchung.synth.geography import Geography, area_for_scale, load_geography
 from tiemchung.synth.population import IdentityCounters, People, make_people, register_table, serials_in_buckets
 from tiemchung.synth.tables import province_weights
@@ -45,6 +45,7 @@ SCALES: dict[str, int] = {
 CHUNK_PEOPLE = 200_000
 MAX_PEOPLE = 150_000_000  # ID ranges (10^6 per province, century, sex and year) stay far from full below this
 FOREIGN_RATE = 0.003
+ROW_RETYPE_RATE = 0.02  # later dose rows whose name was typed again, differently
 RECORD_COLUMNS = tuple(HEADERS)  # interchange spec section 2, in order
 FILES = (
     "register.parquet",
@@ -219,6 +220,7 @@ def _generate_chunk(
     )
     subject_ids = _subject_ids(subjects.facility, state)
     records, hints = _records(rng, subjects, typed, subject_ids, people, visitors, geography)
+    _mark_retyped(records, typed, subject_ids)
     writers.write("records", records)
     writers.workbook.append(records, hints)
     truth_input = _truth_input(subjects, typed, subject_ids, people, geography, state.subjects_so_far)
@@ -394,6 +396,9 @@ def _records(
         "dose": pa.array([DoseKind(kind).spec_value for kind in DOSE_KINDS]).take(pa.array(slot)),
     }
     columns = {name: per_dose[name] if name in per_dose else per_subject[name].take(rows) for name in RECORD_COLUMNS}
+    columns["full_name"] = _retype_some_names(
+        rng, columns["full_name"], sequence, typed.name_font[subjects.dose_subject]
+    )
     records = pa.table(columns)
     hints = pa.table(
         {
@@ -404,6 +409,28 @@ def _records(
         }
     )
     return records, hints
+
+
+def _retype_some_names(rng: np.random.Generator, names: pa.Array, sequence: np.ndarray, font: np.ndarray) -> pa.Array:
+    """A later dose row of some subjects carries the name re-typed differently (harmlessly): rows of one
+    subject that disagree are themselves a data-quality finding (spec section 2)."""
+    chosen = np.flatnonzero((sequence > 1) & (font == "") & (rng.random(len(sequence)) < ROW_RETYPE_RATE))
+    if not len(chosen):
+        return names
+    values = np.asarray(names.to_numpy(zero_copy_only=False), dtype=object)
+    for row in chosen:
+        values[row] = text.extra_spaces(values[row], rng) if rng.random() < 0.5 else text.change_case(values[row], rng)
+    return _strings(values)
+
+
+def _mark_retyped(records: pa.Table, typed: damage.Typed, subject_ids: np.ndarray) -> None:
+    """Add ROWS_DISAGREE to the error kinds of subjects whose rows do not carry the same name."""
+    names = (
+        records.select(["subject_id", "full_name"]).group_by("subject_id").aggregate([("full_name", "count_distinct")])
+    )
+    disagreeing = names.filter(pc.greater(names.column("full_name_count_distinct"), 1)).column("subject_id")
+    rows = np.flatnonzero(np.isin(subject_ids, np.asarray(disagreeing.to_pylist(), dtype=object)))
+    typed.errors[rows] = [f"{errors};ROWS_DISAGREE" if errors else "ROWS_DISAGREE" for errors in typed.errors[rows]]
 
 
 def _truth_input(

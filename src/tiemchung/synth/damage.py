@@ -51,13 +51,14 @@ HARMLESS_RATES: dict[str, float] = {
     "NAME_VNI": 0.02,
     "BIRTH_YEAR_ONLY": 0.01,
 }
-HARMLESS_KINDS = frozenset(HARMLESS_RATES)
+HARMLESS_KINDS = frozenset(HARMLESS_RATES) | {"ROWS_DISAGREE"}
 # Kinds that are not drawn from the two tables above but follow from them or from the person.
 DERIVED_KINDS: dict[str, str] = {
     "NOT_IN_REGISTER": "the person is absent from the register",
     "ID_MISSING": "no identity number typed",
     "ID_INVALID": "an identity number no spec rule can repair",
     "ID_OTHER_PERSON": "ID_RELATIVE for someone living alone: a stranger's number",
+    "ROWS_DISAGREE": "a later dose row carries the name typed differently (case, spaces)",
 }
 ERROR_KINDS = frozenset(ERROR_MIX) | HARMLESS_KINDS | frozenset(DERIVED_KINDS)
 FONTS = {"NAME_TCVN3": ".VnTime", "NAME_VNI": "VNI-Times"}
