@@ -5,6 +5,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from reconciliation_world import RegistryIds
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from tiemchung.cli import app
@@ -59,3 +60,29 @@ def test_check_seeds_lists_the_seeds_inconsistencies(shared_dir: Path) -> None:
     result = runner.invoke(app, ["report", "check-seeds", "--shared", str(shared_dir)])
     assert result.exit_code == 0, result.output
     assert "133.020" in result.output and "1.547.053" in result.output
+
+
+def test_unit_workbook_filled_by_a_unit_is_imported(
+    engine: Engine, session_factory: sessionmaker[Session], registry: RegistryIds, tmp_path: Path
+) -> None:
+    from tiemchung.reconciliation.service import ReportContext, unit_report
+    from tiemchung.reconciliation.sources import RegistrySource
+    from tiemchung.reconciliation.xlsx import unit_workbook
+
+    database = engine.url.render_as_string(hide_password=False)
+    context = ReportContext(RegistrySource(engine), session_factory)
+    workbook = unit_workbook(unit_report(context, by_facility=True))
+    sheet = workbook.active
+    assert sheet is not None and sheet["B6"].value == "Trạm Y tế phường Phúc Xá"
+    sheet["C6"] = "30"  # the unit types its own total (text, as offices do) …
+    sheet["E6"], sheet["G6"], sheet["L6"] = 12, "5", "Chưa có thông tin đối tượng"  # … and groups 1 and 3
+    sheet["B7"] = "Trạm không có trong sổ"
+    path = tmp_path / "phu-luc-2-don-vi.xlsx"
+    workbook.save(path)
+    result = runner.invoke(app, ["report", "import-units", str(path), "--as-of", "2023-01-31", "--database", database])
+    assert result.exit_code == 0, result.output
+    assert "không nhận ra đơn vị “Trạm không có trong sổ”" in result.output
+    csv = runner.invoke(app, ["report", "units", "--database", database, "--format", "csv"]).stdout
+    f01 = next(line for line in csv.splitlines() if ",F01," in line).split(",")
+    # given = entered 7 + not entered 17; stated 30
+    assert f01[3:9] == ["24", "30", "7", "12", "0", "5"]

@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
     report_app.command("import-reported", help="Nhập báo cáo tổng hợp của tỉnh (tệp Excel mẫu Phụ lục 1).")(
         import_reported
     )
+    report_app.command("import-units", help="Nhập báo cáo của đơn vị (tệp Excel mẫu Phụ lục 2).")(import_units)
     report_app.command("import-synth", help="Nhập số liệu báo cáo của bộ dữ liệu tổng hợp.")(import_synth)
     report_app.command("review", help="Ghi kết quả rà soát của tỉnh (cột q).")(review)
     report_app.command("check-seeds", help="Đối chiếu các báo cáo mẫu (seed) và liệt kê chỗ không khớp.")(check_seeds)
@@ -289,6 +290,29 @@ def import_reported(
         stored = store_reported(session, figures, report_date, workbook.name)
     typer.echo(f"Đã nhập {stored} ô số liệu của {len(figures.cells)} tỉnh từ {workbook.name}.")
     _print_findings(figures.findings)
+
+
+def import_units(
+    workbook: Annotated[Path, typer.Argument(help="Tệp Excel theo mẫu Phụ lục 2.", exists=True)],
+    as_of: Annotated[str, typer.Option("--as-of", help="Ngày chốt số liệu (YYYY-MM-DD).")],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+) -> None:
+    from sqlalchemy import select
+
+    from tiemchung.reconciliation.unit_report import read_unit_workbook, store_unit_reports
+    from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+    from tiemchung.registry.models import Facility
+
+    report_date = _parse_date(as_of)
+    assert report_date is not None
+    engine = make_engine(database)
+    create_schema(engine)
+    with transaction(make_session_factory(engine)) as session:
+        by_name = {name: code for code, name in session.execute(select(Facility.code, Facility.name))}
+        units, findings = read_unit_workbook(workbook, by_name)
+        stored = store_unit_reports(session, units, report_date, workbook.name)
+    typer.echo(f"Đã nhập {stored} dòng báo cáo của {len(units)} đơn vị từ {workbook.name}.")
+    _print_findings(findings)
 
 
 def import_synth(

@@ -129,7 +129,7 @@ def _letter_columns(rows: list[list[Any]]) -> tuple[int, dict[str, int]] | None:
     return None
 
 
-def _cell_number(value: Any) -> int | None:
+def cell_number(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -144,7 +144,7 @@ def _read_province_row(figures: ReportedFigures, row: list[Any], columns: dict[s
         position = columns.get(letter)
         return row[position] if position is not None and position < len(row) else None
 
-    if _cell_number(value("a")) is None:
+    if cell_number(value("a")) is None:
         return
     name = str(value("b") or "").strip()
     province = find_province(name) if name else None
@@ -156,11 +156,11 @@ def _read_province_row(figures: ReportedFigures, row: list[Any], columns: dict[s
         figures.findings.append(f"Dòng {line}: {province.name} đã có ở dòng trước, số liệu được cộng dồn.")
     for column, key in zip(APPENDIX1_COLUMNS, CELL_KEYS, strict=True):
         raw = value(column.letter)
-        number = _cell_number(raw)
+        number = cell_number(raw)
         if number is None and raw not in (None, ""):
             figures.findings.append(f"Dòng {line}, cột {column.letter}: “{raw}” không phải là số, tính là 0.")
         figures.cells[code][key] = figures.cells[code].get(key, 0) + (number or 0)
-    stated = _cell_number(value("n"))
+    stated = cell_number(value("n"))
     if stated is not None:
         figures.stated_totals[code] = figures.stated_totals.get(code, 0) + stated
     review = value("q")

@@ -24,6 +24,7 @@ from tiemchung.reconciliation.unit_report import (
     UnitReportTable,
     build_unit_report,
     facility_names,
+    latest_unit_as_of,
     load_unit_reports,
 )
 from tiemchung.verification.results import Category
@@ -72,11 +73,12 @@ def appendix1(context: ReportContext, as_of: date | None = None, province_code: 
 def unit_report(
     context: ReportContext, as_of: date | None = None, province_code: str | None = None, by_facility: bool = True
 ) -> UnitReportTable:
-    report_date = context.as_of(as_of)
+    report_date = as_of
     reported: dict[str, UnitReported] = context.unit_reports or {}
     names: dict[str, str] = {}
     if context.session_factory is not None:
         with context.session_factory() as session:
+            report_date = report_date or latest_unit_as_of(session)
             if context.unit_reports is None and report_date is not None:
                 reported = load_unit_reports(session, report_date)
             names = facility_names(session, province_code)

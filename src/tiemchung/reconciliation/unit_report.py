@@ -201,6 +201,10 @@ def load_unit_reports(session: Session, as_of: date) -> dict[str, UnitReported]:
     return dict(units)
 
 
+def latest_unit_as_of(session: Session) -> date | None:
+    return session.scalars(select(UnitReport.as_of).order_by(UnitReport.as_of.desc()).limit(1)).first()
+
+
 def store_unit_reports(session: Session, units: dict[str, UnitReported], as_of: date, source: str) -> int:
     """Replace the stored reports of these units for `as_of`; returns the number of (unit, group) rows."""
     session.execute(delete(UnitReport).where(UnitReport.as_of == as_of, UnitReport.unit_code.in_(list(units))))
@@ -251,3 +255,51 @@ def facility_names(session: Session, province_code: str | None = None) -> dict[s
     if province_code is not None:
         query = query.where(Facility.province_code == province_code)
     return {code: name for code, name in session.execute(query)}
+
+
+def read_unit_workbook(
+    path: Path, facility_codes_by_name: dict[str, str] | None = None
+) -> tuple[dict[str, UnitReported], list[str]]:
+    """Units' answers from a workbook in the appendix-2 layout (section I): (units by code, findings).
+
+    The header row is the one whose second cell reads "Tên đơn vị"; the seven columns after "đã nhập" are the
+    reason groups 1–6 and other, then the reasons. A unit is a province when `find_province` knows its name,
+    else a facility found by name in `facility_codes_by_name`; an unknown unit is kept under its name, with a
+    finding. Numbers may be numeric cells or text such as `1.234`.
+    """
+    from openpyxl import load_workbook
+
+    from tiemchung.reconciliation.reported import cell_number
+    from tiemchung.reference import find_province
+
+    findings: list[str] = []
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for a damaged or non-xlsx file
+        return {}, [f"Không đọc được tệp {path.name}: {type(error).__name__}."]
+    rows = [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
+    workbook.close()
+    header = next((i for i, row in enumerate(rows) if len(row) > 1 and str(row[1] or "").strip() == "Tên đơn vị"), None)
+    if header is None:
+        return {}, ["Không tìm thấy dòng tiêu đề “Tên đơn vị” của Phụ lục 2."]
+    units: dict[str, UnitReported] = {}
+    for line, row in enumerate(rows[header + 2 :], start=header + 3):
+        cells = [*row, *([None] * (5 + len(GROUPS)))]
+        name = str(cells[1] or "").strip()
+        if cell_number(cells[0]) is None or not name:
+            if units:
+                break  # the table of section I ends at its first non-numbered row (its total)
+            continue
+        province = find_province(name)
+        code = province.code if province else (facility_codes_by_name or {}).get(name)
+        if code is None:
+            findings.append(f"Dòng {line}: không nhận ra đơn vị “{name}”, giữ theo tên.")
+            code = name
+        units[code] = UnitReported(
+            name=name,
+            province_code=province.code if province else None,
+            not_entered={g: cell_number(cells[4 + i]) or 0 for i, g in enumerate(GROUPS)},
+            reasons=[str(cells[4 + len(GROUPS)] or "").strip()],
+            stated_given=cell_number(cells[2]),
+        )
+    return units, findings
