@@ -6,12 +6,15 @@ a module there; a module may also declare `NAV_ITEMS` for the menu.
 
 import importlib
 import pkgutil
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import ModuleType
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
@@ -39,6 +42,7 @@ def create_app(
         title="tiemchung",
         description="Nền tảng dữ liệu tiêm chủng COVID-19: trang web và API JSON (/api/v1).",
         version="1.0",
+        lifespan=_lifespan(settings),
     )
     app.state.settings = settings
     app.state.session_factory = session_factory or make_session_factory(_engine(settings))
@@ -63,9 +67,20 @@ def create_app(
 
 
 def _engine(settings: Settings) -> Engine:
-    if make_url(settings.database_url).get_backend_name() == "sqlite":
-        return make_engine(settings.database_url)
     return make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Page and API handlers are synchronous and run in AnyIO's thread pool (40 threads by default). With more
+        # threads than database connections, a busy server makes requests wait for a connection until the pool's
+        # timeout fails them (the load test showed it); as many threads as connections makes them queue instead.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = settings.db_pool_size + settings.db_max_overflow
+        yield
+
+    return lifespan
 
 
 def route_modules() -> list[ModuleType]:

@@ -25,9 +25,10 @@ class Settings:
     keys_dir: Path = Path("var/keys")
     session_max_age_seconds: int = 8 * 3600
     https_only: bool = False
-    # PostgreSQL connections per worker process (SQLAlchemy pool size + overflow); SQLite ignores them.
+    # Database connections per worker process (SQLAlchemy pool size + overflow); also the number of request
+    # threads, so that a busy server queues requests instead of timing them out waiting for a connection.
     db_pool_size: int = 10
-    db_max_overflow: int = 20
+    db_max_overflow: int = 10
     max_failed_logins: int = 5
     lockout_minutes: int = 15
 
