@@ -133,12 +133,13 @@ def test_bad_batch_files_are_refused_in_vietnamese(service: TestClient, api_key:
         "subjects.xlsx": b"PK\x03\x04",
         "no-columns.csv": b"a,b\n1,2\n",
         "empty.csv": b"subject_id,full_name,birth_date,sex\n",
+        "no-subject-id.csv": b"subject_id,full_name,birth_date,sex\n,An,1990,M\n",
         "broken.parquet": b"not parquet at all",
     }
     for name, content in cases.items():
         response = service.post("/v1/batches", files={"file": (name, content)}, headers=_auth(api_key))
         assert response.status_code == 422, name
-        assert any(word in response.json()["detail"] for word in ("Tệp", "tệp")), name
+        assert any(word in response.json()["detail"] for word in ("Tệp", "tệp", "mã đối tượng")), name
 
 
 def test_openapi_documents_the_endpoints(service: TestClient) -> None:

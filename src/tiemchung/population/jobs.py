@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tiemchung.population.ledger import Ledger, LogEntry
 from tiemchung.population.verifier import Verifier
-from tiemchung.verification.results import SubjectQuery
+from tiemchung.verification.results import RESULT_COLUMNS, SubjectQuery
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,10 @@ class BatchJobs:
             ).fetchone() or (0, 0)
             if total != distinct or total != state.subjects:
                 raise RuntimeError(f"{total} kết quả cho {state.subjects} đối tượng ({distinct} khác nhau)")
+            # Only the section-3 columns leave the register, whatever else the engine writes for its own use.
             connection.execute(
-                f"copy (select * from read_parquet('{_sql_literal(pattern)}') order by subject_id) "
+                f"copy (select {', '.join(RESULT_COLUMNS)} from read_parquet('{_sql_literal(pattern)}') "
+                "order by subject_id) "
                 f"to '{_sql_literal(str(partial))}' (format parquet)"
             )
             by_category = dict(
@@ -262,20 +264,26 @@ class BatchJobs:
 
 
 def _check_columns(path: Path, suffix: str) -> Rejection | None:
+    """Why the file cannot be a batch: unreadable, required columns missing, no rows, rows without a subject id."""
     import duckdb
 
     try:
         with duckdb.connect() as connection:
             described = connection.execute(f"select * from {_reader(path, suffix)} limit 0").description or []
             columns = {column[0] for column in described}
-            rows = connection.execute(f"select count(*) from {_reader(path, suffix)}").fetchone()
+            missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+            if missing:
+                return Rejection(f"Tệp thiếu cột bắt buộc: {', '.join(missing)}.")
+            rows, without_id = connection.execute(
+                "select count(*), count(*) filter (where coalesce(trim(subject_id::varchar), '') = '') "
+                f"from {_reader(path, suffix)}"
+            ).fetchone() or (0, 0)
     except duckdb.Error as error:
         return Rejection(f"Không đọc được tệp: {str(error).splitlines()[0]}")
-    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
-    if missing:
-        return Rejection(f"Tệp thiếu cột bắt buộc: {', '.join(missing)}.")
-    if not rows or rows[0] == 0:
+    if rows == 0:
         return Rejection("Tệp không có dòng dữ liệu nào.")
+    if without_id:
+        return Rejection(f"Có {without_id} dòng thiếu mã đối tượng (subject_id).")
     return None
 
 
