@@ -15,6 +15,8 @@ Prints one JSON line per measurement.
 import argparse
 import io
 import json
+import os
+import resource
 import time
 import uuid
 from collections.abc import Callable
@@ -46,10 +48,28 @@ POSTGRES_TABLES = {
 
 
 def timed(label: str, size: dict[str, Any], action: Callable[[], Any]) -> Any:
-    started = time.perf_counter()
+    """Run `action`; print wall seconds, this process's CPU seconds (DuckDB runs in-process; PostgreSQL's work
+    is in the server, so its CPU does not show here) and the load average (the machine is shared)."""
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     result = action()
-    print(json.dumps({"step": label, "seconds": round(time.perf_counter() - started, 2), **size}), flush=True)
+    print(
+        json.dumps(
+            {
+                "step": label,
+                "seconds": round(time.perf_counter() - started, 2),
+                "cpu_seconds": round(_cpu_seconds() - cpu_started, 2),
+                "load_average_1min": round(os.getloadavg()[0], 1),
+                **size,
+            }
+        ),
+        flush=True,
+    )
     return result
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_reports(engine_name: str, source: Source, size: dict[str, Any], runs: int) -> None:

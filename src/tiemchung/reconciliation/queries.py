@@ -75,29 +75,40 @@ def dose_province() -> ColumnElement[Any]:
     return func.coalesce(Facility.province_code, Subject.province_code)
 
 
-def age_at_dose() -> ColumnElement[Any]:
-    """Age in whole years on the day of the dose; a year-only birth date counts as born on 1 January."""
+def birth_key() -> ColumnElement[Any]:
+    """The birth date as the integer YYYYMMDD; a year-only birth date counts as born on 1 January (YYYY0101)."""
     birth = Subject.birth_date
-    birth_year = cast(func.substr(birth, _int(1), _int(4)), Integer)
-    dose_year = cast(extract("year", Dose.vaccination_date), Integer)
-    dose_month_day = cast(extract("month", Dose.vaccination_date), Integer) * _int(100) + cast(
-        extract("day", Dose.vaccination_date), Integer
+    year = cast(func.substr(birth, _int(1), _int(4)), Integer)
+    month_day = case(
+        (
+            func.length(birth) == _int(10),
+            cast(func.substr(birth, _int(6), _int(2)), Integer) * _int(100)
+            + cast(func.substr(birth, _int(9), _int(2)), Integer),
+        ),
+        else_=_int(101),
     )
-    birth_month_day = cast(func.substr(birth, _int(6), _int(2)), Integer) * _int(100) + cast(
-        func.substr(birth, _int(9), _int(2)), Integer
-    )
-    before_birthday = case(
-        (and_(func.length(birth) == _int(10), dose_month_day < birth_month_day), _int(1)), else_=_int(0)
-    )
-    return case((func.length(birth) >= _int(4), dose_year - birth_year - before_birthday), else_=None)
+    return case((func.length(birth) >= _int(4), year * _int(10000) + month_day), else_=None)
 
 
-def age_group_of(age: ColumnElement[Any]) -> ColumnElement[Any]:
+def dose_key() -> ColumnElement[Any]:
+    """The vaccination date as the integer YYYYMMDD."""
+    day = Dose.vaccination_date
+    return (
+        cast(extract("year", day), Integer) * _int(10000)
+        + cast(extract("month", day), Integer) * _int(100)
+        + cast(extract("day", day), Integer)
+    )
+
+
+def age_group_of(age_key: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The report age group from `dose_key − birth_key`: a person is N or older on the dose's day exactly when
+    that difference is at least N·10000 (YYYYMMDD arithmetic; a 29 February birthday counts from 1 March, as
+    `reference.age_in_years` does). No birth date, or a dose before birth, gives "unknown"."""
     return case(
-        (age >= _int(18), _const("18+")),
-        (age >= _int(12), _const("12-17")),
-        (age >= _int(5), _const("5-11")),
-        (age >= _int(0), _const(UNDER_FIVE)),
+        (age_key >= _int(180000), _const("18+")),
+        (age_key >= _int(120000), _const("12-17")),
+        (age_key >= _int(50000), _const("5-11")),
+        (age_key >= _int(0), _const(UNDER_FIVE)),
         else_=_const(UNKNOWN),
     )
 
@@ -122,19 +133,33 @@ def entered_cells(as_of: date | None = None, province_code: str | None = None) -
 
     Duplicates (doses with `duplicate_of_id`) are not counted: they are the same event entered twice.
     """
-    # Age in its own select so that the CASE over it does not repeat the age arithmetic four times.
+    # The birth key is computed once per subject, the age once per dose, the CASE over it in an outer select.
+    subjects = select(
+        Subject.id.label("id"), Subject.province_code.label("province_code"), birth_key().label("birth_key")
+    ).subquery("subject_births")
     with_age = (
         select(
-            dose_province().label("province_code"),
-            age_at_dose().label("age"),
+            func.coalesce(Facility.province_code, subjects.c.province_code).label("province_code"),
+            (dose_key() - subjects.c.birth_key).label("age_key"),
             Dose.dose_kind.label("dose_kind"),
         )
-        .select_from(_doses_with_subject_and_facility())
-        .where(*_counted_doses(as_of, province_code))
+        .select_from(
+            Dose.__table__.join(subjects, subjects.c.id == Dose.subject_id).outerjoin(
+                Facility.__table__, Facility.code == Dose.facility_code
+            )
+        )
+        .where(*_counted_doses(as_of, None))
+        .where(
+            *(
+                []
+                if province_code is None
+                else [func.coalesce(Facility.province_code, subjects.c.province_code) == province_code]
+            )
+        )
         .subquery("dose_ages")
     )
     inner = select(
-        with_age.c.province_code, age_group_of(with_age.c.age).label("age_group"), with_age.c.dose_kind
+        with_age.c.province_code, age_group_of(with_age.c.age_key).label("age_group"), with_age.c.dose_kind
     ).subquery("cells")
     return select(inner.c.province_code, inner.c.age_group, inner.c.dose_kind, func.count()).group_by(
         inner.c.province_code, inner.c.age_group, inner.c.dose_kind
