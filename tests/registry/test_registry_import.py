@@ -240,3 +240,12 @@ def test_a_facility_cannot_overwrite_another_facilitys_keys(
     assert [error.column for error in report.errors] == ["subject_id", "record_id"]
     with session_factory() as session:
         assert session.scalars(select(Subject.full_name).where(Subject.subject_key == "S1")).one() == "Nguyễn Văn An"
+
+
+def test_the_unknown_birth_date_placeholder_keeps_the_dose(make_xlsx: Callable[..., Path]) -> None:
+    from tiemchung.registry.records import read_records
+
+    (row,) = read_records(make_xlsx([record(birth_date=datetime(1900, 1, 1))]), today=TODAY)
+    assert row.accepted and row.subject is not None
+    assert (row.subject.birth_date, row.subject.birth_year) == (None, None)
+    assert row.repairs[0].code == "date.placeholder_unknown"

@@ -219,10 +219,14 @@ class RowParser:
             **id_fields,
         )
 
-    def _birth_date(self, record: RecordRow, value: object) -> tuple[str, int] | None:
+    def _birth_date(self, record: RecordRow, value: object) -> tuple[str | None, int | None] | None:
+        """(ISO date or year, year), (None, None) for the "unknown" placeholder 01/01/1900, None on error."""
         check = identity.parse_date(_date_input(value), today=self.today)
         record.birth = check.value
         _keep_findings(record, "birth_date", check.findings)
+        if check.status == identity.DateStatus.PLACEHOLDER and check.value is None:
+            # Typed when nothing was known: keep the dose; the subject has no birth date (unverifiable, cleaning).
+            return None, None
         if check.value is None:
             self._error(record, "birth_date", _first_message(check.findings, "Ngày sinh không đọc được."))
             return None
