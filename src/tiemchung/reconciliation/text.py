@@ -7,9 +7,3 @@ def fmt(number: int | None) -> str:
         return ""
     return f"{number:,}".replace(",", ".")
 
-
-def percent(part: int, whole: int) -> str:
-    """`part / whole` as a percentage with one decimal and a comma (`12,5%`); empty when `whole` is 0."""
-    if whole == 0:
-        return ""
-    return f"{100 * part / whole:.1f}%".replace(".", ",")

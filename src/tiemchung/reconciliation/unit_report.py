@@ -63,10 +63,6 @@ class UnitRow:
     def given(self) -> int:
         return self.entered + self.not_entered_total
 
-    @property
-    def verified_entered_total(self) -> int:
-        return sum(self.verified_entered)
-
     def findings(self) -> list[str]:
         if self.stated_given is None or self.stated_given == self.given:
             return []
