@@ -4,7 +4,7 @@ Every page and API endpoint states its roles with `require_roles(...)`; the auth
 roles back from the dependency (`allowed_roles`) so that an endpoint without a rule fails the tests.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -59,11 +59,20 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; routes commit what they change, anything uncommitted is rolled back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; routes commit what they change, anything uncommitted is rolled back.
+
+    An async generator on purpose: FastAPI runs the clean-up of a *sync* generator dependency in the same thread
+    pool as the handlers, so under load the clean-up that would return a connection waits for a thread while
+    every thread waits for a connection (the load test deadlocked this way until the pool timed out). Opening is
+    lazy (no connection until first use) and closing only returns the connection, so both are cheap here.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
+    session = factory()
+    try:
         yield session
+    finally:
+        session.close()
 
 
 def is_api(request: Request) -> bool:
