@@ -70,6 +70,7 @@ def test_the_qr_image_reads_back_to_the_same_text(signer: DocumentSigner) -> Non
 def test_a_valid_certificate_passes_every_check(signer: DocumentSigner, trust_list: TrustList) -> None:
     report = verify_hc1(_hc1(signer), trust_list, now=NOW + timedelta(days=1), revocations=RevocationList(set()))
     assert report.valid
+    assert verify_hc1(_hc1(signer), trust_list, now=datetime(2021, 10, 2)).valid  # naive: taken as UTC
     assert [check.name for check in report.checks] == [
         "prefix", "base45", "zlib", "cose", "cbor", "schema", "valuesets",
         "kid", "signature", "key_usage", "expiry", "revocation",

@@ -163,7 +163,7 @@ def _name(common_name: str, country: str) -> x509.Name:
     return x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, country),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Bo Y te - Cuc Y te du phong"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Bộ Y tế - Cục Y tế dự phòng"),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )

@@ -223,7 +223,9 @@ def verify_hc1(
     checks.append(signature_check)
     if signer is not None:
         checks.append(check_key_usage(dcc, signer.certificate))
-    checks.append(check_expiry(claims, now or datetime.now(UTC), signer.certificate if signer else None))
+    moment = now or datetime.now(UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # a naive time is taken as UTC
+    checks.append(check_expiry(claims, moment, signer.certificate if signer else None))
     checks.append(check_revocation(message, claims, revocations))
     readable_claims = {_CLAIM_NAMES.get(key, str(key)): value for key, value in claims.items() if key != -260}
     return VerificationReport(all(check.ok for check in checks), checks, dcc, readable_claims)
