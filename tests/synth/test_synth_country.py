@@ -150,7 +150,7 @@ class _Register:
             self.by_key[("person_id", row["person_id"])].append(row)
             if row["old_id"]:
                 self.by_key[("old_id", row["old_id"])].append(row)
-            self.by_key[("province_code", row["province_code"])].append(row)
+            self.by_key[("ward_code", row["ward_code"])].append(row)
 
 
 def _expected_by_rules(subject: dict[str, object], register: _Register) -> tuple[str, str, str]:
@@ -180,7 +180,7 @@ def _expected_by_rules(subject: dict[str, object], register: _Register) -> tuple
             return "MISMATCH", "ID_NOT_FOUND", ""
         best = min((differences(person) for person in holders), key=len)
         return ("MISMATCH", ";".join(best), "") if best else ("VERIFIED", "", "")
-    residents = register.by_key[("province_code", subject["province_code"])]
+    residents = register.by_key[("ward_code", subject["ward_code"])]
     candidates = [person for person in residents if not differences(person)]
     if len(candidates) == 1:
         return "NO_ID_VERIFIED", "", str(candidates[0]["person_id"])

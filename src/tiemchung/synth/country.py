@@ -456,9 +456,7 @@ def _truth_input(
             "person_id": pa.array(person_id, pa.string()),
             "in_register": pa.array(in_register),
             "is_foreign": pa.array(~national),
-            "province_code": pa.array(
-                geography.province_codes[geography.ward_province_index[subjects.ward]], pa.string()
-            ),
+            "ward_code": pa.array(geography.ward_codes[subjects.ward], pa.string()),
             "id_typed": pa.array(typed.id_typed, pa.string()),
             "name_meaning": pa.array(typed.name_meaning, pa.string()),
             "birth_meaning": pa.array(typed.birth_meaning, pa.string()),

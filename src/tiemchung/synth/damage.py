@@ -16,10 +16,10 @@ import numpy as np
 from tiemchung.synth import text
 from tiemchung.synth.population import People
 
-NO_ID_RATE = 0.102
+NO_ID_RATE = 0.100
 INVALID_SHARE_OF_NO_ID = 0.25
-ERROR_RATE_WITH_ID = 0.26  # + people absent from the register (1.5 %) = the seed's 25.8 %
-ERROR_RATE_WITHOUT_ID = 0.20  # identity errors that make a no-ID subject unidentifiable
+ERROR_RATE_WITH_ID = 0.254  # + people absent from the register (1.5 %) = the seed's 25.8 %
+ERROR_RATE_WITHOUT_ID = 0.205  # identity errors that make a no-ID subject unidentifiable
 SECOND_ERROR_RATE = 0.15
 # Primary error kinds of an ID-bearing subject, with their share (our estimate of the seed's "sai số định
 # danh, sai ngày sinh, sai họ tên và thông tin khác").

@@ -7,8 +7,10 @@ number compares with that person; a CMND issued twice is checked against every h
 date agrees with any typed date of that year.
 
 The confidence rule for subjects without a valid ID (our choice; the spec leaves it to the register side):
-the register identifies the person when exactly one person of the subject's residence province has the same
-name, sex and an agreeing birth date.
+the register identifies the person when exactly one person of the subject's residence ward has the same
+name, sex and an agreeing birth date. The ward, not the province: the commune police answer for their
+residents, and the verification engine's model weighs the ward too; at province level the commonest names
+(Nguyễn Thị Hương…) share birth dates often enough to make a few percent of everyone ambiguous.
 """
 
 from pathlib import Path
@@ -33,7 +35,7 @@ select *,
 from typed;
 
 create temp view register as
-select person_id, old_id, full_name, birth_date, sex, province_code from read_parquet('{register}');
+select person_id, old_id, full_name, birth_date, sex, ward_code from read_parquet('{register}');
 
 create temp table id_hits as
 with hits as (
@@ -60,7 +62,7 @@ from compared group by ordinal;
 create temp table name_hits as
 select t.ordinal, count(*) as candidates, min(r.person_id) as found_person
 from normalized t join register r
-  on r.province_code = t.province_code and r.full_name = t.name_meaning and r.sex = t.sex_meaning
+  on r.ward_code = t.ward_code and r.full_name = t.name_meaning and r.sex = t.sex_meaning
 where t.id_kind = 'invalid' and {birth_agrees_joined}
 group by t.ordinal;
 
