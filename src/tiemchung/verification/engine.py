@@ -6,6 +6,7 @@ answers a whole file with set-based SQL and Splink.
 """
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -27,6 +28,7 @@ from tiemchung.verification.model import (
     build_settings,
     load_model,
     probability_from_weight,
+    regularised,
     train,
     weight_sql,
 )
@@ -237,7 +239,8 @@ class RegisterIndex:
             set_up_basic_logging=False,
         )
         train(linker)
-        model: dict[str, Any] = linker.misc.save_model_to_json(str(out), overwrite=True)
+        model = regularised(linker.misc.save_model_to_json(str(out), overwrite=True))
+        out.write_text(json.dumps(model, indent=2), encoding="utf-8")
         self._use_model(model)
         return model
 

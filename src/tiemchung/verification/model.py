@@ -55,6 +55,13 @@ MATCH_THRESHOLD = 0.999
 
 DEFAULT_MODEL_RESOURCE = "default_model.json"
 
+U_SAMPLE_PAIRS = 1_000_000
+# A level never seen among the random pairs has u below about 1/U_SAMPLE_PAIRS: that bound is used
+# (conservative: the true weight is higher). EM may drive an m to 0 when the training data never
+# shows a level among matches (synthetic subjects who never moved); a floor keeps such evidence a
+# strong penalty instead of a veto, and keeps every Bayes factor finite for Splink and online alike.
+M_FLOOR = 1e-3
+
 
 def build_settings() -> Any:
     """The Splink settings (dialect-neutral creators) of the verification model."""
@@ -140,7 +147,7 @@ def train(linker: Any, *, seed: int = 42) -> None:
     linker.training.estimate_probability_two_random_records_match(
         [block_on("name_fold", "birth_date", "ward_code")], recall=0.8
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000, seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=seed)
     # Two EM passes, each blocking on what the other one estimates, so every comparison gets m.
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("name_fold", "sex"), estimate_without_term_frequencies=True
@@ -153,16 +160,27 @@ def train(linker: Any, *, seed: int = 42) -> None:
 def default_model() -> dict[str, Any]:
     """The model trained on synthetic data that ships with the package."""
     text = resources.files("tiemchung.verification").joinpath(DEFAULT_MODEL_RESOURCE).read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    return regularised(json.loads(text))
 
 
 def load_model(path: Path | None) -> dict[str, Any]:
-    """A trained model from `path` when it exists, else the shipped default."""
+    """A trained model from `path` when it exists, else the shipped default (both regularised)."""
     if path is not None and path.exists():
-        loaded: dict[str, Any] = json.loads(path.read_text("utf-8"))
-        return loaded
+        return regularised(json.loads(path.read_text("utf-8")))
     return default_model()
+
+
+def regularised(model: dict[str, Any]) -> dict[str, Any]:
+    """The model with unseen u and vanishing m replaced by their bounds (see U_SAMPLE_PAIRS, M_FLOOR)."""
+    patched = json.loads(json.dumps(model))
+    for comparison in patched["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            if not level.get("u_probability"):
+                level["u_probability"] = 1 / U_SAMPLE_PAIRS
+            level["m_probability"] = max(level.get("m_probability") or 0.0, M_FLOOR)
+    return patched
 
 
 def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
