@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from tiemchung.population.service import ServiceConfig
+    from tiemchung.population.verifier import SerialVerifier
     from tiemchung.verification.client import RegisterClient
 
 DEFAULT_WORKDIR = Path("var/register")
@@ -60,8 +62,11 @@ def serve(
         chunk_subjects=chunk_subjects,
         threads=threads,
     )
+    verifier = _open_with_status(config)
+    scheme = "https" if tls_cert else "http"
+    typer.echo(f"Dịch vụ xác minh tại {scheme}://{host}:{port} (tài liệu OpenAPI: /docs).", err=True)
     uvicorn.run(
-        create_app(config),
+        create_app(config, verifier=verifier),
         host=host,
         port=port,
         log_level="warning",
@@ -70,6 +75,26 @@ def serve(
         ssl_ca_certs=str(tls_ca) if tls_ca else None,
         ssl_cert_reqs=ssl.CERT_REQUIRED if tls_ca else ssl.CERT_NONE,
     )
+
+
+def _open_with_status(config: "ServiceConfig") -> "SerialVerifier":
+    """Open the engine's index before serving, with a spinner: the first preparation of a large register takes
+    minutes, and the service should not accept connections before it can answer them."""
+    import time
+
+    from rich.console import Console
+
+    from tiemchung.population.verifier import open_register
+
+    started = time.perf_counter()
+    with Console(stderr=True).status("Đang chuẩn bị chỉ mục CSDL dân cư (lần đầu có thể mất vài phút)..."):
+        try:
+            verifier = open_register(config.register, config.workdir, threads=config.threads)
+        except Exception as error:  # any failure to read the register ends here, with the reason
+            typer.echo(f"Không mở được CSDL dân cư {config.register}: {error}", err=True)
+            raise typer.Exit(1) from error
+    typer.echo(f"Chỉ mục sẵn sàng sau {time.perf_counter() - started:.1f} giây.", err=True)
+    return verifier
 
 
 @register_app.command("sample")
