@@ -83,6 +83,10 @@ def current_user(request: Request, session: Session = Depends(get_session)) -> U
     """The logged-in, active user; pages redirect to the log-in page, the API answers 401."""
     user_id = request.session.get("user_id")
     user = session.get(User, user_id) if isinstance(user_id, int) else None
+    # End the read transaction now: between this dependency and the handler the request may wait for a worker
+    # thread, and it must not hold a database connection while it waits (the load test ran out of connections).
+    # Objects stay loaded (the session factory does not expire them on commit).
+    session.commit()
     if user is not None and user.active:
         request.state.user = user  # for `render`, which shows who is logged in
         return user
