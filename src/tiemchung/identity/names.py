@@ -18,17 +18,23 @@ from functools import lru_cache
 
 from tiemchung.identity.letters import TONE_MARKS, toned
 
-# Characters that are invisible in a name: removed before anything else (zero-width spaces, soft hyphen, BOM).
-INVISIBLE_CHARACTERS = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+# Characters that are invisible in a name: removed before anything else (zero-width spaces, soft hyphen, BOM,
+# and NUL, which DuckDB's nfc_normalize treats as the end of the text).
+INVISIBLE_CHARACTERS = "\x00\u00ad\u200b\u200c\u200d\u2060\ufeff"
 # Apostrophe look-alikes in ethnic-minority names (H’Hen, Ksor ʼH): all become "'".
 APOSTROPHES = "\u2018\u2019\u02bc"
+# Characters replaced before anything else: apostrophe look-alikes, and the Turkish dotted İ, which Python
+# lower-cases to two characters (i + combining dot) and DuckDB to one: both now see a plain I.
+REPLACED_CHARACTERS: dict[str, str] = {**dict.fromkeys(APOSTROPHES, "'"), "\u0130": "I"}
 # Exactly Python's str.isspace() set, so that str.split() and the SQL character class collapse the same runs.
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-# The Icelandic eth sometimes stands in for Đ (after lower-casing: ð -> đ).
-ETH_TO_D_STROKE = ("ð", "đ")
+# Replaced after lower-casing: the Icelandic eth, which sometimes stands in for Đ (ð -> đ), and the Greek final
+# sigma, which Python's lower() produces at a word's end and DuckDB's does not (ς -> σ).
+AFTER_LOWER: dict[str, str] = {"ð": "đ", "ς": "σ"}
+_AFTER_LOWER_TABLE = str.maketrans(AFTER_LOWER)
 
 
 def _tone_moves() -> dict[str, str]:
@@ -44,7 +50,7 @@ TONE_MOVES: dict[str, str] = _tone_moves()
 # The consonant after which "uy" is not a vowel pair: "quý" keeps its tone on y.
 TONE_MOVE_BLOCKER = "q"
 
-_PRE_TABLE = str.maketrans({**dict.fromkeys(INVISIBLE_CHARACTERS, None), **dict.fromkeys(APOSTROPHES, "'")})
+_PRE_TABLE = str.maketrans({**dict.fromkeys(INVISIBLE_CHARACTERS, None), **REPLACED_CHARACTERS})
 
 
 def _move_tone(word: str) -> str:
@@ -64,7 +70,7 @@ def canonical_name(text: str) -> str:
     """
     if not isinstance(text, str):
         return ""
-    folded = unicodedata.normalize("NFC", text.translate(_PRE_TABLE)).lower().replace(*ETH_TO_D_STROKE)
+    folded = unicodedata.normalize("NFC", text.translate(_PRE_TABLE)).lower().translate(_AFTER_LOWER_TABLE)
     return " ".join(_move_tone(word) for word in folded.split())
 
 
@@ -79,8 +85,7 @@ def _fold_table() -> dict[int, str | None]:
         if char in INVISIBLE_CHARACTERS:
             table[code] = None
             continue
-        if char in APOSTROPHES:
-            char = "'"
+        char = REPLACED_CHARACTERS.get(char, char)
         base = "".join(c for c in unicodedata.normalize("NFD", char.lower()) if not unicodedata.combining(c))
         base = base.replace("đ", "d").replace("ð", "d")
         ascii_base = base.encode("ascii", "ignore").decode("ascii")
@@ -146,7 +151,9 @@ def split_name(text: str) -> tuple[str, str, str]:
 
 
 def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    """A SQL string literal; NUL cannot appear in SQL text, so it is spliced in with chr(0)."""
+    parts = ("'" + part.replace("'", "''") + "'" for part in text.split("\x00"))
+    return "(" + " || chr(0) || ".join(parts) + ")" if "\x00" in text else next(parts)
 
 
 def _re2_class(characters: str) -> str:
@@ -157,7 +164,8 @@ def _re2_class(characters: str) -> str:
 def _sql_pre_table(expr: str) -> str:
     """SQL for `_PRE_TABLE`: apostrophes -> "'", invisible characters deleted (no counterpart in translate's `to`)."""
     return (
-        f"translate({expr}, {_sql_literal(APOSTROPHES + INVISIBLE_CHARACTERS)}, {_sql_literal("'" * len(APOSTROPHES))})"
+        f"translate({expr}, {_sql_literal(''.join(REPLACED_CHARACTERS) + INVISIBLE_CHARACTERS)}, "
+        f"{_sql_literal(''.join(REPLACED_CHARACTERS.values()))})"
     )
 
 
@@ -177,8 +185,8 @@ def _sql_move_tone(word: str) -> str:
 def canonical_name_sql(expr: str) -> str:
     """A DuckDB SQL expression equal to `canonical_name(expr)` (NULL stays NULL)."""
     pre = _sql_pre_table(expr)
-    eth, d_stroke = (_sql_literal(char) for char in ETH_TO_D_STROKE)
-    lowered = f"translate(lower(nfc_normalize({pre})), {eth}, {d_stroke})"
+    before, after = _sql_literal("".join(AFTER_LOWER)), _sql_literal("".join(AFTER_LOWER.values()))
+    lowered = f"translate(lower(nfc_normalize({pre})), {before}, {after})"
     collapsed = _sql_collapse_whitespace(lowered)
     return f"array_to_string(list_transform(string_split({collapsed}, ' '), lambda w: {_sql_move_tone('w')}), ' ')"
 
