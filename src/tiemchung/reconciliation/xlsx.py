@@ -290,6 +290,8 @@ def unit_workbook(table: UnitReportTable) -> Workbook:
         cell.font = BOLD
     _unit_follow_up(sheet, table, total + 2, groups)
     sheet.column_dimensions["B"].width = 28
+    sheet.row_dimensions[4].height = 45
+    sheet.row_dimensions[5].height = 80
     for column_index in range(3, last_column - 1):
         sheet.column_dimensions[get_column_letter(column_index)].width = 13
     sheet.column_dimensions[get_column_letter(last_column - 1)].width = 30
