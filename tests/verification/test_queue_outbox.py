@@ -183,6 +183,20 @@ def test_verify_now_answers_online_or_queues_with_a_vietnamese_message(
         assert session.get(Subject, ids["S-2"]).verification_category == "VERIFIED"  # type: ignore[union-attr]
 
 
+def test_verify_now_answers_the_queued_request_instead_of_sending_it_twice(
+    session_factory: sessionmaker[Session], client: RegisterClient
+) -> None:
+    ids = _add_subjects(session_factory)
+    with transaction(session_factory) as session:
+        enqueue(session, [ids["S-4"]], reason="import")
+    with transaction(session_factory) as session:
+        assert not isinstance(verify_now(session, ids["S-4"], client), Deferred)
+    assert drain(session_factory, client).sent == 0
+    with session_factory() as session:
+        [request] = session.scalars(select(VerificationRequest)).all()
+        assert (request.status, request.reason) == (RequestStatus.DONE.value, "import")
+
+
 def test_batch_path_verifies_the_registry_and_a_rerun_applies_nothing_twice(
     session_factory: sessionmaker[Session], client: RegisterClient, tmp_path: Path
 ) -> None:

@@ -93,9 +93,9 @@ def verify_now(session: Session, subject_id: int, client: RegisterClient) -> Ver
     subject = session.get(Subject, subject_id)
     if subject is None:
         raise LookupError(f"no subject {subject_id}")
-    request = _new_request(subject_id, "online")
+    request = _queued_request(session, subject_id) or _new_request(subject_id, "online")
     request.status = RequestStatus.SENT.value
-    request.attempts = 1
+    request.attempts = (request.attempts or 0) + 1
     request.next_attempt_at = _now() + CLAIM_LEASE
     session.add(request)
     session.flush()
@@ -114,6 +114,18 @@ def verify_now(session: Session, subject_id: int, client: RegisterClient) -> Ver
         return Deferred(request.id, f"CSDL dân cư từ chối yêu cầu xác minh: {error.message_vi}", queued=False)
     _close(session, request, subject, result, ResultSource.ONLINE)
     return result
+
+
+def _queued_request(session: Session, subject_id: int) -> VerificationRequest | None:
+    """The subject's request still waiting in the queue, if any: answering it now means it is not sent again later
+    (one already being sent by a drainer is left to it)."""
+    return session.scalars(
+        select(VerificationRequest)
+        .where(VerificationRequest.subject_id == subject_id, VerificationRequest.status == RequestStatus.QUEUED.value)
+        .order_by(VerificationRequest.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
 
 
 def drain(
