@@ -163,8 +163,10 @@ def _child(job: Callable[[str, str], str], url: str, path: str, queue: Any) -> N
 
 
 def measure(label: str, job: Callable[[str, str], str], url: str, path: Path) -> None:
-    queue: Any = multiprocessing.Queue()
-    process = multiprocessing.Process(target=_child, args=(job, url, str(path), queue))
+    # "spawn": a fresh interpreter, so the peak RSS is the import's own, not pages inherited from this process.
+    context = multiprocessing.get_context("spawn")
+    queue: Any = context.Queue()
+    process = context.Process(target=_child, args=(job, url, str(path), queue))
     process.start()
     seconds, cpu_seconds, peak_mb, outcome = queue.get()
     process.join()

@@ -12,6 +12,7 @@ no 1:1) on the same no-ID subjects, and prints both F1 scores and times.
 
 import argparse
 import json
+import logging
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -146,6 +147,8 @@ def run_engine(folder: Path, workdir: Path, threads: int) -> dict[str, float]:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("tiemchung").setLevel(logging.INFO)  # the engine's phase timings
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
