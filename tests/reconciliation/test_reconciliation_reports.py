@@ -211,3 +211,20 @@ def test_stored_rows_round_trip(session: Session, registry: RegistryIds) -> None
     store_reported(session, figures, date(2023, 1, 31), "a")  # replaced, not doubled
     session.commit()
     assert len(session.scalars(select(ReportedAggregate)).all()) == 1
+
+
+def test_a_damaged_birth_date_counts_as_unknown_age_on_every_engine(
+    engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from tiemchung.registry.models import Subject
+
+    with session_factory() as session, session.begin():
+        subject = Subject(subject_key="x", full_name_raw="A", full_name="A", name_canonical="a", name_folded="a",
+                          birth_date="19x0-0a-01", province_code="01")  # fmt: skip
+        session.add(Dose(record_id="x1", subject=subject, vaccine="Pfizer", dose_kind="1",
+                         vaccination_date=date(2022, 1, 1), facility_code="F"))  # fmt: skip
+    backup(engine, tmp_path / "backup")
+    duckdb_source = ParquetSource.from_backup(tmp_path / "backup")
+    for source in (RegistrySource(engine), duckdb_source):
+        assert source.rows(queries.entered_cells()) == [("01", "unknown", "1", 1)], source.name
+    duckdb_source.close()

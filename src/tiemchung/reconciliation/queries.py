@@ -61,6 +61,29 @@ def _day_of_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
     return f"date({compiler.process(next(iter(element.clauses)), **kw)})"
 
 
+class digits_to_int(FunctionElement[int]):
+    """A text of digits as an integer, NULL for anything else: a damaged birth date must not abort a report.
+
+    PostgreSQL and DuckDB raise on CAST('19x0' AS INTEGER) and SQLite would read 19, so the digits are checked
+    first: a regular expression on PostgreSQL/DuckDB, GLOB on SQLite.
+    """
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(digits_to_int)
+def _digits_to_int_default(element: digits_to_int, compiler: Any, **kw: Any) -> str:
+    text = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CASE WHEN {text} ~ '^[0-9]+$' THEN CAST({text} AS INTEGER) END"
+
+
+@compiles(digits_to_int, "sqlite")
+def _digits_to_int_sqlite(element: digits_to_int, compiler: Any, **kw: Any) -> str:
+    text = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CASE WHEN {text} GLOB '[0-9]*' AND NOT {text} GLOB '*[^0-9]*' THEN CAST({text} AS INTEGER) END"
+
+
 def _const(value: str) -> ColumnElement[Any]:
     """A text constant written into the SQL (not a bound parameter), safe to group by on PostgreSQL."""
     return literal_column("'" + value.replace("'", "''") + "'", String())
@@ -78,12 +101,12 @@ def dose_province() -> ColumnElement[Any]:
 def birth_key() -> ColumnElement[Any]:
     """The birth date as the integer YYYYMMDD; a year-only birth date counts as born on 1 January (YYYY0101)."""
     birth = Subject.birth_date
-    year = cast(func.substr(birth, _int(1), _int(4)), Integer)
+    year = digits_to_int(func.substr(birth, _int(1), _int(4)))
     month_day = case(
         (
             func.length(birth) == _int(10),
-            cast(func.substr(birth, _int(6), _int(2)), Integer) * _int(100)
-            + cast(func.substr(birth, _int(9), _int(2)), Integer),
+            digits_to_int(func.substr(birth, _int(6), _int(2))) * _int(100)
+            + digits_to_int(func.substr(birth, _int(9), _int(2))),
         ),
         else_=_int(101),
     )

@@ -6,4 +6,3 @@ def fmt(number: int | None) -> str:
     if number is None:
         return ""
     return f"{number:,}".replace(",", ".")
-
