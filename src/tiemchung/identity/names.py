@@ -70,7 +70,9 @@ def canonical_name(text: str) -> str:
     """
     if not isinstance(text, str):
         return ""
-    folded = unicodedata.normalize("NFC", text.translate(_PRE_TABLE)).lower().translate(_AFTER_LOWER_TABLE)
+    folded = unicodedata.normalize("NFC", text.translate(_PRE_TABLE)).lower()
+    if "ð" in folded or "ς" in folded:  # rare: skip the slower translate otherwise
+        folded = folded.translate(_AFTER_LOWER_TABLE)
     return " ".join(_move_tone(word) for word in folded.split())
 
 
