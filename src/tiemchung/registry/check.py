@@ -1,6 +1,7 @@
 """`tiemchung check`: what a records file holds and what an import would do with it, without a database."""
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,7 +27,12 @@ class CheckSummary:
     file_error: str | None = None
 
 
-def check_file(path: Path, *, today: date | None = None) -> CheckSummary:
+PROGRESS_EVERY = 2_000
+
+
+def check_file(
+    path: Path, *, today: date | None = None, progress: Callable[[int, int | None], None] | None = None
+) -> CheckSummary:
     """Parse every row as the importer would; count, classify, and collect the row errors."""
     summary = CheckSummary(path.name)
     first_identity: dict[str, SubjectIdentity] = {}
@@ -34,6 +40,8 @@ def check_file(path: Path, *, today: date | None = None) -> CheckSummary:
     try:
         for record in read_records(path, today=today):
             summary.rows += 1
+            if progress is not None and summary.rows % PROGRESS_EVERY == 0:
+                progress(summary.rows, None)
             for repair in record.repairs:
                 summary.repairs[repair.code] += 1
                 summary.repair_examples.setdefault(repair.code, repair.message_vi)

@@ -27,9 +27,10 @@ def register(app: typer.Typer) -> None:
 
 def check_command(path: FileArgument) -> None:
     from tiemchung.registry.check import check_file
-    from tiemchung.registry.report import print_check
+    from tiemchung.registry.report import print_check, row_progress
 
-    summary = check_file(path)
+    with row_progress("Đang kiểm tra") as progress:
+        summary = check_file(path, progress=progress)
     print_check(summary)
     if summary.file_error is not None:
         raise typer.Exit(1)
