@@ -81,6 +81,13 @@ def test_every_seed_province_name_is_found(shared_dir):
     assert len(found) == 63
 
 
+def test_every_province_of_the_verification_report_is_found(shared_dir):
+    seed = next((shared_dir / "seeds").glob("000_*.txt")).read_text(encoding="utf-8")
+    names = re.findall(r"^\t((?:Tỉnh|Thành phố) [^\t\n]+)$", seed, flags=re.MULTILINE)
+    assert len(names) == 63
+    assert len({find_province(name).code for name in names}) == 63
+
+
 def test_districts_and_wards_nest_by_code():
     hanoi = districts("01")
     assert hanoi[0].code == "001" and hanoi[0].name == "Ba Đình" and hanoi[0].full_name == "Quận Ba Đình"

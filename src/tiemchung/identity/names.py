@@ -61,7 +61,7 @@ def _move_tone(word: str) -> str:
     return word[:-2] + moved
 
 
-# Real names repeat a lot (Nguyễn Văn Hùng...): the cache pays for itself; 2^18 entries is about 60 MB at most.
+# Real names repeat a lot (Nguyễn Văn Hùng...): the cache pays for itself; 2^18 entries is about 70 MB at most.
 @lru_cache(maxsize=1 << 18)
 def canonical_name(text: str) -> str:
     """The agreement key: NFC, project tone placement, lower case, single spaces, stripped.
