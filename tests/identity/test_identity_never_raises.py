@@ -10,6 +10,7 @@ from tiemchung.identity import (
     check_id_number,
     check_passport,
     decode_legacy,
+    detect_encoding,
     display_name,
     fold_name,
     icao_name,
@@ -18,7 +19,18 @@ from tiemchung.identity import (
     parse_sex,
     split_name,
 )
-from tiemchung.reference import find_province, parse_dose_kind, vaccine_by_name
+from tiemchung.reference import (
+    cccd_prefix_province,
+    district,
+    districts,
+    find_province,
+    parse_dose_kind,
+    province,
+    province_2025_for,
+    vaccine_by_name,
+    ward,
+    wards,
+)
 
 cells = st.one_of(
     st.none(),
@@ -31,6 +43,7 @@ cells = st.one_of(
     st.dates(),
     st.datetimes(),
     st.binary(max_size=8),
+    st.lists(st.integers(), max_size=2),
 )
 
 TODAY = date(2023, 1, 31)
@@ -53,10 +66,13 @@ def test_checks_answer_every_cell(cell):
     parse_dose_kind(cell)
     vaccine_by_name(cell)
     find_province(cell)
+    for look_up in (province, district, ward, districts, wards, province_2025_for, cccd_prefix_province):
+        look_up(cell)
+    detect_encoding(cell)
 
 
 @settings(deadline=None)
-@given(st.one_of(st.text(), st.none(), st.integers(), st.datetimes()))
+@given(st.one_of(st.text(), st.none(), st.integers(), st.datetimes(), st.lists(st.text(), max_size=2)))
 def test_name_functions_answer_anything(value):
     for function in (canonical_name, fold_name, display_name, icao_name):
         assert isinstance(function(value), str)

@@ -216,8 +216,13 @@ def decode_legacy(text: str, font: str | None = None) -> LegacyDecoding:
     return LegacyDecoding(text, "unicode", True)
 
 
-@lru_cache(maxsize=1 << 16)
 def detect_encoding(text: str) -> Encoding:
+    """The encoding `decode_legacy` would read a Latin-1 cell in, when no font is known (see `_detect`)."""
+    return _detect(text) if isinstance(text, str) else "unicode"
+
+
+@lru_cache(maxsize=1 << 16)
+def _detect(text: str) -> Encoding:
     """Which reading of `text` looks most like Vietnamese: fewest misspelt words (counted twice), then fewest words
     in an odd mix of cases; Unicode wins ties, so real Unicode text is never changed.
 

@@ -61,15 +61,17 @@ def _move_tone(word: str) -> str:
     return word[:-2] + moved
 
 
-# Real names repeat a lot (Nguyễn Văn Hùng...): the cache pays for itself; 2^18 entries is about 70 MB at most.
-@lru_cache(maxsize=1 << 18)
 def canonical_name(text: str) -> str:
     """The agreement key: NFC, project tone placement, lower case, single spaces, stripped.
 
     Legacy encodings are NOT decoded here (decode first with `decode_legacy`); a non-string gives "".
     """
-    if not isinstance(text, str):
-        return ""
+    return _canonical(text) if isinstance(text, str) else ""
+
+
+# Real names repeat a lot (Nguyễn Văn Hùng...): the cache pays for itself; 2^18 entries is about 70 MB at most.
+@lru_cache(maxsize=1 << 18)
+def _canonical(text: str) -> str:
     folded = unicodedata.normalize("NFC", text.translate(_PRE_TABLE)).lower()
     if "ð" in folded or "ς" in folded:  # rare: skip the slower translate otherwise
         folded = folded.translate(_AFTER_LOWER_TABLE)
@@ -164,7 +166,7 @@ def _re2_class(characters: str) -> str:
 
 
 def _sql_pre_table(expr: str) -> str:
-    """SQL for `_PRE_TABLE`: apostrophes -> "'", invisible characters deleted (no counterpart in translate's `to`)."""
+    """SQL for `_PRE_TABLE`: replaced characters mapped, invisible ones deleted (no counterpart in `to`)."""
     return (
         f"translate({expr}, {_sql_literal(''.join(REPLACED_CHARACTERS) + INVISIBLE_CHARACTERS)}, "
         f"{_sql_literal(''.join(REPLACED_CHARACTERS.values()))})"

@@ -87,11 +87,14 @@ def _legacy_units() -> tuple[dict[str, Province], dict[str, District], dict[str,
     )
 
 
-def _code(code: str | int, width: int) -> str | None:
-    text = str(code).strip() if code is not None else ""
-    if text.isdigit() and len(text) <= width:
-        return text.zfill(width)
-    return None
+def _code(code: object, width: int) -> str | None:
+    """A code as the zero-padded digit string of `width`, from text or an int; None for anything else."""
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return str(code).zfill(width) if 0 <= code < 10**width else None
+    text = code.strip() if isinstance(code, str) else ""
+    return text.zfill(width) if text.isdigit() and text.isascii() and len(text) <= width else None
 
 
 def provinces() -> tuple[Province, ...]:
@@ -104,10 +107,17 @@ def province(code: str | int) -> Province | None:
     return _legacy_units()[0].get(key) if key else None
 
 
-@cache
 def districts(province_code: str) -> tuple[District, ...]:
     key = _code(province_code, 2)
-    return tuple(unit for unit in _legacy_units()[1].values() if unit.province_code == key)
+    return _districts_by_province().get(key, ()) if key else ()
+
+
+@cache
+def _districts_by_province() -> dict[str, tuple[District, ...]]:
+    grouped: dict[str, list[District]] = {}
+    for unit in _legacy_units()[1].values():
+        grouped.setdefault(unit.province_code, []).append(unit)
+    return {code: tuple(units) for code, units in grouped.items()}
 
 
 def district(code: str | int) -> District | None:
@@ -210,19 +220,23 @@ def provinces_2025() -> tuple[Province2025, ...]:
     return tuple(_provinces_2025().values())
 
 
-@cache
 def province_2025_for(old_code: str) -> Province2025 | None:
     """The 2025 province an old province merged into. Where a few wards went elsewhere (82 Tiền Giang: one ward to
     Tây Ninh), the province that received most of its wards."""
+    key = _code(old_code, 2)
+    return _province_2025_for_code(key) if key else None
+
+
+@cache
+def _province_2025_for_code(key: str) -> Province2025 | None:
     from vietnam_provinces._province_conversion_2025 import OLD_TO_NEW
 
-    key = _code(old_code, 2)
-    entry = OLD_TO_NEW.get(int(key)) if key else None
+    entry = OLD_TO_NEW.get(int(key))
     if entry is None:
         return None
     targets = [f"{ref.code:02d}" for ref in entry.new_provinces]
     if len(targets) > 1:
-        targets = [_majority_new_province(int(key or 0))]
+        targets = [_majority_new_province(int(key))]
     return _provinces_2025().get(targets[0])
 
 
