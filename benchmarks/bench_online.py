@@ -128,6 +128,7 @@ def run_sequential(
 ) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {}
     engine_ms: list[float] = []
+    overhead_ms: list[float] = []
     agree = 0
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
         for body, _, _ in queries[:warmup]:
@@ -139,6 +140,7 @@ def run_sequential(
             response.raise_for_status()
             latencies.setdefault(label, []).append(elapsed_ms)
             engine_ms.append(_server_timing(response))
+            overhead_ms.append(elapsed_ms - engine_ms[-1])
             agree += response.json()["category"] == expected
     everything = [value for values in latencies.values() for value in values]
     return {
@@ -146,6 +148,7 @@ def run_sequential(
         "category_agrees_with_truth": round(agree / len(everything), 4),
         "all": _summary(everything),
         "engine_verify_one_server_side": _summary(engine_ms),
+        "http_and_service_overhead": _summary(overhead_ms),
         **{label: _summary(values) for label, values in sorted(latencies.items())},
     }
 
