@@ -10,7 +10,21 @@ the one engine difference, subtracting dates, is a compiled construct below.
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Integer, Select, String, and_, case, cast, extract, func, literal_column, or_, select
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -61,27 +75,27 @@ def _day_of_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
     return f"date({compiler.process(next(iter(element.clauses)), **kw)})"
 
 
-class digits_to_int(FunctionElement[int]):
-    """A text of digits as an integer, NULL for anything else: a damaged birth date must not abort a report.
+class is_iso_birth(FunctionElement[bool]):
+    """True for a birth date in the registry's form, YYYY or YYYY-MM-DD: a damaged one must not abort a report.
 
-    PostgreSQL and DuckDB raise on CAST('19x0' AS INTEGER) and SQLite would read 19, so the digits are checked
-    first: a regular expression on PostgreSQL/DuckDB, GLOB on SQLite.
+    PostgreSQL and DuckDB raise on CAST('19x0' AS INTEGER) and SQLite would read 19, so the form is checked once
+    per subject before any cast: a regular expression on PostgreSQL/DuckDB, GLOB on SQLite.
     """
 
-    type = Integer()
+    type = Boolean()
     inherit_cache = True
 
 
-@compiles(digits_to_int)
-def _digits_to_int_default(element: digits_to_int, compiler: Any, **kw: Any) -> str:
+@compiles(is_iso_birth)
+def _is_iso_birth_default(element: is_iso_birth, compiler: Any, **kw: Any) -> str:
     text = compiler.process(next(iter(element.clauses)), **kw)
-    return f"CASE WHEN {text} ~ '^[0-9]+$' THEN CAST({text} AS INTEGER) END"
+    return f"({text} ~ '^[0-9]{{4}}(-[0-9]{{2}}-[0-9]{{2}})?$')"
 
 
-@compiles(digits_to_int, "sqlite")
-def _digits_to_int_sqlite(element: digits_to_int, compiler: Any, **kw: Any) -> str:
+@compiles(is_iso_birth, "sqlite")
+def _is_iso_birth_sqlite(element: is_iso_birth, compiler: Any, **kw: Any) -> str:
     text = compiler.process(next(iter(element.clauses)), **kw)
-    return f"CASE WHEN {text} GLOB '[0-9]*' AND NOT {text} GLOB '*[^0-9]*' THEN CAST({text} AS INTEGER) END"
+    return f"({text} GLOB '[0-9][0-9][0-9][0-9]' OR {text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')"
 
 
 def _const(value: str) -> ColumnElement[Any]:
@@ -101,16 +115,16 @@ def dose_province() -> ColumnElement[Any]:
 def birth_key() -> ColumnElement[Any]:
     """The birth date as the integer YYYYMMDD; a year-only birth date counts as born on 1 January (YYYY0101)."""
     birth = Subject.birth_date
-    year = digits_to_int(func.substr(birth, _int(1), _int(4)))
+    year = cast(func.substr(birth, _int(1), _int(4)), Integer)
     month_day = case(
         (
             func.length(birth) == _int(10),
-            digits_to_int(func.substr(birth, _int(6), _int(2))) * _int(100)
-            + digits_to_int(func.substr(birth, _int(9), _int(2))),
+            cast(func.substr(birth, _int(6), _int(2)), Integer) * _int(100)
+            + cast(func.substr(birth, _int(9), _int(2)), Integer),
         ),
         else_=_int(101),
     )
-    return case((func.length(birth) >= _int(4), year * _int(10000) + month_day), else_=None)
+    return case((is_iso_birth(birth), year * _int(10000) + month_day), else_=None)
 
 
 def dose_key() -> ColumnElement[Any]:
