@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -104,7 +105,8 @@ def _subject(rng: random.Random, index: int) -> Subject:
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TIEMCHUNG_SECRET_KEY": uuid.uuid4().hex, "TIEMCHUNG_KEYS_DIR": "/tmp/tiemchung-bench-keys"}
     command = [sys.executable, "-m", "tiemchung", "serve", "--database", url, "--port", str(port)]
-    server = subprocess.Popen([*command, "--workers", str(workers)], env=env)
+    # Its own process group, so that stopping it also stops the uvicorn worker processes.
+    server = subprocess.Popen([*command, "--workers", str(workers)], env=env, start_new_session=True)
     deadline = time.monotonic() + 240  # two worker processes importing the app on a loaded machine
     while time.monotonic() < deadline:
         try:
@@ -112,9 +114,17 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
                 return server
         except httpx.HTTPError:
             time.sleep(0.3)
-    server.terminate()
-    server.wait(timeout=30)
+    stop_server(server)
     raise SystemExit("the server did not start")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
 
 
 async def timed(stats: Stats, kind: str, request: object) -> httpx.Response | None:
@@ -233,8 +243,7 @@ def main() -> None:
         stats, elapsed = asyncio.run(run_load(f"http://127.0.0.1:{args.port}", args))
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
         admin = make_engine(args.postgres, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'drop database if exists "{name}" with (force)'))

@@ -59,20 +59,24 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One session per request; routes commit what they change, anything uncommitted is rolled back.
-
-    An async generator on purpose: FastAPI runs the clean-up of a *sync* generator dependency in the same thread
-    pool as the handlers, so under load the clean-up that would return a connection waits for a thread while
-    every thread waits for a connection (the load test deadlocked this way until the pool timed out). Opening is
-    lazy (no connection until first use) and closing only returns the connection, so both are cheap here.
-    """
+async def _request_session(request: Request) -> AsyncIterator[Session]:
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
     try:
         yield session
     finally:
         session.close()
+
+
+def get_session(session: Session = Depends(_request_session, scope="function")) -> Session:
+    """One session per request; routes commit what they change, anything uncommitted is rolled back.
+
+    The session is closed as soon as the handler returns, before the response is sent ("function" scope), and
+    from the event loop (an async generator): under load, a clean-up left until after sending, or one waiting for
+    a worker thread, kept connections checked out while other requests timed out waiting for one (load test).
+    Handlers therefore build their whole answer (rendered page, API model) before returning.
+    """
+    return session
 
 
 def is_api(request: Request) -> bool:
