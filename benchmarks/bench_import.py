@@ -154,10 +154,19 @@ def run_bulk(url: str, path: str) -> str:
     return f"doses={report.doses} subjects={report.subjects} rejected={report.rejected}"
 
 
+def _peak_rss_mb() -> float:
+    """VmHWM of this process. Not ru_maxrss: Linux keeps that across execve, so a spawned child would report the
+    parent's peak (which generated the test data)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(job: Callable[[str, str], str], url: str, path: str, queue: Any) -> None:
     started, cpu_started = time.perf_counter(), time.process_time()
     outcome = job(url, path)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     # CPU seconds of this process alone: on a shared machine, wall time mostly measures the other processes.
     queue.put((time.perf_counter() - started, time.process_time() - cpu_started, peak_mb, outcome))
 
