@@ -17,6 +17,8 @@ def verify(
     threads: Annotated[int | None, typer.Option("--threads", help="Số luồng DuckDB (mặc định: mọi lõi).")] = None,
 ) -> None:
     """Xác minh các đối tượng tiêm với CSDL dân cư: theo số định danh và so khớp xác suất khi không có số."""
+    import logging
+
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -24,6 +26,7 @@ def verify(
     from tiemchung.verification.engine import RegisterIndex, evidence_path
 
     console = Console()
+    logging.getLogger("splink").setLevel(logging.ERROR)  # Splink's training advice is for developers
     for path in (register, records):
         if not path.exists():
             console.print(f"[red]Không tìm thấy tệp {path}[/red]")
