@@ -28,6 +28,13 @@ router = APIRouter(
 CLEANING_VIEWERS = (*COMMUNE_ROLES, *SUPERVISOR_ROLES)
 
 
+def released[Answer](session: Session, answer: Answer) -> Answer:
+    """Give the database connection back before returning: FastAPI serializes a synchronous endpoint's answer in a
+    worker thread, and a request holding a connection while it waits for that thread starved the pool under load."""
+    session.close()
+    return answer
+
+
 class SubjectOut(BaseModel):
     id: int
     subject_key: str
@@ -95,7 +102,7 @@ def search_subjects(
     """Tra cứu theo số CCCD/CMND, hoặc họ tên (không dấu) và năm sinh, trong địa bàn của người dùng."""
     result = service.search(session, user, q, birth_year)
     session.commit()
-    return [_subject_out(subject, user) for subject in result.subjects]
+    return released(session, [_subject_out(subject, user) for subject in result.subjects])
 
 
 @router.get("/subjects/{subject_id}", tags=["đối tượng"], responses={404: {"description": "Không tìm thấy"}})
@@ -106,7 +113,7 @@ def get_subject(
     subject = service.load_subject(session, user, subject_id)
     session.commit()
     doses = [DoseOut.model_validate(dose, from_attributes=True) for dose in subject.doses]
-    return SubjectRecord(**_subject_out(subject, user).model_dump(), doses=doses)
+    return released(session, SubjectRecord(**_subject_out(subject, user).model_dump(), doses=doses))
 
 
 @router.post(
@@ -131,10 +138,13 @@ def enter_dose(
         raise HTTPException(status_code=422, detail=outcome.message)
     verified = request.app.state.verifier(session, subject.id)
     session.commit()
-    return DoseEntered(
-        dose=DoseOut.model_validate(outcome.dose, from_attributes=True),
-        verification_category=verified.result.category.value if verified.result else None,
-        verification_message=verified.message,
+    return released(
+        session,
+        DoseEntered(
+            dose=DoseOut.model_validate(outcome.dose, from_attributes=True),
+            verification_category=verified.result.category.value if verified.result else None,
+            verification_message=verified.message,
+        ),
     )
 
 
@@ -150,7 +160,9 @@ def verification_dashboard(
 ) -> StatusOut:
     """Số đối tượng theo kết quả xác minh, theo đơn vị hành chính cấp dưới của địa bàn."""
     table = dashboard.verification_status(session, user)
-    return StatusOut(level=table.level_label, categories=list(dashboard.CATEGORY_ORDER), rows=dict(table.rows))
+    return released(
+        session, StatusOut(level=table.level_label, categories=list(dashboard.CATEGORY_ORDER), rows=dict(table.rows))
+    )
 
 
 @router.get("/cleaning/progress", tags=["làm sạch dữ liệu"])
@@ -159,7 +171,7 @@ def cleaning_progress(
 ) -> StatusOut:
     """Tiến độ làm sạch: số dòng theo bước, theo đơn vị hành chính cấp dưới."""
     figures = progress(session, user)
-    return StatusOut(level=figures.level_label, categories=figures.states, rows=dict(figures.rows))
+    return released(session, StatusOut(level=figures.level_label, categories=figures.states, rows=dict(figures.rows)))
 
 
 class LineOut(BaseModel):
@@ -241,7 +253,10 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 def list_worklists(
     user: User = Depends(require_roles(*CLEANING_VIEWERS)), session: Session = Depends(get_session)
 ) -> list[WorklistOut]:
-    return [_worklist_out(session, worklist, user, with_lines=False) for worklist in worklists_in_area(session, user)]
+    return released(
+        session,
+        [_worklist_out(session, worklist, user, with_lines=False) for worklist in worklists_in_area(session, user)],
+    )
 
 
 class NewWorklist(BaseModel):
@@ -258,7 +273,7 @@ def create_worklist(
         raise HTTPException(status_code=409, detail=outcome.message)
     audit_list_read(session, user, worklist)
     session.commit()
-    return _worklist_out(session, worklist, user, with_lines=True)
+    return released(session, _worklist_out(session, worklist, user, with_lines=True))
 
 
 @router.get("/cleaning/worklists/{worklist_id}", tags=["làm sạch dữ liệu"], responses=CONFLICT)
@@ -268,7 +283,7 @@ def get_worklist(
     worklist = load_worklist(session, user, worklist_id)
     audit_list_read(session, user, worklist)
     session.commit()
-    return _worklist_out(session, worklist, user, with_lines=True)
+    return released(session, _worklist_out(session, worklist, user, with_lines=True))
 
 
 class Assignment(BaseModel):
@@ -287,7 +302,7 @@ def assign(
     worklist = load_worklist(session, user, worklist_id)
     answer = _answer(workflow.assign(session, user, worklist, body.line_ids, body.village_id))
     session.commit()
-    return answer
+    return released(session, answer)
 
 
 class IdentityIn(BaseModel):
@@ -316,7 +331,7 @@ def family_answer(
     line = load_line(session, user, line_id)
     answer = _answer(workflow.record_family_answer(session, user, line, body.outcome, body.identity(), body.note))
     session.commit()
-    return answer
+    return released(session, answer)
 
 
 @router.post("/cleaning/worklists/{worklist_id}/send-to-police", tags=["làm sạch dữ liệu"], responses=CONFLICT)
@@ -328,7 +343,7 @@ def send_to_police(
     worklist = load_worklist(session, user, worklist_id)
     answer = _answer(workflow.send_to_police(session, user, worklist))
     session.commit()
-    return answer
+    return released(session, answer)
 
 
 class PoliceAnswer(IdentityIn):
@@ -346,7 +361,7 @@ def police_decision(
     line = load_line(session, user, line_id)
     answer = _answer(workflow.police_decide(session, user, line, body.decision, body.identity(), body.note))
     session.commit()
-    return answer
+    return released(session, answer)
 
 
 class Note(BaseModel):
@@ -363,7 +378,7 @@ def send_back(
     line = load_line(session, user, line_id)
     answer = _answer(workflow.send_back(session, user, line, body.note))
     session.commit()
-    return answer
+    return released(session, answer)
 
 
 @router.post("/cleaning/worklists/{worklist_id}/sign", tags=["làm sạch dữ liệu"], responses=CONFLICT)
@@ -377,7 +392,7 @@ def sign(
     worklist = load_worklist(session, user, worklist_id)
     answer = _answer(workflow.sign_worklist(session, user, worklist, settings.keys_dir))
     session.commit()
-    return answer
+    return released(session, answer)
 
 
 @router.post("/cleaning/worklists/{worklist_id}/apply", tags=["làm sạch dữ liệu"], responses=CONFLICT)
@@ -391,4 +406,4 @@ def apply(
     worklist = load_worklist(session, user, worklist_id)
     answer = _answer(workflow.apply_worklist(session, user, worklist, request.app.state.verifier))
     session.commit()
-    return answer
+    return released(session, answer)
