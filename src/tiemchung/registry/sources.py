@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from xml.parsers.expat import ExpatError
 
 from tiemchung.registry.columns import REQUIRED_KEYS, column_key, header_label
@@ -45,9 +45,11 @@ class FileProblem:
     message_vi: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawCell:
-    value: object  # str, int, float, datetime, bool or None, as the file holds it
+class RawCell(NamedTuple):
+    """One cell as the file holds it. A named tuple, not a frozen dataclass: one is built per cell of every upload,
+    and a tuple is several times cheaper to create (and hashable, for the identity cache of RowParser)."""
+
+    value: object  # str, int, float, datetime, bool or None
     font: str | None = None
     formula: bool = False
 
