@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from tiemchung.registry.models import Role, User
 from tiemchung.web import access, charts
+from tiemchung.web.dashboard import unit_name
 from tiemchung.web.security import new_csrf_token
 from tiemchung.web.settings import Settings
 
@@ -34,6 +35,7 @@ def vn_date(value: object) -> str:
 
 
 templates.env.filters["vn_date"] = vn_date
+templates.env.globals["unit_name"] = unit_name
 templates.env.globals["bar_chart"] = charts.bar_chart
 templates.env.globals["stacked_bars"] = charts.stacked_bars
 
