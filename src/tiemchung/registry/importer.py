@@ -21,7 +21,7 @@ from tiemchung.registry.audit import record as audit_record
 from tiemchung.registry.columns import header_label
 from tiemchung.registry.db import transaction
 from tiemchung.registry.models import AuditEvent, Dose, Finding, ImportBatch, Subject
-from tiemchung.registry.records import RecordRow, RowError, RowParser, SubjectIdentity
+from tiemchung.registry.records import RecordRow, RowError, RowParser, SubjectIdentity, disagreements
 from tiemchung.registry.sources import FileProblem, RecordSource, open_source
 
 BATCH_ROWS = 2_000
@@ -82,7 +82,8 @@ class _ImportState:
     reason_group: str | None
     report: ImportReport
     facility_code: str | None = None
-    first_identity: dict[str, tuple[int, SubjectIdentity]] = field(default_factory=dict)
+    # subject_key -> (subject id, compared identity fields of its first row in this file)
+    first_identity: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
     record_rows: dict[str, int] = field(default_factory=dict)
 
 
@@ -274,7 +275,7 @@ def _store_subjects(session: Session, rows: list[RecordRow], state: _ImportState
     _audit_subject_changes(session, changed, existing, ids, state)
     for key, row in firsts.items():
         assert row.subject is not None
-        state.first_identity[key] = (ids[key], row.subject)
+        state.first_identity[key] = (ids[key], row.subject.compared())
     for row in rows:
         _record_disagreement(session, row, state)
     return {key: state.first_identity[key][0] for key in {row.subject.subject_key for row in rows if row.subject}}
@@ -365,9 +366,7 @@ def _record_disagreement(session: Session, row: RecordRow, state: _ImportState) 
     identity = row.subject
     assert identity is not None
     subject_id, first = state.first_identity[identity.subject_key]
-    if first is identity:
-        return
-    differences = first.disagreements(identity)
+    differences = disagreements(first, identity)
     if not differences:
         return
     labels = ", ".join(_FIELD_LABELS[name] for name in differences)

@@ -74,12 +74,21 @@ class SubjectIdentity:
     # The fields whose disagreement between two rows of one subject is a finding.
     COMPARED = ("name_canonical", "birth_date", "sex", "id_number", "passport_number", "nationality")
 
+    def compared(self) -> tuple[Any, ...]:
+        """The compared fields only: what an import keeps per subject to find disagreeing rows."""
+        return tuple(getattr(self, name) for name in self.COMPARED)
+
     def disagreements(self, other: "SubjectIdentity") -> dict[str, tuple[Any, Any]]:
-        return {
-            name: (getattr(self, name), getattr(other, name))
-            for name in self.COMPARED
-            if getattr(self, name) != getattr(other, name)
-        }
+        return disagreements(self.compared(), other)
+
+
+def disagreements(first: tuple[Any, ...], other: SubjectIdentity) -> dict[str, tuple[Any, Any]]:
+    """The compared fields where `other` differs from a subject's first row (`SubjectIdentity.compared()`)."""
+    return {
+        name: (value, getattr(other, name))
+        for name, value in zip(SubjectIdentity.COMPARED, first, strict=True)
+        if value != getattr(other, name)
+    }
 
 
 @dataclass(frozen=True, slots=True)
