@@ -120,12 +120,17 @@ def index(register_file: Path) -> RegisterIndex:
 
 
 @pytest.fixture(scope="module")
-def batch_results(index: RegisterIndex, tmp_path_factory: pytest.TempPathFactory) -> dict[str, VerificationResult]:
+def batch_out(index: RegisterIndex, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("batch")
     summary = index.verify_batch(write_csv(folder / "subjects.csv", SUBJECTS), folder / "results.csv")
     assert summary.subjects == len(SUBJECTS)
     assert sum(summary.by_category.values()) == len(SUBJECTS)
-    return read_results(folder / "results.csv")
+    return folder / "results.csv"
+
+
+@pytest.fixture(scope="module")
+def batch_results(batch_out: Path) -> dict[str, VerificationResult]:
+    return read_results(batch_out)
 
 
 def test_batch_applies_the_exact_rules(batch_results: dict[str, VerificationResult]) -> None:
@@ -150,6 +155,15 @@ def test_corrections_are_proposed_for_a_mistyped_id(batch_results: dict[str, Ver
     assert (corrected.category, corrected.reasons) == (Category.MISMATCH, (Reason.ID_NOT_FOUND,))
     assert corrected.matched_person_id == "001198000007"
     assert corrected.match_probability is not None and corrected.match_probability >= 0.999
+
+
+def test_evidence_explains_each_correction(batch_out: Path) -> None:
+    with evidence_path(batch_out).open(encoding="utf-8") as handle:
+        evidence = {row["subject_id"]: row for row in csv.DictReader(handle)}
+    assert evidence["S13"]["id_relation"] == "transposition"
+    assert evidence["S05"]["id_relation"] == "same_id"
+    assert evidence["S03"]["id_findings"] == "id.leading_zeros_restored"
+    assert evidence["S07"]["id_holder"] == "079185000004"  # the CMND holder who agrees, not the other one
 
 
 def test_one_register_person_goes_to_at_most_one_subject(batch_results: dict[str, VerificationResult]) -> None:
