@@ -81,6 +81,17 @@ def get_session(session: Session = Depends(_request_session, scope="function")) 
     return session
 
 
+def released[Answer](session: Session, answer: Answer) -> Answer:
+    """Give the database connection back, then return `answer`: for JSON endpoints that return a model.
+
+    FastAPI serializes a synchronous endpoint's answer in a worker thread before the session's clean-up runs;
+    a request holding a connection while it waits for that thread starved the pool under load. Build the answer
+    completely (no lazy loads left), then `return released(session, answer)`.
+    """
+    session.close()
+    return answer
+
+
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 

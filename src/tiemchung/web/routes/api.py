@@ -19,20 +19,13 @@ from tiemchung.web import dashboard
 from tiemchung.web import subjects_service as service
 from tiemchung.web.access import COMMUNE_ROLES, PERSON_READERS, SUPERVISOR_ROLES, mask_id_number
 from tiemchung.web.cleaning_views import audit_list_read, load_line, load_worklist, progress, worklists_in_area
-from tiemchung.web.deps import MAX_KEY, RowId, get_session, get_settings, require_roles
+from tiemchung.web.deps import MAX_KEY, RowId, get_session, get_settings, released, require_roles
 from tiemchung.web.settings import Settings
 
 router = APIRouter(
     prefix="/api/v1", responses={401: {"description": "Chưa đăng nhập"}, 403: {"description": "Không có quyền"}}
 )
 CLEANING_VIEWERS = (*COMMUNE_ROLES, *SUPERVISOR_ROLES)
-
-
-def released[Answer](session: Session, answer: Answer) -> Answer:
-    """Give the database connection back before returning: FastAPI serializes a synchronous endpoint's answer in a
-    worker thread, and a request holding a connection while it waits for that thread starved the pool under load."""
-    session.close()
-    return answer
 
 
 class SubjectOut(BaseModel):
