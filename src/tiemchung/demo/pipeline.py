@@ -1,0 +1,232 @@
+"""The demo's stages: each one is the platform's real code path, called in the order a ministry would run it.
+
+synthetic province → registry import (the messy workbook) → register service → batch verification →
+facilities sign their days → certificates → cleaning worklists → reported figures and report files.
+"""
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tiemchung.registry.db import transaction
+from tiemchung.registry.models import Dose, Facility, Role, Subject, User
+
+Progress = Callable[[str, int, int], None]
+DEMO_AS_OF = date(2023, 1, 31)  # the cut-off date of seed 001's reconciliation
+
+
+@dataclass
+class DemoState:
+    """What the stages produced, for the summary printed at the end."""
+
+    people: int = 0
+    subjects: int = 0
+    doses: int = 0
+    rejected_rows: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+    worklist_lines: int = 0
+    certificates: int = 0
+    refused_certificates: int = 0
+    ward_code: str = ""
+    accounts: list[tuple[str, str, str]] = field(default_factory=list)
+    report_files: list[Path] = field(default_factory=list)
+
+
+def generate_province(data_dir: Path, *, people: int, province_code: str, seed: int) -> int:
+    from tiemchung.synth import generate
+
+    manifest = generate(data_dir, people=people, seed=seed, province_codes=[province_code], progress=True)
+    return manifest.people
+
+
+def register_facilities(session_factory: sessionmaker[Session], province_code: str) -> int:
+    """The synthetic province's facilities: a station per commune and a centre per district, with real unit names."""
+    from tiemchung import reference
+    from tiemchung.synth.geography import load_geography
+
+    geography = load_geography([province_code])
+    facilities = []
+    for station, ward_code in zip(geography.station_codes, geography.ward_codes, strict=True):
+        ward = reference.ward(str(ward_code))
+        name = f"Trạm Y tế {ward.full_name}" if ward else f"Trạm Y tế {ward_code}"
+        district_code = ward.district_code if ward else None
+        facilities.append(Facility(code=str(station), name=name, province_code=province_code,
+                                   district_code=district_code, ward_code=str(ward_code)))  # fmt: skip
+    for centre in geography.centre_codes:
+        facilities.append(Facility(code=str(centre), name=f"Trung tâm Y tế {centre}", province_code=province_code))
+    with transaction(session_factory) as session:
+        known = set(session.scalars(select(Facility.code)))
+        session.add_all([facility for facility in facilities if facility.code not in known])
+    return len(facilities)
+
+
+def import_records(session_factory: sessionmaker[Session], data_dir: Path, state: DemoState) -> None:
+    from rich.progress import Progress as RichProgress
+
+    from tiemchung.registry.importer import import_records as run_import
+
+    source = data_dir / "records.xlsx"
+    with RichProgress(transient=True) as bar:
+        task = bar.add_task("Đang nhập các dòng của tệp Excel", total=None)
+        report = run_import(
+            session_factory,
+            source,
+            actor="demo",
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if report.file_error:
+        raise DemoError(f"Không nhập được {source.name}: {report.file_error}")
+    state.rejected_rows = report.rejected
+    with session_factory() as session:
+        state.subjects = session.scalar(select(func.count()).select_from(Subject)) or 0
+        state.doses = session.scalar(select(func.count()).select_from(Dose)) or 0
+
+
+def verify_everyone(
+    session_factory: sessionmaker[Session], register_url: str, api_key: str, workdir: Path, progress: Progress
+) -> None:
+    from tiemchung.verification.client import RegisterClient
+    from tiemchung.verification.store import verify_registry_batch
+
+    with RegisterClient(register_url, api_key) as client:
+        report = verify_registry_batch(session_factory, client, workdir, poll_interval=0.5, progress=progress)
+    if report.status is not None and report.status.status != "done":
+        raise DemoError(f"Lô xác minh không hoàn thành: {report.status.error_vi}")
+
+
+def count_categories(session_factory: sessionmaker[Session], state: DemoState) -> None:
+    with session_factory() as session:
+        rows = session.execute(
+            select(Subject.verification_category, func.count()).group_by(Subject.verification_category)
+        )
+        state.categories = {category or "—": count for category, count in rows}
+
+
+def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path) -> int:
+    """Each facility registers a signing key and signs every day it entered doses (the seeds' daily signature)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day
+
+    signed = 0
+    facility_keys = keys_dir / "facilities"
+    facility_keys.mkdir(parents=True, exist_ok=True)
+    with transaction(session_factory) as session:
+        days = session.execute(select(Dose.facility_code, Dose.vaccination_date).distinct()).all()
+        keys = {}
+        for facility in session.scalars(select(Facility)):
+            key = new_facility_key()
+            facility.public_key_pem = public_key_pem(key)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            (facility_keys / f"{facility.code}.pem").write_bytes(pem)
+            keys[facility.code] = key
+        for facility_code, day in days:
+            if facility_code in keys:
+                signed += sign_facility_day(session, facility_code, day, keys[facility_code], signer="demo").ok
+    return signed
+
+
+def issue_certificates(session_factory: sessionmaker[Session], keys_dir: Path, state: DemoState) -> None:
+    """A certificate for every signed dose of a subject who may have one; the others are refused with a reason."""
+    from tiemchung.certificates.issuance import certifiable_doses, issue_certificate
+    from tiemchung.certificates.keys import init_keys, load_signer
+
+    passphrase = _passphrase(keys_dir)
+    certificate_keys = keys_dir / "certificates"
+    if certificate_keys.exists():
+        signer = load_signer(certificate_keys, passphrase)
+    else:
+        signer = init_keys(certificate_keys, passphrase)
+    with transaction(session_factory) as session:
+        for subject_id, dose_id in certifiable_doses(session):
+            result = issue_certificate(session, subject_id, dose_id, signer=signer, issued_by="demo")
+            if result.ok:
+                state.certificates += 1
+            else:
+                state.refused_certificates += 1
+
+
+def busiest_ward(session_factory: sessionmaker[Session]) -> str:
+    """The commune with the most subjects to clean: the demo's accounts act there."""
+    from tiemchung.cleaning.workflow import LISTED_CATEGORIES
+
+    with session_factory() as session:
+        ward = session.scalar(
+            select(Subject.ward_code)
+            .where(Subject.verification_category.in_(LISTED_CATEGORIES), Subject.ward_code.is_not(None))
+            .group_by(Subject.ward_code)
+            .order_by(func.count().desc(), Subject.ward_code)
+            .limit(1)
+        )
+    if ward is None:
+        raise DemoError("Không có xã nào có đối tượng cần làm sạch: hãy tăng --people.")
+    return ward
+
+
+def create_accounts(session_factory: sessionmaker[Session], state: DemoState, password: str | None) -> None:
+    from tiemchung.web.users import seed_demo_users
+
+    with transaction(session_factory) as session:
+        facility_code = session.scalar(select(Facility.code).where(Facility.ward_code == state.ward_code))
+        state.accounts = seed_demo_users(session, state.ward_code, facility_code=facility_code, password=password)
+
+
+def build_worklist(session_factory: sessionmaker[Session], state: DemoState) -> None:
+    from tiemchung.cleaning.workflow import build_worklist as build
+
+    with transaction(session_factory) as session:
+        station = session.scalar(
+            select(User).where(User.role == Role.HEALTH_STATION.value, User.area_code == state.ward_code)
+        )
+        if station is None:
+            raise DemoError("Thiếu tài khoản Trạm Y tế của xã thử nghiệm.")
+        outcome, _worklist = build(session, station, title="Danh sách làm sạch (dữ liệu thử nghiệm)")
+        state.worklist_lines = outcome.changed
+
+
+def write_reports(
+    session_factory: sessionmaker[Session], engine: Engine, data_dir: Path, reports_dir: Path, state: DemoState
+) -> None:
+    """Store the synthetic province's reported figures, then write each report in the ministry's layout."""
+    from tiemchung.reconciliation import xlsx
+    from tiemchung.reconciliation.reported import read_synth_aggregates, store_reported
+    from tiemchung.reconciliation.service import ReportContext, appendix1, unit_report
+    from tiemchung.reconciliation.sources import RegistrySource
+    from tiemchung.reconciliation.unit_report import read_synth_gaps, store_unit_reports
+    from tiemchung.reconciliation.verification_report import build_verification_report
+
+    with transaction(session_factory) as session:
+        store_reported(session, read_synth_aggregates(data_dir / "aggregates.parquet"), DEMO_AS_OF, "synth")
+        store_unit_reports(session, read_synth_gaps(data_dir / "gaps.parquet"), DEMO_AS_OF, "synth")
+    context = ReportContext(source=RegistrySource(engine), session_factory=session_factory)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    workbooks = {
+        "bao-cao-xac-minh.xlsx": xlsx.verification_workbook(build_verification_report(context.source), DEMO_AS_OF),
+        "phu-luc-1.xlsx": xlsx.appendix1_workbook(appendix1(context, DEMO_AS_OF)),
+        "phu-luc-2.xlsx": xlsx.unit_workbook(unit_report(context, DEMO_AS_OF)),
+    }
+    for name, workbook in workbooks.items():
+        (reports_dir / name).write_bytes(xlsx.to_bytes(workbook))
+        state.report_files.append(reports_dir / name)
+
+
+def _passphrase(keys_dir: Path) -> bytes:
+    """The demo's key passphrase: random, kept beside the keys (outside the repository), never in the database."""
+    path = keys_dir / "passphrase"
+    if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+class DemoError(Exception):
+    """A stage that cannot go on; the message is for the person running the demo, in Vietnamese."""
