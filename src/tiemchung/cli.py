@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 
 DOMAINS_WITH_COMMANDS = (
+    "reference",
+    "identity",
     "synth",
     "registry",
     "population",

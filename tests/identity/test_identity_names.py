@@ -157,3 +157,9 @@ def test_detection_leaves_unicode_alone_and_recovers_most_legacy_names():
     upper = [name.upper() for name in names[::4]]
     recovered = sum(decode_legacy(encode_tcvn3(name)).text == name for name in upper)
     assert recovered >= 0.95 * len(upper)
+
+
+def test_icao_multi_letter_transliteration_does_not_depend_on_normalisation_form():
+    import unicodedata
+
+    assert icao_name(unicodedata.normalize("NFD", "Müller")) == icao_name("Müller") == "MUELLER"

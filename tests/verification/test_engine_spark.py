@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from test_engine_exact import SUBJECTS, write_csv, write_register
 
-from conftest import unavailable
+from tiemchung_testing import unavailable
 from tiemchung.verification.engine import RegisterIndex
 
 

@@ -8,13 +8,23 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from web_world import World, build_world
 
 from tiemchung.registry.models import Role
 from tiemchung.web.app import route_modules
 
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/api/v1/session")}
+PUBLIC = {
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/api/v1/session"),
+    # Offline certificate checking is for anyone holding a QR code (border officers, employers).
+    ("GET", "/verify"),
+    ("POST", "/verify"),
+    ("GET", "/certificates/trust-list.json"),
+    ("GET", "/certificates/revocation-list.json"),
+}
 SESSION_ENDING = {("POST", "/logout"), ("DELETE", "/api/v1/session")}
 PATH_PARAMETERS = {"subject_id", "worklist_id", "line_id", "user_id"}
 IDENTITY = {"full_name": "Nguyễn Văn Bình", "birth_date": "01/05/1980", "sex": "Nam", "id_number": "", "note": "x"}
@@ -151,3 +161,10 @@ def test_supervisors_see_masked_id_numbers(world: World) -> None:
         session.commit()
     assert world.client("province").get(f"/api/v1/subjects/{subject_id}").json()["id_number"] == "•••••••••123"
     assert world.client("health_station").get(f"/api/v1/subjects/{subject_id}").json()["id_number"] == "001080000123"
+
+
+def test_public_routes_answer_without_logging_in(world: World) -> None:
+    anonymous = TestClient(world.app, follow_redirects=False)
+    for method, path in sorted(PUBLIC):
+        if method == "GET":
+            assert anonymous.get(path).status_code == 200, path

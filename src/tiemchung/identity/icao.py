@@ -6,6 +6,7 @@ below, for foreigners' names; spaces, hyphens and commas become the filler `<`, 
 """
 
 import re
+import unicodedata
 
 from tiemchung.identity.names import fold_name
 
@@ -24,7 +25,8 @@ def icao_name(text: str) -> str:
     """ "Nguyễn Văn An" -> "NGUYEN<VAN<AN": upper-case ASCII letters, names separated by `<`."""
     if not isinstance(text, str):
         return ""
-    ascii_text = fold_name(text.translate(_ICAO_MULTI_LETTER)).upper()
+    # NFC first: the multi-letter table (Ü -> UE) is keyed on composed letters.
+    ascii_text = fold_name(unicodedata.normalize("NFC", text).translate(_ICAO_MULTI_LETTER)).upper()
     return _NOT_MRZ.sub("", _FILLERS.sub("<", ascii_text)).strip("<")
 
 

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
+from tiemchung.reference import DoseKind
 from tiemchung.registry.models import Role, User
 from tiemchung.web import access, charts
 from tiemchung.web.dashboard import unit_name
@@ -38,6 +39,7 @@ templates.env.filters["vn_date"] = vn_date
 templates.env.globals["unit_name"] = unit_name
 templates.env.globals["bar_chart"] = charts.bar_chart
 templates.env.globals["stacked_bars"] = charts.stacked_bars
+templates.env.globals["dose_label"] = lambda value: DoseKind(value).label_vi if value in DoseKind else value
 
 # Database keys in URLs: bounded, so that a huge number is a 422, not an overflow inside the database driver.
 MAX_KEY = 2_147_483_647

@@ -3,7 +3,7 @@
 `RegisterVerifier` asks the population register at once through `tiemchung.verification`'s client and queue
 (`queue.verify_now`), which stores the answer, or leaves the request in the outbox when the register does not
 answer. `QueueOnlyVerifier` is used when no register is configured: the request waits in the outbox for
-`tiemchung verification drain` (or whoever drains it), and the page says so.
+`tiemchung register drain` (or whoever drains it), and the page says so.
 """
 
 import logging
