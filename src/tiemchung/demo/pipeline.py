@@ -45,25 +45,36 @@ def generate_province(data_dir: Path, *, people: int, province_code: str, seed: 
     return manifest.people
 
 
-def register_facilities(session_factory: sessionmaker[Session], province_code: str) -> int:
-    """The synthetic province's facilities: a station per commune and a centre per district, with real unit names."""
-    from tiemchung import reference
-    from tiemchung.synth.geography import load_geography
+def register_facilities(session_factory: sessionmaker[Session]) -> int:
+    """The facilities that sent doses, placed where their subjects live: a commune's station serves one ward,
+    a district centre several. (A real deployment has the facility list from the ministry's own register.)"""
+    from collections import Counter, defaultdict
 
-    geography = load_geography([province_code])
-    facilities = []
-    for station, ward_code in zip(geography.station_codes, geography.ward_codes, strict=True):
-        ward = reference.ward(str(ward_code))
-        name = f"Trạm Y tế {ward.full_name}" if ward else f"Trạm Y tế {ward_code}"
-        district_code = ward.district_code if ward else None
-        facilities.append(Facility(code=str(station), name=name, province_code=province_code,
-                                   district_code=district_code, ward_code=str(ward_code)))  # fmt: skip
-    for centre in geography.centre_codes:
-        facilities.append(Facility(code=str(centre), name=f"Trung tâm Y tế {centre}", province_code=province_code))
+    from tiemchung import reference
+
     with transaction(session_factory) as session:
         known = set(session.scalars(select(Facility.code)))
-        session.add_all([facility for facility in facilities if facility.code not in known])
-    return len(facilities)
+        wards: dict[str, Counter[tuple[str, str | None, str]]] = defaultdict(Counter)
+        places = session.execute(
+            select(Dose.facility_code, Subject.province_code, Subject.district_code, Subject.ward_code)
+            .join(Subject, Subject.id == Dose.subject_id)
+            .where(Subject.ward_code.is_not(None), Subject.province_code.is_not(None))
+        )
+        for facility_code, province_code, district_code, ward_code in places:
+            wards[facility_code][(str(province_code), district_code, str(ward_code))] += 1
+        for code, counts in wards.items():
+            if code in known:
+                continue
+            (province_code, district_code, ward_code), _ = counts.most_common(1)[0]
+            ward, district = reference.ward(ward_code), reference.district(district_code or "")
+            if len(counts) == 1 or district is None:
+                name = f"Trạm Y tế {ward.full_name if ward else ward_code}"
+            else:
+                name = f"Trung tâm Y tế {district.full_name}"
+            is_station = name.startswith("Trạm")
+            session.add(Facility(code=code, name=name, province_code=province_code, district_code=district_code,
+                                 ward_code=ward_code if is_station else None))  # fmt: skip
+    return len(wards)
 
 
 def import_records(session_factory: sessionmaker[Session], data_dir: Path, state: DemoState) -> None:

@@ -49,8 +49,7 @@ def run_demo(
     step("2. Tạo cơ sở dữ liệu sổ tiêm chủng (Alembic)", lambda: ensure_schema(database_url))
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
-    step("3. Đăng ký cơ sở tiêm chủng", lambda: pipeline.register_facilities(factory, province_code))
-    step("4. Nhập tệp Excel của các cơ sở tiêm chủng", lambda: pipeline.import_records(factory, data_dir, state))
+    step("3. Nhập tệp Excel của các cơ sở tiêm chủng", lambda: pipeline.import_records(factory, data_dir, state))
     console.print(
         f"Đã nhập {state.subjects:,} đối tượng, {state.doses:,} mũi tiêm; {state.rejected_rows:,} dòng bị từ chối."
     )
