@@ -73,3 +73,24 @@ def test_restore_refuses_a_database_that_is_not_empty(engine: Engine, tmp_path: 
     with pytest.raises(BackupError, match="đã có dữ liệu"):
         restore(engine, tmp_path / "backup")
     assert verify(engine)
+
+
+def test_backup_and_restore_commands(engine: Engine, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tiemchung.cli import app
+
+    _fill(engine)
+    source_url = engine.url.render_as_string(hide_password=False)
+    target_url = f"sqlite:///{tmp_path / 'restored.sqlite'}"
+    runner = CliRunner()
+
+    saved = runner.invoke(app, ["db", "backup", str(tmp_path / "b"), "--database", source_url])
+    restored = runner.invoke(app, ["db", "restore", str(tmp_path / "b"), "--database", target_url])
+    again = runner.invoke(app, ["db", "restore", str(tmp_path / "b"), "--database", target_url])
+
+    assert saved.exit_code == 0, saved.output
+    assert restored.exit_code == 0, restored.output
+    assert "Đã khôi phục và kiểm tra" in restored.output
+    assert again.exit_code == 1
+    assert "đã có dữ liệu" in again.output

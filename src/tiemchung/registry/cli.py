@@ -1,6 +1,7 @@
-"""Registry commands: `check`, `import`, and the `db` group (upgrade, revision, regenerate-initial, load-parquet).
+"""Registry commands: `check`, `import`, and the `db` group (upgrade, revision, regenerate-initial, load-parquet,
+backup, restore).
 
-`db_app` is exported so that other packages (the lead's backup/restore) can add their commands to the same group.
+`db_app` is exported so that other packages can add their commands to the same group.
 """
 
 from pathlib import Path
@@ -10,7 +11,9 @@ import typer
 
 from tiemchung.registry.db import DEFAULT_DATABASE_URL
 
-db_app = typer.Typer(help="Cơ sở dữ liệu sổ tiêm chủng: nâng cấp lược đồ, tạo bản di trú, nạp dữ liệu lớn.")
+db_app = typer.Typer(
+    help="Cơ sở dữ liệu sổ tiêm chủng: nâng cấp lược đồ, tạo bản di trú, nạp dữ liệu lớn, sao lưu, khôi phục."
+)
 
 DatabaseOption = Annotated[
     str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
@@ -118,3 +121,40 @@ def load_parquet_command(
     print_bulk(report)
     if report.file_error is not None:
         raise typer.Exit(1)
+
+
+@db_app.command("backup", help="Sao lưu toàn bộ sổ tiêm chủng ra một thư mục (Parquet + số dòng và mã kiểm tra).")
+def backup_command(
+    folder: Annotated[Path, typer.Argument(help="Thư mục sao lưu (sẽ được tạo).")],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+) -> None:
+    from tiemchung.registry.backup import backup
+    from tiemchung.registry.db import make_engine
+
+    if folder.exists() and any(folder.iterdir()):
+        raise typer.BadParameter(f"Thư mục {folder} đã có tệp: hãy chọn thư mục trống.", param_hint="FOLDER")
+    engine = make_engine(database)
+    checks = backup(engine, folder, progress=lambda table, rows: typer.echo(f"  {table}: {rows:,} dòng"))
+    engine.dispose()
+    typer.echo(f"Đã sao lưu {sum(check.rows for check in checks):,} dòng của {len(checks)} bảng vào {folder}.")
+
+
+@db_app.command("restore", help="Khôi phục một bản sao lưu vào cơ sở dữ liệu trống và kiểm tra từng bảng.")
+def restore_command(
+    folder: Annotated[Path, typer.Argument(help="Thư mục sao lưu.", exists=True, file_okay=False)],
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+) -> None:
+    from tiemchung.registry.backup import BackupError, restore
+    from tiemchung.registry.db import make_engine
+    from tiemchung.registry.migrate import ensure_schema
+
+    ensure_schema(database)
+    engine = make_engine(database)
+    try:
+        checks = restore(engine, folder, progress=lambda table, rows: typer.echo(f"  {table}: {rows:,} dòng"))
+    except BackupError as error:
+        typer.echo(f"Không khôi phục được: {error}", err=True)
+        raise typer.Exit(1) from error
+    finally:
+        engine.dispose()
+    typer.echo(f"Đã khôi phục và kiểm tra {sum(check.rows for check in checks):,} dòng của {len(checks)} bảng.")
