@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from test_engine_exact import SUBJECTS, write_csv, write_register
 
-from tiemchung_testing import unavailable
 from tiemchung.verification.engine import RegisterIndex
+from tiemchung_testing import unavailable
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
