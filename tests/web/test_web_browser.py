@@ -1,9 +1,12 @@
 """End to end in a real headless Chromium: one line through the four steps of seed 000 with four users.
 
-Also keeps screenshots of the main pages in docs/screenshots/ (small PNGs, the viewport only).
+Also takes screenshots of the main pages (small PNGs, the viewport only); with TIEMCHUNG_UPDATE_SCREENSHOTS=1 they
+refresh docs/screenshots/, otherwise they go to a temporary folder so that a test run leaves the work tree clean.
 """
 
+import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +32,12 @@ from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings
 from tiemchung.web.verifier import RegisterVerifier
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = (
+    DOCS_SCREENSHOTS
+    if os.environ.get("TIEMCHUNG_UPDATE_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "tiemchung-screenshots"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
