@@ -4,7 +4,9 @@ Every module of `tiemchung.web.routes` that defines `router` is included, so oth
 a module there; a module may also declare `NAV_ITEMS` for the menu.
 """
 
+import html
 import importlib
+import logging
 import pkgutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,9 +17,10 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from tiemchung.registry.db import make_engine, make_session_factory
 from tiemchung.web import routes
@@ -29,6 +32,9 @@ from tiemchung.web.verifier import Verifier, make_verifier
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_LOGIN_PATH = "/api/v1/session"
+DATABASE_UNAVAILABLE = "Cơ sở dữ liệu tạm thời không truy cập được. Dữ liệu chưa được lưu; xin thử lại sau ít phút."
+RETRY_AFTER_SECONDS = "5"
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -59,6 +65,10 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, _redirect_to_login)  # type: ignore[arg-type]
+    # Only the errors of an unreachable or busy database (lost connection, refused, locked): a constraint or a
+    # programming error stays a 500, it is a bug to fix and must not pass for an outage.
+    for outage in (OperationalError, InterfaceError):
+        app.add_exception_handler(outage, _database_unavailable)  # type: ignore[arg-type]
     for module in route_modules():
         app.include_router(module.router)
         app.state.nav_items.extend(getattr(module, "NAV_ITEMS", []))
@@ -98,6 +108,23 @@ async def _redirect_to_login(request: Request, error: LoginRequired) -> Response
         # htmx follows redirects inside the target; ask it to load the log-in page as a whole page instead.
         return Response(status_code=401, headers={"HX-Redirect": login_url(error.next_path)})
     return RedirectResponse(login_url(error.next_path), status_code=303)
+
+
+async def _database_unavailable(request: Request, error: DBAPIError) -> Response:
+    """A lost or refused database connection is an outage, not a bug: 503 with a clear message, no stack trace.
+
+    The request's transaction was rolled back with its connection, so nothing it wrote was acknowledged; the pool
+    (pool_pre_ping) replaces the dead connections and later requests succeed once the database is back.
+    """
+    logger.warning("database error on %s %s: %s", request.method, request.url.path, type(error.orig).__name__)
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503, headers=headers)
+    page = (
+        '<!doctype html><html lang="vi"><meta charset="utf-8"><title>Tạm thời gián đoạn</title>'
+        f"<h1>Tạm thời gián đoạn</h1><p>{html.escape(DATABASE_UNAVAILABLE)}</p></html>"
+    )
+    return HTMLResponse(page, status_code=503, headers=headers)
 
 
 __all__ = ["NavItem", "create_app"]
