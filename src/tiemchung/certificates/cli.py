@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from tiemchung.registry.db import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

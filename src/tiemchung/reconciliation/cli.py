@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tiemchung.registry.db import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
     from tiemchung.reconciliation.service import ReportContext

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tiemchung.registry.db import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
 
 db_app = typer.Typer(
     help="Cơ sở dữ liệu sổ tiêm chủng: nâng cấp lược đồ, tạo bản di trú, nạp dữ liệu lớn, sao lưu, khôi phục."

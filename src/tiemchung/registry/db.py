@@ -14,7 +14,7 @@ from sqlalchemy import JSON, MetaData, event
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-DEFAULT_DATABASE_URL = "sqlite:///var/tiemchung.sqlite"
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
 
 # Stable constraint names, so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tiemchung.registry.db import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
 
 ROLE_HELP = (
     "Vai trò: facility (cơ sở tiêm), health_station (trạm y tế), village_team (tổ thôn), "
