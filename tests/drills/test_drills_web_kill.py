@@ -4,19 +4,21 @@ works. On SQLite and PostgreSQL, with the real server (`tiemchung serve`) as a s
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from drill_server import Server, logged_in_client, record_rows, write_records_xlsx
+from drill_server import Server, add_facility_user, logged_in_client, record_rows, write_records_xlsx
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.models import AuditEvent, Dose, ImportBatch, Subject
 
-pytestmark = pytest.mark.slow
+# A crash in a helper thread (the uploader) must fail the drill, not pass as a warning.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")]
 # Enough rows that the import takes a few seconds on a busy 2-core machine, so the kill lands inside it.
 ROWS = 3_000
 IMPORT_SECONDS_LIMIT = 45
@@ -41,8 +43,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def _fresh_postgres_database(server_url: str, prefix: str) -> str:
-    import uuid
-
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -97,8 +97,6 @@ def _upload(client: httpx.Client, token: str, path: Path) -> httpx.Response:
 def test_killing_the_web_process_during_an_import_leaves_the_registry_unchanged(
     database_url: str, tmp_path: Path
 ) -> None:
-    from drill_server import add_facility_user
-
     engine = make_engine(database_url)
     add_facility_user(make_session_factory(engine))
     records = write_records_xlsx(tmp_path / "records.xlsx", record_rows(ROWS))
@@ -114,6 +112,7 @@ def test_killing_the_web_process_during_an_import_leaves_the_registry_unchanged(
         assert _write_transaction_open(database_url), "the import finished before the kill: make ROWS larger"
         assert server.kill() < 0
         uploader.join(timeout=30)
+        client.close()
         assert outcome and isinstance(outcome[0], httpx.TransportError), f"the upload was answered: {outcome}"
         assert _counts(engine) == before, "a killed import left rows behind"
         assert before[:3] == (0, 0, 0)
@@ -122,6 +121,7 @@ def test_killing_the_web_process_during_an_import_leaves_the_registry_unchanged(
         client, token = logged_in_client(server)
         answer = _upload(client, token, records)
         assert answer.status_code == 200, answer.text[:2000]
+        client.close()
         assert _counts(engine)[:3] == (ROWS, ROWS, 1)
     finally:
         server.stop()
