@@ -58,19 +58,20 @@ def test_concurrent_answers_equal_serial_answers(index: RegisterIndex, queries: 
     assert concurrent == serial
 
 
-def test_each_thread_gets_its_own_cursor(index: RegisterIndex, queries: list[SubjectQuery]) -> None:
-    all_started = threading.Barrier(THREADS)  # every worker holds a task at once, so none runs two
+def test_calls_in_flight_hold_distinct_cursors_that_are_reused(index: RegisterIndex) -> None:
+    all_holding = threading.Barrier(THREADS)  # every worker holds a cursor at the same moment
 
-    def cursor_after_a_verification(query: SubjectQuery) -> tuple[int, int]:
-        all_started.wait(timeout=30)
-        index.verify_one(query)
-        return threading.get_ident(), id(index._online_cursor())
+    def hold_a_cursor(_: int) -> int:
+        with index._online_cursor() as cursor:
+            all_holding.wait(timeout=30)
+            return id(cursor)
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        cursor_of_thread = dict(pool.map(cursor_after_a_verification, queries[:THREADS]))
-    assert len(cursor_of_thread) == THREADS
-    assert len(set(cursor_of_thread.values())) == THREADS
-    assert id(index._connection) not in cursor_of_thread.values()
+        first = set(pool.map(hold_a_cursor, range(THREADS)))
+        second = set(pool.map(hold_a_cursor, range(THREADS)))
+    assert len(first) == THREADS
+    assert id(index._connection) not in first
+    assert second == first  # idle cursors are taken again, not opened anew
 
 
 def test_close_releases_every_cursor(country: Path, queries: list[SubjectQuery]) -> None:

@@ -5,7 +5,7 @@ unchanged); `verify_one` answers one subject in milliseconds with indexed look-u
 answers a whole file with set-based SQL and Splink.
 
 Threads: `verify_one` may be called from many threads at once. A DuckDB connection serialises its
-own queries, so each calling thread gets its own cursor (a connection to the same database, see
+own queries, so each call in flight holds its own cursor (a connection to the same database, see
 `_online_cursor`); the online queries only read the register, so they run in parallel with each
 other and with a batch on the main connection. `verify_batch` and `close` must not overlap each
 other (the batch's temporary tables live on the main connection).
@@ -17,7 +17,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,7 @@ class RegisterIndex:
         self._model: dict[str, Any] | None = None  # loaded on first use (a trained one may appear in workdir)
         self._online_sql = ""
         self._model_lock = threading.Lock()
-        self._threads = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._idle_cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
 
     @classmethod
@@ -108,20 +108,27 @@ class RegisterIndex:
 
     def close(self) -> None:
         with self._cursors_lock:
-            for cursor in self._cursors:
+            for cursor in self._idle_cursors:
                 cursor.close()
-            self._cursors.clear()
+            self._idle_cursors.clear()
         self._connection.close()
 
-    def _online_cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's own connection to the register database (created on the thread's first call)."""
-        cursor: duckdb.DuckDBPyConnection | None = getattr(self._threads, "cursor", None)
+    @contextmanager
+    def _online_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the register database for this call alone, taken from the idle ones or opened.
+
+        A pool rather than one cursor per thread: the service's worker threads come and go (anyio ends
+        idle ones), and a pool never holds more cursors than calls were ever in flight at once.
+        """
+        with self._cursors_lock:
+            cursor = self._idle_cursors.pop() if self._idle_cursors else None
         if cursor is None:
             cursor = self._connection.cursor()
-            self._threads.cursor = cursor
+        try:
+            yield cursor
+        finally:
             with self._cursors_lock:
-                self._cursors.append(cursor)
-        return cursor
+                self._idle_cursors.append(cursor)
 
     # --- online -----------------------------------------------------------------------------------
 
@@ -130,13 +137,17 @@ class RegisterIndex:
         subject = prepare_subject(query)
         if subject.is_foreign:
             return VerificationResult(subject.subject_id, Category.FOREIGN_PASSPORT)
+        with self._online_cursor() as cursor:
+            return self._verify_prepared(cursor, subject)
+
+    def _verify_prepared(self, cursor: duckdb.DuckDBPyConnection, subject: PreparedSubject) -> VerificationResult:
         if subject.id_kind in sql.EXACT_KINDS:
-            category, reasons = self._exact_one(subject)
+            category, reasons = self._exact_one(cursor, subject)
             if category is Category.VERIFIED:
                 return VerificationResult(subject.subject_id, category)
         else:
             category, reasons = Category.NO_ID_UNVERIFIABLE, ()
-        match = self._best_candidate(subject)
+        match = self._best_candidate(cursor, subject)
         if match is None:
             return VerificationResult(subject.subject_id, category, reasons)
         person_id, probability = match
@@ -144,21 +155,19 @@ class RegisterIndex:
             category = Category.NO_ID_VERIFIED
         return VerificationResult(subject.subject_id, category, reasons, person_id, probability)
 
-    def _exact_one(self, subject: PreparedSubject) -> tuple[Category, tuple[Reason, ...]]:
+    def _exact_one(
+        self, cursor: duckdb.DuckDBPyConnection, subject: PreparedSubject
+    ) -> tuple[Category, tuple[Reason, ...]]:
         column = "person_id" if subject.id_kind == "CCCD" else "old_id"
-        rows = (
-            self._online_cursor()
-            .execute(
-                f"""
+        rows = cursor.execute(
+            f"""
             WITH s AS (SELECT CAST($name AS VARCHAR) AS name_canon, CAST($date AS VARCHAR) AS birth_date,
                               CAST($sex AS VARCHAR) AS sex)
             SELECT r.person_id, {sql.disagreement_columns_sql("s", "r")}
             FROM {self._register_table} r, s WHERE r.{column} = $id
             """,
-                {"name": subject.name_canon, "date": subject.birth_date, "sex": subject.sex, "id": subject.id_value},
-            )
-            .fetchall()
-        )
+            {"name": subject.name_canon, "date": subject.birth_date, "sex": subject.sex, "id": subject.id_value},
+        ).fetchall()
         if not rows:
             return Category.MISMATCH, (Reason.ID_NOT_FOUND,)
         _, *flags = min(rows, key=lambda row: (sum(row[1:]), row[0]))
@@ -169,16 +178,16 @@ class RegisterIndex:
         )
         return (Category.MISMATCH, reasons) if reasons else (Category.VERIFIED, ())
 
-    def _best_candidate(self, subject: PreparedSubject) -> tuple[str, float] | None:
+    def _best_candidate(self, cursor: duckdb.DuckDBPyConnection, subject: PreparedSubject) -> tuple[str, float] | None:
         """The unique best register person above the threshold, or None (ties stay unmatched)."""
         row = subject.model_row()
         parameters = {f"{column}_l": row[column] for column in MODEL_COLUMNS if column != "unique_id"}
-        candidates = self._online_candidates(row)
+        candidates = self._online_candidates(cursor, row)
         if not candidates:
             return None
         online_sql = self._current_online_sql()
         parameters |= {"candidate_ids": list(candidates), "candidate_packs": list(candidates.values())}
-        scored = self._online_cursor().execute(online_sql, parameters).fetchall()
+        scored = cursor.execute(online_sql, parameters).fetchall()
         if not scored:
             return None
         best_id, best_weight = scored[0]
@@ -189,10 +198,9 @@ class RegisterIndex:
         # Rounded as the batch writes it (six decimals), so both channels give the same answer.
         return (best_id, round(probability, 6)) if probability >= MATCH_THRESHOLD else None
 
-    def _online_candidates(self, row: dict[str, Any]) -> dict[str, str]:
+    def _online_candidates(self, cursor: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> dict[str, str]:
         """Blocked candidates, one indexed equality look-up per key (a UNION of them would scan instead)."""
         candidates: dict[str, str] = {}
-        cursor = self._online_cursor()
         for key, column in ONLINE_LOOKUPS.items():
             if row[key] is not None:
                 sql_text = f"SELECT person_id, online_packed FROM {self._register_table} WHERE {column} = $value"
