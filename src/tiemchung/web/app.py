@@ -17,7 +17,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -33,6 +33,7 @@ from tiemchung.web.verifier import Verifier, make_verifier
 STATIC_DIR = Path(__file__).parent / "static"
 API_LOGIN_PATH = "/api/v1/session"
 DATABASE_UNAVAILABLE = "Cơ sở dữ liệu tạm thời không truy cập được. Dữ liệu chưa được lưu; xin thử lại sau ít phút."
+INVALID_VALUE = "Dữ liệu gửi lên có ký tự hoặc giá trị không lưu được (ví dụ ký tự NUL); chưa có gì được lưu."
 RETRY_AFTER_SECONDS = "5"
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ def create_app(
     # programming error stays a 500, it is a bug to fix and must not pass for an outage.
     for outage in (OperationalError, InterfaceError):
         app.add_exception_handler(outage, _database_unavailable)  # type: ignore[arg-type]
+    # A value the database refuses (a NUL character in PostgreSQL text, a number out of range) is bad input.
+    app.add_exception_handler(DataError, _invalid_value)  # type: ignore[arg-type]
     for module in route_modules():
         app.include_router(module.router)
         app.state.nav_items.extend(getattr(module, "NAV_ITEMS", []))
@@ -125,6 +128,17 @@ async def _database_unavailable(request: Request, error: DBAPIError) -> Response
         f"<h1>Tạm thời gián đoạn</h1><p>{html.escape(DATABASE_UNAVAILABLE)}</p></html>"
     )
     return HTMLResponse(page, status_code=503, headers=headers)
+
+
+async def _invalid_value(request: Request, error: DataError) -> Response:
+    logger.info("value refused by the database on %s %s: %s", request.method, request.url.path, error.orig)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": INVALID_VALUE}, status_code=422)
+    page = (
+        '<!doctype html><html lang="vi"><meta charset="utf-8"><title>Dữ liệu không hợp lệ</title>'
+        f"<h1>Dữ liệu không hợp lệ</h1><p>{html.escape(INVALID_VALUE)}</p></html>"
+    )
+    return HTMLResponse(page, status_code=422)
 
 
 __all__ = ["NavItem", "create_app"]
