@@ -80,6 +80,9 @@ def test_demo_prepares_everything_serves_and_stops_cleanly(tmp_path: Path) -> No
         for child in register_children:
             assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
     finally:
-        if process.poll() is None:
+        if process.poll() is None:  # a failed run: leave no register service behind
+            orphans = _children(process.pid)
             process.kill()
             process.wait()
+            for child in orphans:
+                os.kill(child, signal.SIGKILL)

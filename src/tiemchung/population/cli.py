@@ -7,7 +7,7 @@ import typer
 
 if TYPE_CHECKING:
     from tiemchung.population.service import ServiceConfig
-    from tiemchung.population.verifier import SerialVerifier
+    from tiemchung.population.verifier import ConcurrentVerifier
     from tiemchung.verification.client import RegisterClient
 
 DEFAULT_WORKDIR = Path("var/register")
@@ -77,7 +77,7 @@ def serve(
     )
 
 
-def _open_with_status(config: "ServiceConfig") -> "SerialVerifier":
+def _open_with_status(config: "ServiceConfig") -> "ConcurrentVerifier":
     """Open the engine's index before serving, with a spinner: the first preparation of a large register takes
     minutes, and the service should not accept connections before it can answer them."""
     import time

@@ -43,9 +43,6 @@ class ConcurrentVerifier:
             self._inner.close()
 
 
-# The former name, still imported by population/cli.py (owned by another engineer).
-SerialVerifier = ConcurrentVerifier
-
 
 def open_register(register: Path, workdir: Path, *, threads: int | None = None) -> ConcurrentVerifier:
     """Open the engine's index of `register` (its prepared DuckDB file lives in `workdir/index`)."""
