@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=2022)
     parser.add_argument("--skip-generate", action="store_true", help="reuse the data already in --out")
+    parser.add_argument("--memory-limit", default="12GB", help="DuckDB's cap in the verification stage")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

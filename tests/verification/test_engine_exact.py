@@ -247,3 +247,12 @@ def test_result_rows_round_trip() -> None:
         "S", Category.MISMATCH, (Reason.NAME, Reason.SEX), "001090000001", 0.9995
     )
     assert Category.NO_ID_VERIFIED.label_vi
+
+
+def test_a_memory_limit_caps_duckdb(register_file: Path) -> None:
+    capped = RegisterIndex.open(register_file, memory_limit="1GB")
+    try:
+        (setting,) = capped._connection.execute("select current_setting('memory_limit')").fetchall()[0]
+    finally:
+        capped.close()
+    assert setting == "953.6 MiB"  # 1 GB in DuckDB's units

@@ -15,6 +15,10 @@ def verify(
         typer.Option("--workdir", help="Thư mục làm việc: giữ CSDL đã chuẩn bị và mô hình đã huấn luyện."),
     ] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="Số luồng DuckDB (mặc định: mọi lõi).")] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option("--memory-limit", help="Giới hạn bộ nhớ của DuckDB, ví dụ 8GB (mặc định: 80% bộ nhớ máy)."),
+    ] = None,
 ) -> None:
     """Xác minh các đối tượng tiêm với CSDL dân cư: theo số định danh và so khớp xác suất khi không có số."""
     import logging
@@ -39,7 +43,7 @@ def verify(
         console=console,
     ) as progress:
         opening = progress.add_task("Chuẩn bị CSDL dân cư", total=None)
-        index = RegisterIndex.open(register, workdir=workdir, threads=threads)
+        index = RegisterIndex.open(register, workdir=workdir, threads=threads, memory_limit=memory_limit)
         progress.update(opening, total=1, completed=1)
         task = progress.add_task("Xác minh đối tượng", total=None)
         try:

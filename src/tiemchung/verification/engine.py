@@ -92,9 +92,20 @@ class RegisterIndex:
         self._cursors_lock = threading.Lock()
 
     @classmethod
-    def open(cls, register: Path, *, workdir: Path | None = None, threads: int | None = None) -> "RegisterIndex":
+    def open(
+        cls,
+        register: Path,
+        *,
+        workdir: Path | None = None,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> "RegisterIndex":
+        """`memory_limit` (e.g. "8GB") caps DuckDB, which otherwise takes up to 80 % of the machine's memory and
+        only then spills to the workdir; a register service sharing its machine should set it."""
         connection = duckdb.connect()
         connection.execute(f"SET threads = {threads or os.cpu_count() or 1}")
+        if memory_limit:
+            connection.execute("SET memory_limit = $limit", {"limit": memory_limit})
         connection.execute("SET preserve_insertion_order = false")
         connection.execute("SET enable_progress_bar = false")
         if workdir is None:
