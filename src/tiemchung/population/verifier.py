@@ -43,7 +43,6 @@ class ConcurrentVerifier:
             self._inner.close()
 
 
-
 def open_register(register: Path, workdir: Path, *, threads: int | None = None) -> ConcurrentVerifier:
     """Open the engine's index of `register` (its prepared DuckDB file lives in `workdir/index`)."""
     from tiemchung.verification.engine import RegisterIndex
