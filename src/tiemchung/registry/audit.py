@@ -56,3 +56,17 @@ def record(
     )
     session.add(audit_event)
     return audit_event
+
+
+def record_subject_read(session: Session, *, actor: str, actor_role: str, subject_id: int, reason: str) -> AuditEvent:
+    """A person's record was shown to someone: the event the law asks for on every read."""
+    return record(
+        session,
+        actor=actor,
+        actor_role=actor_role,
+        action="read",
+        entity="subject",
+        entity_id=subject_id,
+        subject_id=subject_id,
+        reason=reason,
+    )

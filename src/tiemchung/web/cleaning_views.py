@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tiemchung.cleaning.models import CleaningLine, CleaningWorklist, LineState
-from tiemchung.registry.audit import record
+from tiemchung.registry.audit import record_subject_read
 from tiemchung.registry.models import User
 from tiemchung.web.access import area_clause, area_level
 from tiemchung.web.dashboard import unit_name
@@ -40,13 +40,10 @@ def load_line(session: Session, user: User, line_id: int) -> CleaningLine:
 def audit_list_read(session: Session, user: User, worklist: CleaningWorklist) -> None:
     """A worklist shows people's records: one read event per person shown."""
     for line in worklist.lines:
-        record(
+        record_subject_read(
             session,
             actor=user.username,
             actor_role=user.role,
-            action="read",
-            entity="subject",
-            entity_id=line.subject_id,
             subject_id=line.subject_id,
             reason=f"Xem danh sách làm sạch số {worklist.id}",
         )

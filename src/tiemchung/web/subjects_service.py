@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from tiemchung.cleaning.identity_input import IdentityInput
-from tiemchung.registry.audit import record
+from tiemchung.registry.audit import record, record_subject_read
 from tiemchung.registry.models import Dose, Subject, User
 from tiemchung.verification.models import VerificationRecord
 from tiemchung.web.access import area_clause
@@ -65,16 +65,7 @@ def load_subject(session: Session, user: User, subject_id: int, *, reason: str =
     ensure_in_area(
         user, province_code=subject.province_code, district_code=subject.district_code, ward_code=subject.ward_code
     )
-    record(
-        session,
-        actor=user.username,
-        actor_role=user.role,
-        action="read",
-        entity="subject",
-        entity_id=subject.id,
-        subject_id=subject.id,
-        reason=reason,
-    )
+    record_subject_read(session, actor=user.username, actor_role=user.role, subject_id=subject.id, reason=reason)
     return subject
 
 

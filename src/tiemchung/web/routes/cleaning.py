@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from tiemchung.cleaning import signing, workflow
 from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.cleaning.models import FamilyOutcome, LineState, PoliceDecision, Problem, WorklistState
-from tiemchung.registry.audit import record
+from tiemchung.registry.audit import record_subject_read
 from tiemchung.registry.models import Role, User, Village
 from tiemchung.verification.results import Category, Reason
 from tiemchung.web.access import COMMUNE_ROLES, SUPERVISOR_ROLES
@@ -96,13 +96,10 @@ def line_page(
     session: Session = Depends(get_session),
 ) -> Response:
     line = load_line(session, user, line_id)
-    record(
+    record_subject_read(
         session,
         actor=user.username,
         actor_role=user.role,
-        action="read",
-        entity="subject",
-        entity_id=line.subject_id,
         subject_id=line.subject_id,
         reason=f"Xem lịch sử dòng {line.id}",
     )
