@@ -1,6 +1,7 @@
 """The README's first command, end to end: `tiemchung demo` prepares everything, serves the web, stops on Ctrl-C."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,6 +62,8 @@ def test_demo_prepares_everything_serves_and_stops_cleanly(tmp_path: Path) -> No
     try:
         output = "".join(_wait_for_line(process, "Nền tảng đang chạy", seconds=900))
         assert "Đã xác minh đúng" in output
+        assert re.search(r"Đã ký [1-9][\d,]* ngày tiêm", output), "facilities sign their days"
+        assert re.search(r"Đã cấp [1-9][\d,]* chứng nhận", output), "verified subjects get certificates"
         assert "demo_health_station" in output
         register_children = _children(process.pid)
         assert register_children, "the register service runs as a child process"

@@ -53,6 +53,8 @@ def run_demo(
     console.print(
         f"Đã nhập {state.subjects:,} đối tượng, {state.doses:,} mũi tiêm; {state.rejected_rows:,} dòng bị từ chối."
     )
+    facilities = step("4. Đăng ký cơ sở tiêm chủng", lambda: pipeline.register_facilities(factory))
+    console.print(f"{facilities:,} cơ sở tiêm chủng.")
 
     api_key = KeyStore(register_dir / "keys.json").add(REGISTER_CALLER)
     console.rule("[bold]5. Khởi động dịch vụ CSDL dân cư (phía Bộ Công an)")
