@@ -11,6 +11,9 @@ import typer
 from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from tiemchung.reconciliation.service import ReportContext
     from tiemchung.reconciliation.sources import ParquetSource
     from tiemchung.reconciliation.tables import Table
@@ -62,6 +65,22 @@ def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
 
 
+def _registry(database: str) -> "tuple[Engine, sessionmaker[Session]]":
+    """The registry at `database`; a brand-new one gets its schema through Alembic, as `tiemchung db upgrade` would."""
+    from tiemchung.registry.db import make_engine, make_session_factory
+    from tiemchung.registry.migrate import ensure_schema
+
+    ensure_schema(database)
+    engine = make_engine(database)
+    return engine, make_session_factory(engine)
+
+
+def _required_date(text: str) -> date:
+    parsed = _parse_date(text)
+    assert parsed is not None  # _parse_date returns None only for None
+    return parsed
+
+
 def _parse_date(text: str | None) -> date | None:
     if text is None:
         return None
@@ -77,7 +96,6 @@ def _context(database: str, backup: Path | None, synth: Path | None) -> "ReportC
     from tiemchung.reconciliation.service import ReportContext
     from tiemchung.reconciliation.sources import ParquetSource, RegistrySource
     from tiemchung.reconciliation.unit_report import read_synth_gaps
-    from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 
     if synth is not None:
         aggregates, gaps = synth / "aggregates.parquet", synth / "gaps.parquet"
@@ -86,9 +104,7 @@ def _context(database: str, backup: Path | None, synth: Path | None) -> "ReportC
             reported=read_synth_aggregates(aggregates) if aggregates.exists() else None,
             unit_reports=read_synth_gaps(gaps) if gaps.exists() else None,
         )
-    engine = make_engine(database)
-    create_schema(engine)
-    factory = make_session_factory(engine)
+    engine, factory = _registry(database)
     if backup is not None:
         return ReportContext(source=ParquetSource.from_backup(backup), session_factory=factory)
     return ReportContext(source=RegistrySource(engine), session_factory=factory)
@@ -279,14 +295,12 @@ def import_reported(
     database: DatabaseOption = DEFAULT_DATABASE_URL,
 ) -> None:
     from tiemchung.reconciliation.reported import read_appendix1_workbook, store_reported
-    from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+    from tiemchung.registry.db import transaction
 
-    report_date = _parse_date(as_of)
-    assert report_date is not None
+    report_date = _required_date(as_of)
     figures = read_appendix1_workbook(workbook)
-    engine = make_engine(database)
-    create_schema(engine)
-    with transaction(make_session_factory(engine)) as session:
+    factory = _registry(database)[1]
+    with transaction(factory) as session:
         stored = store_reported(session, figures, report_date, workbook.name)
     typer.echo(f"Đã nhập {stored} ô số liệu của {len(figures.cells)} tỉnh từ {workbook.name}.")
     _print_findings(figures.findings)
@@ -300,14 +314,12 @@ def import_units(
     from sqlalchemy import select
 
     from tiemchung.reconciliation.unit_report import read_unit_workbook, store_unit_reports
-    from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+    from tiemchung.registry.db import transaction
     from tiemchung.registry.models import Facility
 
-    report_date = _parse_date(as_of)
-    assert report_date is not None
-    engine = make_engine(database)
-    create_schema(engine)
-    with transaction(make_session_factory(engine)) as session:
+    report_date = _required_date(as_of)
+    factory = _registry(database)[1]
+    with transaction(factory) as session:
         by_name = {name: code for code, name in session.execute(select(Facility.code, Facility.name))}
         units, findings = read_unit_workbook(workbook, by_name)
         stored = store_unit_reports(session, units, report_date, workbook.name)
@@ -322,13 +334,11 @@ def import_synth(
 ) -> None:
     from tiemchung.reconciliation.reported import read_synth_aggregates, store_reported
     from tiemchung.reconciliation.unit_report import read_synth_gaps, store_unit_reports
-    from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+    from tiemchung.registry.db import transaction
 
-    report_date = _parse_date(as_of)
-    assert report_date is not None
-    engine = make_engine(database)
-    create_schema(engine)
-    with transaction(make_session_factory(engine)) as session:
+    report_date = _required_date(as_of)
+    factory = _registry(database)[1]
+    with transaction(factory) as session:
         cells = store_reported(session, read_synth_aggregates(folder / "aggregates.parquet"), report_date, "synth")
         units_stored = 0
         if (folder / "gaps.parquet").exists():
@@ -344,13 +354,11 @@ def review(
     actor: Annotated[str, typer.Option("--actor", help="Người ghi.")] = "cli",
 ) -> None:
     from tiemchung.reconciliation.reported import record_review
-    from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
+    from tiemchung.registry.db import transaction
 
-    report_date = _parse_date(as_of)
-    assert report_date is not None
-    engine = make_engine(database)
-    create_schema(engine)
-    with transaction(make_session_factory(engine)) as session:
+    report_date = _required_date(as_of)
+    factory = _registry(database)[1]
+    with transaction(factory) as session:
         record_review(session, province, report_date, result, actor)
     typer.echo("Đã ghi kết quả rà soát.")
 

@@ -31,18 +31,18 @@ def serve(
     host: Annotated[str, typer.Option(help="Địa chỉ lắng nghe.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Cổng.")] = 8000,
     workers: Annotated[int, typer.Option(help="Số tiến trình phục vụ.")] = 1,
-    create_tables: Annotated[bool, typer.Option(help="Tạo bảng nếu chưa có (dùng cho thử nghiệm).")] = False,
+    create_tables: Annotated[bool, typer.Option(help="Tạo lược đồ (Alembic) nếu cơ sở dữ liệu còn trống.")] = False,
 ) -> None:
     import uvicorn
     from sqlalchemy.engine import make_url
 
-    from tiemchung.registry.db import create_schema, make_engine
+    from tiemchung.registry.migrate import ensure_schema
     from tiemchung.web.app import create_app
     from tiemchung.web.settings import Settings
 
     settings = Settings.from_env(database_url=database)
     if create_tables:
-        create_schema(make_engine(settings.database_url))
+        ensure_schema(settings.database_url)
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     typer.echo(f"Nền tảng web đang chạy tại http://{host}:{port} (cơ sở dữ liệu: {shown})")
     if workers == 1:
