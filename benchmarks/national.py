@@ -100,6 +100,8 @@ def main() -> None:
                 str(out / "results.parquet"),
                 "--workdir",
                 str(out / "work"),
+                "--memory-limit",
+                args.memory_limit,
             ],
         )
     )

@@ -2,15 +2,12 @@
 
 import math
 
-import duckdb
-
 from tiemchung.verification.model import (
     M_FLOOR,
     U_SAMPLE_PAIRS,
     default_model,
     for_dialect,
     regularised,
-    weight_sql,
 )
 
 
@@ -29,30 +26,6 @@ def test_unseen_u_and_vanishing_m_get_their_bounds() -> None:
         for level in comparison["comparison_levels"]
         if not level.get("is_null_level")
     )
-
-
-def test_weight_sql_scores_a_pair_in_duckdb() -> None:
-    model = default_model()
-    pair = {
-        "name_canon": "nguyễn văn hùng",
-        "name_fold": "nguyen van hung",
-        "name_sorted": "hung nguyen van",
-        "given_fold": "hung",
-        "family_fold": "nguyen",
-        "birth_date": "1990-05-12",
-        "birth_year": 1990,
-        "sex": "M",
-        "province_code": "01",
-        "district_code": "001",
-        "ward_code": "00001",
-        "id_value": None,
-        "old_id": None,
-    }
-    columns = ", ".join(
-        f"{value!r} AS {name}_{side}".replace("None", "NULL") for name, value in pair.items() for side in ("l", "r")
-    )
-    [(weight,)] = duckdb.sql(f"SELECT {weight_sql(model)} FROM (SELECT {columns})").fetchall()
-    assert weight > 20  # everything agrees: far above the threshold
 
 
 def test_conditions_transpile_to_spark() -> None:

@@ -38,10 +38,9 @@ from tiemchung.verification.model import (
     probability_from_weight,
     regularised,
     train,
-    weight_sql,
 )
 from tiemchung.verification.prepare import (
-    PACK_SEPARATOR_SQL,
+    PACK_SEPARATOR,
     PREPARED_LAYOUT_VERSION,
     PreparedSubject,
     SubjectBatch,
@@ -51,6 +50,7 @@ from tiemchung.verification.prepare import (
     source_sql,
 )
 from tiemchung.verification.results import Category, Reason, SubjectQuery, VerificationResult
+from tiemchung.verification.scoring import PairScorer
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class RegisterIndex:
         # private to a connection (the cursors would not see them), and a view costs ~0.2 ms per look-up.
         self._register_table = "prepared.register" if workdir is not None else "memory.main.register"
         self._model: dict[str, Any] | None = None  # loaded on first use (a trained one may appear in workdir)
-        self._online_sql = ""
+        self._scorer: PairScorer | None = None
         self._model_lock = threading.Lock()
         self._idle_cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
@@ -192,15 +192,10 @@ class RegisterIndex:
     def _best_candidate(self, cursor: duckdb.DuckDBPyConnection, subject: PreparedSubject) -> tuple[str, float] | None:
         """The unique best register person above the threshold, or None (ties stay unmatched)."""
         row = subject.model_row()
-        parameters = {f"{column}_l": row[column] for column in MODEL_COLUMNS if column != "unique_id"}
         candidates = self._online_candidates(cursor, row)
         if not candidates:
             return None
-        online_sql = self._current_online_sql()
-        parameters |= {"candidate_ids": list(candidates), "candidate_packs": list(candidates.values())}
-        scored = cursor.execute(online_sql, parameters).fetchall()
-        if not scored:
-            return None
+        scored = self._current_scorer().best_two(row, [(pid, unpack(packed)) for pid, packed in candidates.items()])
         best_id, best_weight = scored[0]
         weight = round(best_weight, 6)
         if len(scored) > 1 and round(scored[1][1], 6) == weight:
@@ -264,12 +259,13 @@ class RegisterIndex:
             assert self._model is not None
             return self._model
 
-    def _current_online_sql(self) -> str:
+    def _current_scorer(self) -> PairScorer:
         self._current_model()
-        return self._online_sql
+        assert self._scorer is not None
+        return self._scorer
 
     def _use_model(self, model: dict[str, Any]) -> None:
-        self._online_sql = _online_sql(model)
+        self._scorer = PairScorer(model)
         self._model = model
 
     def _maybe_train(self, prepared: list[PreparedSubject]) -> None:
@@ -330,30 +326,13 @@ class RegisterIndex:
 ONLINE_LOOKUPS: dict[str, str] = {key: key for key in BLOCKING_KEYS} | ID_BLOCKS
 
 
-def _online_sql(model: dict[str, Any]) -> str:
-    """Score one subject (bound as $<column>_l) against its candidates ($candidate_ids/_packs), best first."""
-    unpacked = ", ".join(
-        f"{_unpacked(position, column)} AS {column}_r" for position, column in enumerate(COMPARED_COLUMNS, start=1)
-    )
-    left = ", ".join(
-        f"CAST(${column}_l AS {'INTEGER' if column == 'birth_year' else 'VARCHAR'}) AS {column}_l"
-        for column in MODEL_COLUMNS
-        if column != "unique_id"
-    )
-    return f"""
-    WITH l AS (SELECT {left}),
-    candidates AS (
-        SELECT unnest($candidate_ids) AS person_id, unnest($candidate_packs) AS online_packed
-    ),
-    r AS (SELECT person_id, {unpacked} FROM candidates)
-    SELECT person_id, {weight_sql(model)} AS match_weight
-    FROM l, r ORDER BY match_weight DESC, person_id LIMIT 2
-    """
-
-
-def _unpacked(position: int, column: str) -> str:
-    value = f"nullif(string_split(online_packed, {PACK_SEPARATOR_SQL})[{position}], '')"
-    return f"CAST({value} AS INTEGER)" if column == "birth_year" else value
+def unpack(packed: str) -> dict[str, Any]:
+    """A candidate's `online_packed` text as a right-hand model row (COMPARED_COLUMNS; empty is NULL)."""
+    values = packed.split(PACK_SEPARATOR)
+    row: dict[str, Any] = {column: value or None for column, value in zip(COMPARED_COLUMNS, values, strict=True)}
+    if row["birth_year"] is not None:
+        row["birth_year"] = int(row["birth_year"])
+    return row
 
 
 _SUBJECT_SCHEMA = pa.schema(

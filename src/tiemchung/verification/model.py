@@ -1,8 +1,8 @@
 """The Fellegi–Sunter model of the probabilistic path: Splink settings, training, persistence, scoring.
 
 Splink trains the model (u by random sampling, m by EM, no labels) and scores batches. Online, one
-subject's candidates are scored in-process with `weight_sql`, built from the same trained model's
-levels, so a subject gets the same probability online and in batch.
+subject's candidates are scored in Python by `scoring.PairScorer`, compiled from the same trained
+model's levels, so a subject gets the same probability online and in batch.
 """
 
 import json
@@ -195,7 +195,7 @@ def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
     converted["sql_dialect"] = dialect
     for comparison in converted["comparisons"]:
         for level in comparison["comparison_levels"]:
-            if _is_else(level):
+            if is_else_level(level):
                 continue
             sql = sqlglot.transpile(level["sql_condition"], read=source, write=dialect)[0]
             # Splink's Spark jar registers the function as jaro_winkler; sqlglot writes another name.
@@ -203,7 +203,7 @@ def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
     return converted
 
 
-def _level_weight(level: dict[str, Any]) -> float:
+def level_weight(level: dict[str, Any]) -> float:
     """log2 Bayes factor of one level; null levels and untrained levels are neutral."""
     m, u = level.get("m_probability"), level.get("u_probability")
     if level.get("is_null_level") or m is None or u is None or m <= 0 or u <= 0:
@@ -216,32 +216,8 @@ def prior_weight(model: dict[str, Any]) -> float:
     return math.log2(prior / (1 - prior))
 
 
-def weight_sql(model: dict[str, Any]) -> str:
-    """One SQL expression: the match weight of a pair, over columns suffixed _l and _r."""
-    terms = [_double(prior_weight(model))]
-    for comparison in model["comparisons"]:
-        terms.append(_comparison_case(comparison["comparison_levels"]))
-    return " + ".join(terms)
-
-
-def _comparison_case(levels: list[dict[str, Any]]) -> str:
-    """CASE over the levels in order, as Splink evaluates them; Splink writes its else level as ELSE."""
-    branches, otherwise = [], 0.0
-    for level in levels:
-        if _is_else(level):
-            otherwise = _level_weight(level)
-        else:
-            branches.append(f"WHEN {level['sql_condition']} THEN {_double(_level_weight(level))}")
-    return f"(CASE {' '.join(branches)} ELSE {_double(otherwise)} END)"
-
-
-def _is_else(level: dict[str, Any]) -> bool:
+def is_else_level(level: dict[str, Any]) -> bool:
     return str(level["sql_condition"]).strip().upper() == "ELSE"
-
-
-def _double(value: float) -> str:
-    """A float literal typed as DOUBLE (a bare literal such as 0.5 is a DECIMAL in DuckDB)."""
-    return f"CAST({value!r} AS DOUBLE)"
 
 
 def probability_from_weight(weight: float) -> float:

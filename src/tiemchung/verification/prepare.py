@@ -44,7 +44,8 @@ NOTHING_KNOWN_YEAR = 1900
 # The compared columns packed in one text column for the online path: fetching a few scattered rows
 # from a column store decompresses one block per column, so one column instead of thirteen is ~10x
 # cheaper per candidate. Unit separator: never in names, dates or codes.
-PACK_SEPARATOR_SQL = "chr(31)"
+PACK_SEPARATOR = "\x1f"
+PACK_SEPARATOR_SQL = f"chr({ord(PACK_SEPARATOR)})"
 VIETNAM_NATIONALITIES = frozenset({"", "vn", "vnm", "vietnam"})
 
 
