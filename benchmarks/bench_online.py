@@ -10,6 +10,7 @@ checked against the generator's truth as a sanity check (the engine's accuracy i
 
     .venv/bin/python benchmarks/bench_online.py --people 1000000            # what fits on a shared machine
     .venv/bin/python benchmarks/bench_online.py --people 10000000 --seconds 60 --requests 10000   # the target
+    .venv/bin/python benchmarks/bench_online.py --people 10000000 --data var/national-10m      # reuse a country
 
 Results: printed, and written to `<out>/online-<people>.json`.
 """
@@ -42,12 +43,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of the concurrent phase")
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads of the service")
     parser.add_argument("--out", type=Path, default=Path("var/bench-online"))
+    parser.add_argument(
+        "--data", type=Path, default=None, help="a synthetic country already generated (e.g. by national.py)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="the service's workdir (reuse national.py's prepared index)"
+    )
     args = parser.parse_args()
 
-    data_dir = args.out / f"synth-{args.people}"
+    data_dir = args.data or args.out / f"synth-{args.people}"
     synth_seconds = ensure_synthetic_country(data_dir, args.people, args.seed)
     queries = sample_queries(data_dir, args.requests + 500, args.seed)
-    workdir = args.out / f"service-{args.people}"
+    workdir = args.workdir or args.out / f"service-{args.people}"
     key = KeyStore(workdir / "keys.json").add("benchmark", rate_per_second=1e9, burst=10**9)
 
     started = time.perf_counter()

@@ -1,12 +1,12 @@
-"""The model's pair scoring in Python, for the online path: the twin of `model.weight_sql`.
+"""The model's pair scoring in Python, for the online path: the twin of Splink's SQL scoring.
 
 Why by hand: online, one subject meets a few hundred candidates, and DuckDB spends ~4 ms binding and
 optimising the 4.5 kB weight expression for them, every time (its Python API cannot keep a plan), against
 ~0.6 ms running it. Splink scores only in SQL. So the trained model's own level conditions, Splink's DuckDB
 SQL, are parsed once with sqlglot and compiled into Python closures with SQL's NULL logic; string
-similarities come from rapidfuzz (DuckDB's jaro_winkler_similarity is a port of the same code). The
-weights equal `weight_sql`'s to the last bit on the same pairs (tests/verification/test_verification_scoring.py),
-so a subject's answer does not depend on the channel it came through.
+similarities come from rapidfuzz (DuckDB's jaro_winkler_similarity is a port of the same code). Each
+condition gives DuckDB's own answer, and the weights equal Splink's batch weights within 1e-9
+(tests/verification/test_verification_scoring.py), so a subject's answer does not depend on the channel.
 """
 
 import operator
