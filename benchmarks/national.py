@@ -35,6 +35,39 @@ con.execute(f'''
 """
 
 
+# Accuracy of the verification against the generator's truth, computed in DuckDB (the truth of a national run is
+# too big for Python objects). The same measures as bench_verification.py's.
+ACCURACY_SQL = """
+WITH joined AS (
+    SELECT t.*, r.category, r.reasons, nullif(r.matched_person_id, '') AS matched
+    FROM read_parquet('{out}/truth_subjects.parquet') t JOIN read_parquet('{out}/results.parquet') r USING (subject_id)
+)
+SELECT
+    avg(CAST(category = expected_category AND reasons = coalesce(expected_reasons, '') AS INTEGER))
+        FILTER (WHERE expected_category IN ('VERIFIED', 'MISMATCH')) AS id_bearing_category_accuracy,
+    avg(CAST(matched = person_id AS INTEGER)) FILTER (WHERE expected_category LIKE 'NO_ID%' AND matched IS NOT NULL)
+        AS no_id_precision,
+    avg(CAST(coalesce(matched = expected_matched_person_id, false) AS INTEGER))
+        FILTER (WHERE expected_category = 'NO_ID_VERIFIED') AS no_id_recall,
+    avg(CAST(matched = person_id AS INTEGER)) FILTER (WHERE expected_category = 'MISMATCH' AND matched IS NOT NULL)
+        AS correction_precision,
+    count(*) FILTER (WHERE expected_category = 'MISMATCH' AND matched IS NOT NULL) AS corrections_proposed,
+    count(*) AS subjects
+FROM joined
+"""
+
+
+def accuracy(out: Path) -> dict[str, float]:
+    import duckdb
+
+    relation = duckdb.sql(ACCURACY_SQL.format(out=out))
+    [row] = relation.fetchall()
+    return {
+        column: round(value, 5) if isinstance(value, float) else value
+        for column, value in zip(relation.columns, row, strict=True)
+    }
+
+
 @dataclass
 class Stage:
     name: str
@@ -127,11 +160,13 @@ def main() -> None:
         "people": args.people,
         "counts": manifest.get("counts", {}),
         "stages": [asdict(stage) for stage in stages],
+        "accuracy": accuracy(out) if (out / "results.parquet").exists() else None,
     }
     (out / "national-results.json").write_text(json.dumps(result, indent=2))
     print("\n| stage | seconds | peak memory (MB) |\n|---|---:|---:|")
     for stage in stages:
         print(f"| {stage.name} | {stage.seconds} | {stage.peak_rss_mb} |")
+    print(json.dumps(result["accuracy"], indent=2))
     if any(stage.exit_code for stage in stages):
         sys.exit(1)
 
