@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=800_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=2, help="each query is timed this many times; the best counts")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_exact_"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -80,8 +81,8 @@ def main() -> None:
     connection.execute(REGISTER_SQL.format(n=args.register))
     connection.execute(SUBJECTS_SQL.format(n=args.register, m=args.subjects))
     print(f"generated {args.register:,} / {args.subjects:,} in {time.perf_counter() - started:.1f} s")
-    floor = min(timed(connection, "floor", FLOOR_SQL) for _ in range(2))
-    engine = min(timed(connection, "engine", EXACT_SQL) for _ in range(2))
+    floor = min(timed(connection, "floor", FLOOR_SQL) for _ in range(args.runs))
+    engine = min(timed(connection, "engine", EXACT_SQL) for _ in range(args.runs))
     categories = connection.execute("SELECT category, count(*) FROM engine GROUP BY 1 ORDER BY 1").fetchall()
     print(f"categories: {categories}")
     print(
