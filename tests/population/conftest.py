@@ -1,14 +1,21 @@
 """Fixtures of the register service tests: the sample register, an API key, the service in-process."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from population_testing import FakeClock
 
 from tiemchung.population.keys import KeyStore
 from tiemchung.population.sample import write_sample
 from tiemchung.population.service import ServiceConfig, create_app
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 1, 10, 3, 0, tzinfo=UTC))
 
 
 @pytest.fixture

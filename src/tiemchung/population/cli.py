@@ -43,9 +43,16 @@ def serve(
     tls_ca: Annotated[
         Path | None, typer.Option(help="CA của các đơn vị gọi: bắt buộc chứng thư máy khách (mTLS).")
     ] = None,
+    idempotency_days: Annotated[
+        int, typer.Option(min=1, help="Số ngày giữ câu trả lời theo Idempotency-Key (dài hơn mọi lần gửi lại).")
+    ] = 30,
+    job_retention_days: Annotated[
+        int, typer.Option(min=1, help="Số ngày giữ tệp gửi lên và kết quả của một lô sau khi lô kết thúc.")
+    ] = 14,
 ) -> None:
     """Chạy dịch vụ xác minh (OpenAPI tại /docs)."""
     import ssl
+    from datetime import timedelta
 
     import uvicorn
 
@@ -61,6 +68,8 @@ def serve(
         keys=keys or workdir / "keys.json",
         chunk_subjects=chunk_subjects,
         threads=threads,
+        idempotency_retention=timedelta(days=idempotency_days),
+        job_retention=timedelta(days=job_retention_days),
     )
     verifier = _open_with_status(config)
     scheme = "https" if tls_cert else "http"

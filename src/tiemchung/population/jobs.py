@@ -10,6 +10,9 @@ A job lives in `workdir/jobs/<job id>/`:
 
 Every step can be repeated after a crash: cutting restarts from the input, a chunk without its results file is
 verified again, and the query log ignores entries it already holds (unique request id + subject id).
+
+A finished job's files (input, chunks, results) are deleted `retention` after it finished
+(`delete_expired_files`); its `state.json` stays, so the job still answers, saying its files are gone.
 """
 
 import json
@@ -20,21 +23,24 @@ import shutil
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from tiemchung.population.ledger import Ledger, LogEntry
+from tiemchung.population.ledger import Clock, Ledger, LogEntry, utc_now
 from tiemchung.population.verifier import Verifier
 from tiemchung.verification.results import RESULT_COLUMNS, SubjectQuery
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SUBJECTS = 50_000
+DEFAULT_JOB_RETENTION = timedelta(days=14)
 ACCEPTED_SUFFIXES = (".csv", ".parquet")
 REQUIRED_COLUMNS = ("subject_id", "full_name", "birth_date", "sex")
 # What the query log's identity hash covers (in `SubjectQuery` order after subject_id).
 _IDENTITY_COLUMNS = ("full_name", "birth_date", "sex", "id_number", "passport_number")
+# What stays of a job once its files are deleted: its state (and the temporary name it is rewritten under).
+_KEPT_FILES = frozenset({"state.json", "state.tmp"})
 
 
 class JobStatus(StrEnum):
@@ -57,6 +63,20 @@ class JobState:
     by_category: dict[str, int] = field(default_factory=dict)
     finished_at: str | None = None
     error_vi: str | None = None
+    files_deleted_at: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED)
+
+    def files_deleted_vi(self) -> str | None:
+        """Why the job's results can no longer be downloaded, for the caller (None while they can)."""
+        if self.files_deleted_at is None:
+            return None
+        return (
+            f"Tệp gửi lên và kết quả của lô này đã được xóa lúc {self.files_deleted_at} do hết thời hạn lưu giữ "
+            "sau khi lô kết thúc. Hãy gửi lại tệp nếu cần kết quả."
+        )
 
     def public(self) -> dict[str, object]:
         """What the caller may see about its job (the caller name and file layout stay inside)."""
@@ -64,6 +84,7 @@ class JobState:
         data.pop("caller")
         data.pop("input_name")
         data["status"] = self.status.value
+        data["note_vi"] = self.files_deleted_vi()
         return data
 
 
@@ -78,13 +99,22 @@ class BatchJobs:
     """Accepts batch files, works through them one chunk at a time on a background thread, resumes on start."""
 
     def __init__(
-        self, workdir: Path, verifier: Verifier, ledger: Ledger, *, chunk_subjects: int = DEFAULT_CHUNK_SUBJECTS
+        self,
+        workdir: Path,
+        verifier: Verifier,
+        ledger: Ledger,
+        *,
+        chunk_subjects: int = DEFAULT_CHUNK_SUBJECTS,
+        retention: timedelta = DEFAULT_JOB_RETENTION,
+        clock: Clock = utc_now,
     ) -> None:
         self.root = workdir / "jobs"
         self.root.mkdir(parents=True, exist_ok=True)
         self._verifier = verifier
         self._ledger = ledger
         self._chunk_subjects = chunk_subjects
+        self._retention = retention
+        self._clock = clock
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,7 +124,7 @@ class BatchJobs:
 
     def start(self) -> None:
         """Queue every unfinished job found on disk (oldest first), then start the worker."""
-        unfinished = [s for s in self._all_states() if s.status in (JobStatus.QUEUED, JobStatus.RUNNING)]
+        unfinished = [s for s in self._all_states() if not s.finished]
         for state in sorted(unfinished, key=lambda s: s.created_at):
             log.info("resuming batch job %s (%s/%s chunks done)", state.job_id, state.chunks_done, state.chunks)
             self._queue.put(state.job_id)
@@ -122,7 +152,7 @@ class BatchJobs:
         job_dir = self.root / job_id
         job_dir.mkdir()
         shutil.move(uploaded, job_dir / f"input{suffix}")
-        state = JobState(job_id, caller, f"input{suffix}", _now())
+        state = JobState(job_id, caller, f"input{suffix}", self._now())
         self._save(state)
         self._queue.put(job_id)
         return state
@@ -137,6 +167,27 @@ class BatchJobs:
     def results_path(self, state: JobState) -> Path:
         return self.root / state.job_id / "results.parquet"
 
+    def delete_expired_files(self) -> int:
+        """Delete the files of the jobs that finished more than `retention` ago, keeping their state; return how
+        many jobs lost files. Queued and running jobs are never touched, however old."""
+        cutoff = self._clock() - self._retention
+        return sum(self._delete_files(state) for state in self._all_states() if _expired(state, cutoff))
+
+    def _delete_files(self, state: JobState) -> bool:
+        """Delete everything of the job but its state; False when nothing was left to delete."""
+        leftovers = [path for path in (self.root / state.job_id).iterdir() if path.name not in _KEPT_FILES]
+        if not leftovers:
+            return False
+        if state.files_deleted_at is None:
+            # Marked before deleting: from now on a download gets a clear answer, never a half-deleted file.
+            self._update(state.job_id, files_deleted_at=self._now())
+        for path in leftovers:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return True
+
     # --- the worker ------------------------------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -148,11 +199,13 @@ class BatchJobs:
                 self._run(job_id)
             except Exception as error:  # an engine failure fails the job, never the service
                 log.exception("batch job %s failed", job_id)
-                self._update(job_id, status=JobStatus.FAILED, error_vi=f"Lỗi khi xác minh lô: {error}")
+                self._update(
+                    job_id, status=JobStatus.FAILED, error_vi=f"Lỗi khi xác minh lô: {error}", finished_at=self._now()
+                )
 
     def _run(self, job_id: str) -> None:
         state = self._load(job_id)
-        if state is None or state.status in (JobStatus.DONE, JobStatus.FAILED):
+        if state is None or state.finished:
             return
         job_dir = self.root / job_id
         state = self._update(job_id, status=JobStatus.RUNNING)
@@ -229,9 +282,12 @@ class BatchJobs:
                 ).fetchall()
             )
         os.replace(partial, final)
-        self._update(state.job_id, status=JobStatus.DONE, by_category=by_category, finished_at=_now())
+        self._update(state.job_id, status=JobStatus.DONE, by_category=by_category, finished_at=self._now())
 
     # --- state on disk ---------------------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return self._clock().astimezone(UTC).isoformat(timespec="seconds")
 
     def _update(self, job_id: str, **changes: object) -> JobState:
         with self._state_lock:
@@ -261,6 +317,11 @@ class BatchJobs:
     def _all_states(self) -> list[JobState]:
         states = (self._load(path.name) for path in self.root.iterdir() if path.is_dir())
         return [state for state in states if state is not None]
+
+
+def _expired(state: JobState, cutoff: datetime) -> bool:
+    """Finished before `cutoff`. A failed job saved before failures recorded their time counts from its submission."""
+    return state.finished and datetime.fromisoformat(state.finished_at or state.created_at) <= cutoff
 
 
 def _check_columns(path: Path, suffix: str) -> Rejection | None:
@@ -335,7 +396,3 @@ def _sql_literal(text: str) -> str:
 
 def _is_job_id(job_id: str) -> bool:
     return len(job_id) == 32 and all(character in "0123456789abcdef" for character in job_id)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -6,7 +6,9 @@ never kept in clear, only as an HMAC with a secret that stays in the service's w
 queries about one identity, useless to someone who steals the log without the secret.
 
 The idempotency memory stores the answer given for each (caller, Idempotency-Key). A retried request is answered
-from it and written to the query log once: the log entry and the stored answer commit in one transaction.
+from it and written to the query log once: the log entry and the stored answer commit in one transaction. An answer
+is kept for `idempotency_retention` (far longer than the health side keeps retrying one request); after that the key
+is as good as new, and `expire_idempotency` deletes it.
 """
 
 import hashlib
@@ -15,9 +17,9 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tiemchung.verification.results import SubjectQuery
@@ -43,7 +45,31 @@ create table if not exists idempotency (
     created_at text not null,
     primary key (caller, key)
 );
+create index if not exists ix_idempotency_created_at on idempotency (created_at);
 """
+DEFAULT_IDEMPOTENCY_RETENTION = timedelta(days=30)
+_EXPIRY_BATCH = 2_000  # rows per delete: the ledger's lock is released in between, so online answers are not held up
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    """The stored form of a time: UTC, ISO 8601 to the millisecond (so text order is time order)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """The service's SQLite file, its schema created or completed (autocommit: transactions are explicit)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    connection.execute("pragma journal_mode=wal")
+    connection.execute("pragma synchronous=normal")
+    connection.executescript(_SCHEMA)
+    return connection
 
 
 @dataclass(frozen=True)
@@ -66,14 +92,19 @@ class Ledger:
     """Query log and idempotency memory. One connection, serialised by a lock: writes are tiny and SQLite has a
     single writer anyway, so a pool would only add contention."""
 
-    def __init__(self, path: Path, secret_path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        path: Path,
+        secret_path: Path,
+        *,
+        idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
+        clock: Clock = utc_now,
+    ) -> None:
         self._secret = _load_or_create_secret(secret_path)
+        self._retention = idempotency_retention
+        self._clock = clock
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._connection.execute("pragma journal_mode=wal")
-        self._connection.execute("pragma synchronous=normal")
-        self._connection.executescript(_SCHEMA)
+        self._connection = connect(path)
 
     def identity_hmac(self, query: SubjectQuery) -> str:
         """A keyed hash of the identity asked about (never the identity itself)."""
@@ -84,9 +115,11 @@ class Ledger:
         return hmac.new(self._secret, identity.encode(), hashlib.sha256).hexdigest()
 
     def recall(self, caller: str, key: str) -> StoredAnswer | None:
+        """The answer stored under (caller, key), unless it has expired (then the key is as good as new)."""
         with self._lock:
             row = self._connection.execute(
-                "select fingerprint, response from idempotency where caller = ? and key = ?", (caller, key)
+                "select fingerprint, response from idempotency where caller = ? and key = ? and created_at >= ?",
+                (caller, key, self._expiry_cutoff()),
             ).fetchone()
         return None if row is None else StoredAnswer(row[0], json.loads(row[1]))
 
@@ -102,11 +135,16 @@ class Ledger:
         When another request with the same key got there first, nothing is logged and its answer is returned;
         otherwise None. Log entries already present (same request id and subject) are not counted twice.
         """
-        now = _now()
         with self._lock, self._connection:
             self._connection.execute("begin immediate")
+            now = stamp(self._clock())
             if idempotency is not None:
                 caller, key, fingerprint = idempotency
+                # An expired answer not yet swept away must not stand in the way of the new one.
+                self._connection.execute(
+                    "delete from idempotency where caller = ? and key = ? and created_at < ?",
+                    (caller, key, self._expiry_cutoff()),
+                )
                 inserted = self._connection.execute(
                     "insert or ignore into idempotency values (?, ?, ?, ?, ?)",
                     (caller, key, fingerprint, json.dumps(response, ensure_ascii=False), now),
@@ -128,6 +166,22 @@ class Ledger:
         with self._lock:
             self._connection.execute("delete from idempotency where caller = ? and key = ?", (caller, key))
 
+    def expire_idempotency(self) -> int:
+        """Delete the stored answers older than the retention; return how many went. In small batches, each its own
+        transaction, so that the answers being given meanwhile wait milliseconds, not the whole sweep."""
+        cutoff = self._expiry_cutoff()
+        deleted = 0
+        while True:
+            with self._lock:
+                batch = self._connection.execute(
+                    "delete from idempotency where rowid in "
+                    "(select rowid from idempotency where created_at < ? limit ?)",
+                    (cutoff, _EXPIRY_BATCH),
+                ).rowcount
+            deleted += batch
+            if batch < _EXPIRY_BATCH:
+                return deleted
+
     def count_queries(self, *, caller: str | None = None, subject_id: str | None = None) -> int:
         sql = "select count(*) from query_log where (? is null or caller = ?) and (? is null or subject_id = ?)"
         with self._lock:
@@ -136,6 +190,9 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+    def _expiry_cutoff(self) -> str:
+        return stamp(self._clock() - self._retention)
 
 
 def _load_or_create_secret(path: Path) -> bytes:
@@ -146,7 +203,3 @@ def _load_or_create_secret(path: Path) -> bytes:
     path.write_text(secret.hex())
     path.chmod(0o600)
     return secret
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -8,8 +8,11 @@ answer reveals no more than the section-3 fields (category, reasons, matched per
   in resumable chunks (see `jobs`).
 - Every call is authenticated by API key (and, when served with `--tls-ca`, by a client certificate), limited per
   caller by a token bucket (429 + `Retry-After`), and every subject asked about is written to the query log.
+- Housekeeping, at start and then every `housekeeping_seconds`: expired idempotency answers and the files of batch
+  jobs finished long ago are deleted. The query log is not: its retention is an operator's decision (`querylog`).
 """
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -21,6 +24,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,9 +33,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiemchung.population.jobs import BatchJobs, JobState, JobStatus, Rejection
+from tiemchung.population.jobs import DEFAULT_JOB_RETENTION, BatchJobs, JobState, JobStatus, Rejection
 from tiemchung.population.keys import Caller, KeyStore
-from tiemchung.population.ledger import Ledger, LogEntry
+from tiemchung.population.ledger import DEFAULT_IDEMPOTENCY_RETENTION, Clock, Ledger, LogEntry, utc_now
 from tiemchung.population.ratelimit import RateLimiter
 from tiemchung.population.verifier import Verifier, open_register
 from tiemchung.verification.results import SubjectQuery
@@ -52,6 +56,12 @@ class ServiceConfig:
     chunk_subjects: int = 50_000
     threads: int | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    # The health side retries one request for minutes (client) to hours (its queue's backoff, up to 1 h, plus the
+    # drain timer): a month outlives every retry with a wide margin. After it, a key is as good as new.
+    idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION
+    # Counted from the job's end: ample time to download the results (the health side does it at once).
+    job_retention: timedelta = DEFAULT_JOB_RETENTION
+    housekeeping_seconds: float = 3600.0
 
 
 class SubjectIn(BaseModel):
@@ -92,6 +102,8 @@ class JobOut(BaseModel):
     by_category: dict[str, int]
     finished_at: str | None
     error_vi: str | None
+    files_deleted_at: str | None
+    note_vi: str | None
 
 
 class ErrorOut(BaseModel):
@@ -117,29 +129,85 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(config: ServiceConfig, *, verifier: Verifier | None = None) -> FastAPI:
-    """The service app. `verifier` defaults to the engine's index of `config.register`, opened at startup."""
+def create_app(config: ServiceConfig, *, verifier: Verifier | None = None, clock: Clock = utc_now) -> FastAPI:
+    """The service app. `verifier` defaults to the engine's index of `config.register`, opened at startup; `clock`
+    is the time the retention periods are measured with."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        config.workdir.mkdir(parents=True, exist_ok=True)
-        engine = verifier or open_register(config.register, config.workdir, threads=config.threads)
-        ledger = Ledger(config.workdir / "service.sqlite", config.workdir / "query-log.secret")
-        jobs = BatchJobs(config.workdir, engine, ledger, chunk_subjects=config.chunk_subjects)
-        runtime = _Runtime(engine, ledger, jobs, KeyStore(config.keys), RateLimiter(), config, threading.Lock())
+        runtime = _open_runtime(config, verifier, clock)
         app.state.runtime = runtime
-        jobs.start()
+        _remove_partial_uploads(_uploads_dir(config))
+        await asyncio.to_thread(_housekeeping, runtime)
+        runtime.jobs.start()
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(_housekeeping_every(config.housekeeping_seconds, runtime, stop))
         try:
             yield
         finally:
-            jobs.stop()
-            ledger.close()
-            engine.close()
+            stop.set()
+            await sweeper  # lets a sweep in progress finish before the ledger closes under it
+            runtime.jobs.stop()
+            runtime.ledger.close()
+            runtime.verifier.close()
 
     app = FastAPI(title=API_TITLE, version="1", lifespan=lifespan, responses=_ERRORS)
     app.add_exception_handler(Exception, _internal_error)
     _add_routes(app)
     return app
+
+
+def _housekeeping(runtime: _Runtime) -> None:
+    """One sweep: expired idempotency answers, then expired batch files. A failure is logged and the next sweep
+    tries again: housekeeping must never take the service down."""
+    try:
+        keys = runtime.ledger.expire_idempotency()
+        jobs = runtime.jobs.delete_expired_files()
+    except Exception:
+        log.exception("housekeeping failed; the next sweep will try again")
+        return
+    if keys or jobs:
+        log.info("housekeeping: %d expired idempotency answers deleted, files of %d batch jobs deleted", keys, jobs)
+
+
+async def _housekeeping_every(seconds: float, runtime: _Runtime, stop: asyncio.Event) -> None:
+    """Sweep every `seconds` until `stop` is set (each sweep off the event loop: it touches SQLite and the disk)."""
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), seconds)
+            return
+        except TimeoutError:
+            await asyncio.to_thread(_housekeeping, runtime)
+
+
+def _remove_partial_uploads(uploads: Path) -> None:
+    """Uploads cut short by a crash (before any request is served, no upload can be in progress)."""
+    for partial in uploads.glob("*.part"):
+        partial.unlink(missing_ok=True)
+
+
+def _uploads_dir(config: ServiceConfig) -> Path:
+    return config.workdir / "uploads"
+
+
+def _open_runtime(config: ServiceConfig, verifier: Verifier | None, clock: Clock) -> _Runtime:
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    engine = verifier or open_register(config.register, config.workdir, threads=config.threads)
+    ledger = Ledger(
+        config.workdir / "service.sqlite",
+        config.workdir / "query-log.secret",
+        idempotency_retention=config.idempotency_retention,
+        clock=clock,
+    )
+    jobs = BatchJobs(
+        config.workdir,
+        engine,
+        ledger,
+        chunk_subjects=config.chunk_subjects,
+        retention=config.job_retention,
+        clock=clock,
+    )
+    return _Runtime(engine, ledger, jobs, KeyStore(config.keys), RateLimiter(), config, threading.Lock())
 
 
 async def _internal_error(request: Request, error: Exception) -> JSONResponse:
@@ -226,6 +294,10 @@ def _add_routes(app: FastAPI) -> None:
         "/v1/batches/{job_id}/results",
         summary="Tải kết quả xác minh của một lô (mục 3, CSV hoặc Parquet)",
         response_class=FileResponse,
+        responses={
+            409: {"model": ErrorOut, "description": "Lô chưa xong"},
+            410: {"model": ErrorOut, "description": "Tệp của lô đã được xóa (hết thời hạn lưu giữ)"},
+        },
     )
     def batch_results(job_id: str, request: Request, caller: CallerDep, format: str = "parquet") -> FileResponse:
         return _results_file(_runtime(request), job_id, caller, format)
@@ -275,7 +347,7 @@ def _require_same_request(stored_fingerprint: str, fingerprint: str) -> None:
 def _submit_batch(
     runtime: _Runtime, file: UploadFile, response: Response, caller: Caller, idempotency_key: str | None
 ) -> dict[str, object]:
-    uploads = runtime.config.workdir / "uploads"
+    uploads = _uploads_dir(runtime.config)
     uploads.mkdir(parents=True, exist_ok=True)
     received = uploads / f"{uuid.uuid4().hex}.part"
     try:
@@ -299,14 +371,14 @@ def _submit_batch(
 
 
 def _job_under_key(runtime: _Runtime, caller: Caller, key: str | None, fingerprint: str) -> JobState | None:
-    """The job already submitted under this idempotency key, unless it failed: a failed job does not hold its key,
-    so resubmitting the same file (as the health side does after a failure) starts it afresh."""
+    """The job already submitted under this idempotency key, unless it failed or its files were deleted: such a job
+    does not hold its key, so resubmitting the same file (as the health side does after a failure) starts afresh."""
     stored = runtime.ledger.recall(caller.name, key) if key is not None else None
     if key is None or stored is None:
         return None
     _require_same_request(stored.fingerprint, fingerprint)
     job = runtime.jobs.get(str(stored.response["job_id"]), caller.name)
-    if job is None or job.status == JobStatus.FAILED:
+    if job is None or job.status == JobStatus.FAILED or job.files_deleted_at is not None:
         runtime.ledger.forget(caller.name, key)
         return None
     return job
@@ -335,6 +407,9 @@ def _own_job(runtime: _Runtime, job_id: str, caller: Caller) -> JobState:
 
 def _results_file(runtime: _Runtime, job_id: str, caller: Caller, format: str) -> FileResponse:
     state = _own_job(runtime, job_id, caller)
+    gone = state.files_deleted_vi()
+    if gone is not None:
+        raise HTTPException(410, gone)
     if state.status != "done":
         raise HTTPException(409, f"Lô chưa xong (trạng thái: {state.status}).")
     parquet = runtime.jobs.results_path(state)
