@@ -1,11 +1,15 @@
 """Commands of the population package: `tiemchung register ...` (the register side's service and its keys)."""
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
+    from tiemchung.population.querylog import Pruning, Span
     from tiemchung.population.service import ServiceConfig
     from tiemchung.population.verifier import ConcurrentVerifier
     from tiemchung.verification.client import RegisterClient
@@ -123,6 +127,136 @@ def openapi(workdir: WorkdirOption = DEFAULT_WORKDIR) -> None:
     from tiemchung.population.service import ServiceConfig, openapi_json
 
     typer.echo(openapi_json(ServiceConfig(register=Path("-"), workdir=workdir, keys=workdir / "keys.json")))
+
+
+def _query_log_path(workdir: Path) -> Path:
+    """The service's SQLite file, which must exist: pointed at the wrong folder, a command must not start a new log."""
+    path = workdir / "service.sqlite"
+    if not path.exists():
+        typer.echo(f"Không thấy nhật ký truy vấn {path} (kiểm tra --workdir).", err=True)
+        raise typer.Exit(1)
+    return path
+
+
+def _local_time(stored: str | None) -> str:
+    from tiemchung.population.querylog import VIETNAM
+
+    if stored is None:
+        return "—"
+    return datetime.fromisoformat(stored).astimezone(VIETNAM).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _default_operator() -> str:
+    import getpass
+    import socket
+
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+@register_app.command("prune-log")
+def prune_log(
+    before: Annotated[
+        datetime,
+        typer.Option(
+            "--before",
+            formats=["%Y-%m-%d"],
+            help="Xóa các mục ghi trước ngày này (YYYY-MM-DD, tính từ 0 giờ theo giờ Việt Nam).",
+        ),
+    ],
+    workdir: WorkdirOption = DEFAULT_WORKDIR,
+    operator: Annotated[
+        str | None,
+        typer.Option(help="Người thực hiện, ghi vào lịch sử xóa (mặc định: tài khoản@máy).", show_default=False),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Căn cứ xóa (ví dụ số quyết định), ghi vào lịch sử xóa.")] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="Không hỏi xác nhận.")] = False,
+) -> None:
+    """Xóa các mục nhật ký truy vấn cũ (theo quyết định lưu trữ); mỗi lần xóa được ghi lại vĩnh viễn."""
+    from tiemchung.population import querylog
+    from tiemchung.population.ledger import connect, utc_now
+
+    cutoff = querylog.start_of_day(before.date())
+    if cutoff > utc_now():
+        raise typer.BadParameter(
+            "Ngày không được muộn hơn hôm nay: chỉ xóa được nhật ký đã ghi.", param_hint="--before"
+        )
+    connection = connect(_query_log_path(workdir))
+    try:
+        if not _confirm_pruning(querylog.preview(connection, cutoff), f"{before:%Y-%m-%d}", yes):
+            return
+        pruning = querylog.prune(connection, cutoff, operator=operator or _default_operator(), reason=reason)
+    finally:
+        connection.close()
+    if pruning is None:  # another operator's pruning removed them in the meantime
+        typer.echo("Không còn mục nào để xóa.")
+        return
+    typer.echo(
+        f"Đã xóa {pruning.rows} mục (mã {pruning.first_id}–{pruning.last_id}). Lần xóa số {pruning.id} đã được ghi "
+        "vào lịch sử xóa nhật ký, bảng không bao giờ bị xóa."
+    )
+
+
+def _confirm_pruning(going: "Span", day: str, yes: bool) -> bool:
+    """Say what would go; False when nothing would. Declining ends the command (exit code 1)."""
+    if going.entries == 0:
+        typer.echo(f"Không có mục nhật ký truy vấn nào ghi trước ngày {day}; không xóa gì.")
+        return False
+    typer.echo(
+        f"Sẽ xóa vĩnh viễn {going.entries} mục nhật ký truy vấn ghi trước ngày {day} "
+        f"(từ {_local_time(going.oldest)} đến {_local_time(going.newest)}, giờ Việt Nam)."
+    )
+    if not yes and not typer.confirm("Tiếp tục xóa?", default=False):
+        typer.echo("Đã hủy; không xóa gì.")
+        raise typer.Exit(1)
+    return True
+
+
+@register_app.command("log-status")
+def log_status(workdir: WorkdirOption = DEFAULT_WORKDIR) -> None:
+    """Tình trạng nhật ký truy vấn: số mục, mục cũ nhất và mới nhất, lịch sử xóa, tính liền mạch."""
+    from rich.console import Console
+
+    from tiemchung.population import querylog
+    from tiemchung.population.ledger import connect
+
+    connection = connect(_query_log_path(workdir))
+    try:
+        state = querylog.status(connection)
+    finally:
+        connection.close()
+    console = Console()
+    console.print(
+        f"Nhật ký truy vấn: {state.log.entries} mục, cũ nhất {_local_time(state.log.oldest)}, "
+        f"mới nhất {_local_time(state.log.newest)} (giờ Việt Nam)."
+    )
+    console.print(f"Đã xóa qua các lần xóa có ghi nhận: {state.pruned} mục, trong {len(state.prunings)} lần.")
+    if state.prunings:
+        console.print(_prunings_table(state.prunings))
+    console.print(f"Bộ nhớ Idempotency-Key: {state.idempotency_keys} câu trả lời đang giữ.")
+    if state.unaccounted:
+        console.print(
+            f"[red]CẢNH BÁO: {state.unaccounted} mục (trong {state.last_id} mã đã cấp) không còn trong nhật ký "
+            "mà cũng không thuộc lần xóa nào được ghi nhận.[/red]"
+        )
+        raise typer.Exit(2)  # for a monitoring job: the log is no longer provably complete
+    console.print(f"Liền mạch: cả {state.last_id} mã đã cấp đều còn trong nhật ký hoặc thuộc một lần xóa ghi nhận.")
+
+
+def _prunings_table(prunings: "list[Pruning]") -> "Table":
+    from rich.table import Table
+
+    table = Table("Lần", "Thời điểm", "Người thực hiện", "Xóa mục trước", "Số mục", "Mã", "Căn cứ")
+    for pruning in prunings:
+        table.add_row(
+            str(pruning.id),
+            _local_time(pruning.started_at),
+            pruning.operator,
+            _local_time(pruning.before),
+            str(pruning.rows),
+            f"{pruning.first_id}–{pruning.last_id}",
+            pruning.reason,
+        )
+    return table
 
 
 @keys_app.command("add")

@@ -9,6 +9,9 @@ The idempotency memory stores the answer given for each (caller, Idempotency-Key
 from it and written to the query log once: the log entry and the stored answer commit in one transaction. An answer
 is kept for `idempotency_retention` (far longer than the health side keeps retrying one request); after that the key
 is as good as new, and `expire_idempotency` deletes it.
+
+The query log is never pruned here: that is an operator's decision (`querylog`). Its ids are contiguous and never
+reused, even after a pruning, so that every id ever given is either still in the log or inside a recorded pruning.
 """
 
 import hashlib
@@ -46,7 +49,41 @@ create table if not exists idempotency (
     primary key (caller, key)
 );
 create index if not exists ix_idempotency_created_at on idempotency (created_at);
+-- The record of every pruning of the query log (querylog.prune): one row per pruning, one step row per transaction
+-- of it. Never pruned, never changed: the triggers refuse it.
+create table if not exists log_prunings (
+    id integer primary key,
+    started_at text not null,
+    operator text not null,
+    reason text not null,
+    before text not null
+);
+create table if not exists log_pruning_steps (
+    pruning_id integer not null references log_prunings (id),
+    at text not null,
+    first_id integer not null,
+    last_id integer not null,
+    rows integer not null,
+    oldest_at text not null,
+    newest_at text not null
+);
+create trigger if not exists log_prunings_no_update before update on log_prunings
+    begin select raise(abort, 'log_prunings is append-only'); end;
+create trigger if not exists log_prunings_no_delete before delete on log_prunings
+    begin select raise(abort, 'log_prunings is append-only'); end;
+create trigger if not exists log_pruning_steps_no_update before update on log_pruning_steps
+    begin select raise(abort, 'log_pruning_steps is append-only'); end;
+create trigger if not exists log_pruning_steps_no_delete before delete on log_pruning_steps
+    begin select raise(abort, 'log_pruning_steps is append-only'); end;
 """
+# Each entry's id is one more than the last id ever given, also when a pruning has emptied the log (SQLite would
+# start again at 1): contiguous ids are what lets `querylog.status` prove that nothing else was removed. Each
+# `select max(...)` alone is answered from the end of the b-tree, not by a scan.
+_INSERT_LOG_ENTRY = (
+    "insert or ignore into query_log (id, at, caller, request_id, kind, subject_id, identity_hmac, category) values "
+    "(coalesce((select max(id) from query_log), (select max(last_id) from log_pruning_steps), 0) + 1, "
+    "?, ?, ?, ?, ?, ?, ?)"
+)
 DEFAULT_IDEMPOTENCY_RETENTION = timedelta(days=30)
 _EXPIRY_BATCH = 2_000  # rows per delete: the ledger's lock is released in between, so online answers are not held up
 
@@ -137,6 +174,7 @@ class Ledger:
         """
         with self._lock, self._connection:
             self._connection.execute("begin immediate")
+            # Taken under the lock, so that the log's times follow its ids (querylog.prune removes a prefix of ids).
             now = stamp(self._clock())
             if idempotency is not None:
                 caller, key, fingerprint = idempotency
@@ -155,8 +193,7 @@ class Ledger:
                     ).fetchone()
                     return StoredAnswer(row[0], json.loads(row[1]))
             self._connection.executemany(
-                "insert or ignore into query_log (at, caller, request_id, kind, subject_id, identity_hmac, category)"
-                " values (?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_LOG_ENTRY,
                 ((now, e.caller, e.request_id, e.kind, e.subject_id, e.identity_hmac, e.category) for e in entries),
             )
         return None
