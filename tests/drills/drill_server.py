@@ -43,10 +43,12 @@ BASE_ROW: dict[str, Any] = {
 }  # fmt: skip
 
 
-def record_rows(count: int) -> list[dict[str, Any]]:
-    """`count` valid rows of the records format, one subject and one dose each, all of facility CS01."""
+def record_rows(count: int, first: int = 0) -> list[dict[str, Any]]:
+    """`count` valid rows of the records format, one subject and one dose each, all of facility CS01; numbered from
+    `first`, so that files built with different numbers hold different subjects (numbers below 100,000)."""
     return [
-        {**BASE_ROW, "subject_id": f"S{n}", "record_id": f"R{n}", "id_number": f"0010850{n:05d}"} for n in range(count)
+        {**BASE_ROW, "subject_id": f"S{n}", "record_id": f"R{n}", "id_number": f"0010850{n:05d}"}
+        for n in range(first, first + count)
     ]
 
 
@@ -115,6 +117,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+
+def upload(client: httpx.Client, token: str, path: Path) -> httpx.Response:
+    """Upload a records file to the import page, as the facility user does."""
+    files = {"file": (path.name, path.read_bytes(), "application/octet-stream")}
+    return client.post("/imports", files=files, headers={"X-CSRF-Token": token})
 
 
 def logged_in_client(server: Server, timeout: float = 60) -> tuple[httpx.Client, str]:

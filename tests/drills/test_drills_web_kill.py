@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from drill_server import Server, add_facility_user, logged_in_client, record_rows, write_records_xlsx
+from drill_server import Server, add_facility_user, logged_in_client, record_rows, upload, write_records_xlsx
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -89,11 +89,6 @@ def _write_transaction_open(url: str) -> bool:
     return writing
 
 
-def _upload(client: httpx.Client, token: str, path: Path) -> httpx.Response:
-    files = {"file": (path.name, path.read_bytes(), "application/octet-stream")}
-    return client.post("/imports", files=files, headers={"X-CSRF-Token": token})
-
-
 def test_killing_the_web_process_during_an_import_leaves_the_registry_unchanged(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -119,7 +114,7 @@ def test_killing_the_web_process_during_an_import_leaves_the_registry_unchanged(
 
         server.start()
         client, token = logged_in_client(server)
-        answer = _upload(client, token, records)
+        answer = upload(client, token, records)
         assert answer.status_code == 200, answer.text[:2000]
         client.close()
         assert _counts(engine)[:3] == (ROWS, ROWS, 1)
@@ -130,7 +125,7 @@ def test_killing_the_web_process_during_an_import_leaves_the_registry_unchanged(
 
 def _try_upload(client: httpx.Client, token: str, path: Path) -> httpx.Response | httpx.TransportError:
     try:
-        return _upload(client, token, path)
+        return upload(client, token, path)
     except httpx.TransportError as error:  # the expected end: the server died under the request
         return error
 
