@@ -6,11 +6,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from tiemchung.verification.engine import model_table, unpack
+from tiemchung.verification.engine import unpack
 from tiemchung.verification.model import COMPARED_COLUMNS, MODEL_COLUMNS, default_model
-from tiemchung.verification.prepare import prepare_subject, read_subjects, register_select_sql, source_sql
+from tiemchung.verification.prepare import prepare_subject_files, register_select_sql, source_sql
 from tiemchung.verification.scoring import PairScorer, UnsupportedCondition, compile_condition
 
 CONDITIONS = sorted(
@@ -136,15 +137,16 @@ def country(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_weights_equal_splinks_on_every_blocked_pair_of_a_synthetic_country(country: Path) -> None:
+def test_weights_equal_splinks_on_every_blocked_pair_of_a_synthetic_country(country: Path, tmp_path: Path) -> None:
     from splink import DuckDBAPI, Linker
 
     connection = duckdb.connect()
     register = register_select_sql(source_sql(country / "register.parquet"))
     connection.execute(f"CREATE TABLE register AS {register}")
     connection.execute(f"CREATE VIEW model_register AS SELECT {', '.join(MODEL_COLUMNS)} FROM register")
-    subjects = [prepare_subject(query) for query in read_subjects(connection, country / "records.parquet").queries]
-    connection.register("model_subjects", model_table(subjects))
+    files = prepare_subject_files(connection, country / "records.parquet", tmp_path)
+    model_subjects = pq.read_table(files.model)
+    connection.register("model_subjects", model_subjects)
     model = default_model()
     linker = Linker(
         ["model_subjects", "model_register"],
@@ -155,7 +157,7 @@ def test_weights_equal_splinks_on_every_blocked_pair_of_a_synthetic_country(coun
     )
     splink_weights = linker.inference.predict().as_pandas_dataframe()[["unique_id_l", "unique_id_r", "match_weight"]]
     packed = dict(connection.execute("SELECT person_id, online_packed FROM register").fetchall())
-    left_rows = {subject.subject_id: subject.model_row() for subject in subjects}
+    left_rows = {row["unique_id"]: row for row in model_subjects.to_pylist()}
     scorer = PairScorer(model)
 
     differences = [

@@ -15,16 +15,16 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from tiemchung.verification import sql
 from tiemchung.verification.model import (
@@ -42,10 +42,11 @@ from tiemchung.verification.model import (
 from tiemchung.verification.prepare import (
     PACK_SEPARATOR,
     PREPARED_LAYOUT_VERSION,
+    PreparedFiles,
     PreparedSubject,
-    SubjectBatch,
+    Progress,
     prepare_subject,
-    read_subjects,
+    prepare_subject_files,
     register_select_sql,
     source_sql,
 )
@@ -59,8 +60,6 @@ MODEL_FILE = "model.json"
 # Below this many subjects EM has too few pairs to be stable: the shipped model is used instead.
 MIN_SUBJECTS_TO_TRAIN = 5_000
 TRAINING_SAMPLE = 50_000
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -219,38 +218,40 @@ class RegisterIndex:
         """Answer every subject of a subjects or records file once; write section-3 rows to `out`."""
         started = time.perf_counter()
         report = progress or (lambda done, total: None)
-        batch = read_subjects(self._connection, subjects)
-        total = len(batch.queries)
-        report(0, total)
-        log.info("read %d subjects in %.1f s", total, time.perf_counter() - started)
-        prepared = [prepare_subject(query) for query in batch.queries]
-        report(total // 4, total)
-        log.info("prepared subjects at %.1f s", time.perf_counter() - started)
-        self._load_subjects(prepared)
+        with tempfile.TemporaryDirectory(dir=self._workdir, prefix="batch-") as scratch:
+            # Repairing subjects is the first quarter of the work; the files are deleted with the batch.
+            files = prepare_subject_files(
+                self._connection, subjects, Path(scratch), progress=lambda done, total: report(done // 4, total)
+            )
+            total = files.count
+            log.info("read and prepared %d subjects at %.1f s", total, time.perf_counter() - started)
+            self._load_subjects(files)
         log.info("loaded subjects at %.1f s", time.perf_counter() - started)
         self._connection.execute(f"CREATE OR REPLACE TEMP TABLE exact AS {sql.EXACT_SQL}")
         report(total // 2, total)
         log.info("exact path done at %.1f s", time.perf_counter() - started)
-        self._maybe_train(prepared)
+        self._maybe_train(files.not_foreign)
         log.info("model ready at %.1f s", time.perf_counter() - started)
         self._match_probabilistic()
         report(total * 9 // 10, total)
         log.info("probabilistic path done at %.1f s", time.perf_counter() - started)
         self._connection.execute(f"CREATE OR REPLACE TEMP TABLE results AS {sql.RESULTS_SQL}")
         _write_results(self._connection, out)
-        _write_evidence(self._connection, batch, out)
+        _write_evidence(self._connection, out)
         counts = dict(self._connection.execute("SELECT category, count(*) FROM results GROUP BY 1").fetchall())
         report(total, total)
         by_category = {category: int(counts.get(category.value, 0)) for category in Category}
         return BatchSummary(total, by_category, time.perf_counter() - started)
 
-    def _load_subjects(self, prepared: list[PreparedSubject]) -> None:
-        self._connection.register("subjects_arrow", subjects_table(prepared))
-        self._connection.register("model_subjects_arrow", model_table(prepared))
-        self._connection.execute("CREATE OR REPLACE TEMP TABLE subjects AS SELECT * FROM subjects_arrow")
-        self._connection.execute("CREATE OR REPLACE TEMP TABLE model_all AS SELECT * FROM model_subjects_arrow")
-        self._connection.unregister("subjects_arrow")
-        self._connection.unregister("model_subjects_arrow")
+    def _load_subjects(self, files: PreparedFiles) -> None:
+        for table, path in (
+            ("subjects", files.subjects),
+            ("model_all", files.model),
+            ("row_disagreements", files.disagreements),
+        ):
+            self._connection.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet($path)", {"path": str(path)}
+            )
 
     def _current_model(self) -> dict[str, Any]:
         with self._model_lock:  # several threads may ask for it first at once: load it once
@@ -268,11 +269,11 @@ class RegisterIndex:
         self._scorer = PairScorer(model)
         self._model = model
 
-    def _maybe_train(self, prepared: list[PreparedSubject]) -> None:
+    def _maybe_train(self, not_foreign: int) -> None:
         """Train on this batch when the workdir has no model yet and the batch is large enough."""
         if self._workdir is None or (self._workdir / MODEL_FILE).exists():
             return
-        if sum(not s.is_foreign for s in prepared) < MIN_SUBJECTS_TO_TRAIN:
+        if not_foreign < MIN_SUBJECTS_TO_TRAIN:
             return
         self.train_model(self._workdir / MODEL_FILE)
 
@@ -335,41 +336,6 @@ def unpack(packed: str) -> dict[str, Any]:
     return row
 
 
-_SUBJECT_SCHEMA = pa.schema(
-    [
-        ("subject_id", pa.string()),
-        ("id_kind", pa.string()),
-        ("id_value", pa.string()),
-        ("id_findings", pa.string()),
-        ("is_foreign", pa.bool_()),
-        ("name_canon", pa.string()),
-        ("name_fold", pa.string()),
-        ("given_fold", pa.string()),
-        ("family_fold", pa.string()),
-        ("birth_date", pa.string()),
-        ("birth_year", pa.int32()),
-        ("sex", pa.string()),
-        ("province_code", pa.string()),
-        ("district_code", pa.string()),
-        ("ward_code", pa.string()),
-    ]
-)
-_MODEL_SCHEMA = pa.schema([(column, pa.int32() if column == "birth_year" else pa.string()) for column in MODEL_COLUMNS])
-
-
-def subjects_table(prepared: list[PreparedSubject]) -> pa.Table:
-    """Prepared subjects as Arrow (the `subjects` table of the SQL)."""
-    columns = {name: [getattr(subject, name) for subject in prepared] for name in _SUBJECT_SCHEMA.names}
-    return pa.Table.from_pydict(columns, schema=_SUBJECT_SCHEMA)
-
-
-def model_table(prepared: list[PreparedSubject]) -> pa.Table:
-    """Prepared subjects as one side of the model (MODEL_COLUMNS)."""
-    rows = [subject.model_row() for subject in prepared]
-    columns = {name: [row[name] for row in rows] for name in _MODEL_SCHEMA.names}
-    return pa.Table.from_pydict(columns, schema=_MODEL_SCHEMA)
-
-
 def _prepare(connection: duckdb.DuckDBPyConnection, register: Path) -> None:
     """Build the prepared register in the connection's current database, with its look-up indexes."""
     connection.execute(f"CREATE OR REPLACE TABLE register AS {register_select_sql(source_sql(register))}")
@@ -430,16 +396,8 @@ def evidence_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.evidence{out.suffix}")
 
 
-def _write_evidence(connection: duckdb.DuckDBPyConnection, batch: SubjectBatch, out: Path) -> None:
+def _write_evidence(connection: duckdb.DuckDBPyConnection, out: Path) -> None:
     """Per subject: the ID repair findings, fields that disagreed between dose rows, the matched pair's weight."""
-    disagreements = pa.table(
-        {
-            "subject_id": list(batch.disagreements),
-            "row_disagreements": [";".join(fields) for fields in batch.disagreements.values()],
-        },
-        schema=pa.schema([("subject_id", pa.string()), ("row_disagreements", pa.string())]),
-    )
-    connection.register("row_disagreements", disagreements)
     query = """
         SELECT s.subject_id, r.category, s.id_kind, s.id_value AS id_repaired, s.id_findings,
                e.id_holder, coalesce(d.row_disagreements, '') AS row_disagreements,
@@ -462,4 +420,3 @@ def _write_evidence(connection: duckdb.DuckDBPyConnection, batch: SubjectBatch, 
         ORDER BY s.subject_id
     """
     _copy(connection, query, evidence_path(out))
-    connection.unregister("row_disagreements")

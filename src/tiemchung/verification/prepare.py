@@ -5,10 +5,14 @@ functions; subjects arrive in batches and are repaired with the identity package
 (the two are equal by the identity package's contract).
 """
 
-from collections.abc import Iterable, Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tiemchung.identity import (
     IdKind,
@@ -21,7 +25,7 @@ from tiemchung.identity import (
     parse_date,
     parse_sex,
 )
-from tiemchung.verification.model import BLOCKING_KEYS, COMPARED_COLUMNS
+from tiemchung.verification.model import BLOCKING_KEYS, COMPARED_COLUMNS, MODEL_COLUMNS
 from tiemchung.verification.results import SUBJECT_COLUMNS, SubjectQuery
 
 # Bump when the prepared register's layout changes: a prepared DuckDB file of another version is rebuilt.
@@ -208,50 +212,143 @@ def prepare_subject(query: SubjectQuery) -> PreparedSubject:
     )
 
 
+# Subjects are repaired in Python this many at a time and written out, so a national batch (tens of
+# millions) never holds more than one chunk of Python objects (at 10M people, holding them all was
+# 10+ GB on top of DuckDB's own memory, and the process was killed).
+PREPARE_CHUNK = 250_000
+
+Progress = Callable[[int, int], None]
+
+_SUBJECT_SCHEMA = pa.schema(
+    [
+        ("subject_id", pa.string()),
+        ("id_kind", pa.string()),
+        ("id_value", pa.string()),
+        ("id_findings", pa.string()),
+        ("is_foreign", pa.bool_()),
+        ("name_canon", pa.string()),
+        ("name_fold", pa.string()),
+        ("given_fold", pa.string()),
+        ("family_fold", pa.string()),
+        ("birth_date", pa.string()),
+        ("birth_year", pa.int32()),
+        ("sex", pa.string()),
+        ("province_code", pa.string()),
+        ("district_code", pa.string()),
+        ("ward_code", pa.string()),
+    ]
+)
+_MODEL_SCHEMA = pa.schema([(column, pa.int32() if column == "birth_year" else pa.string()) for column in MODEL_COLUMNS])
+_DISAGREEMENT_SCHEMA = pa.schema([("subject_id", pa.string()), ("row_disagreements", pa.string())])
+
+
+def subjects_table(prepared: list[PreparedSubject]) -> pa.Table:
+    """Prepared subjects as Arrow (the `subjects` table of the SQL)."""
+    columns = {name: [getattr(subject, name) for subject in prepared] for name in _SUBJECT_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=_SUBJECT_SCHEMA)
+
+
+def model_table(prepared: list[PreparedSubject]) -> pa.Table:
+    """Prepared subjects as one side of the model (MODEL_COLUMNS)."""
+    rows = [subject.model_row() for subject in prepared]
+    columns = {name: [row[name] for row in rows] for name in _MODEL_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=_MODEL_SCHEMA)
+
+
 @dataclass(frozen=True)
-class SubjectBatch:
-    """Subjects read from a file, with the fields whose values disagreed between a subject's dose rows."""
+class PreparedFiles:
+    """A batch's subjects, repaired, as Parquet files that any engine reads (DuckDB, Spark)."""
 
-    queries: list[SubjectQuery]
-    disagreements: dict[str, tuple[str, ...]]
+    subjects: Path  # the `subjects` table of the SQL
+    model: Path  # the subjects' side of the model (MODEL_COLUMNS)
+    disagreements: Path  # fields whose values differed between a subject's dose rows
+    count: int
+    not_foreign: int
 
 
-def read_subjects(connection: Any, path: Path) -> SubjectBatch:
-    """Read a subjects file or a section-2 records file, one query per subject_id (first non-empty value)."""
+def prepare_subject_files(
+    connection: Any, path: Path, folder: Path, *, chunk: int = PREPARE_CHUNK, progress: Progress | None = None
+) -> PreparedFiles:
+    """Read a subjects file or a section-2 records file, one subject per subject_id (first non-empty value),
+    repair each subject in Python, chunk by chunk, and write the three Parquet files of `PreparedFiles`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [folder / "subjects.parquet", folder / "model_subjects.parquet", folder / "row_disagreements.parquet"]
+    schemas = [_SUBJECT_SCHEMA, _MODEL_SCHEMA, _DISAGREEMENT_SCHEMA]
+    total = _group_subjects(connection, path)
+    count = not_foreign = 0
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(pq.ParquetWriter(f, schema)) for f, schema in zip(files, schemas, strict=True)]
+        for queries, disagreements in _grouped_chunks(connection, total, chunk):
+            prepared = [prepare_subject(query) for query in queries]
+            writers[0].write_table(subjects_table(prepared))
+            writers[1].write_table(model_table(prepared))
+            writers[2].write_table(_disagreement_table(disagreements))
+            count += len(prepared)
+            not_foreign += sum(not subject.is_foreign for subject in prepared)
+            if progress is not None:
+                progress(count, total)
+    connection.execute("DROP TABLE grouped_subjects")
+    subjects_file, model_file, disagreements_file = files
+    return PreparedFiles(subjects_file, model_file, disagreements_file, count, not_foreign)
+
+
+def _group_subjects(connection: Any, path: Path) -> int:
+    """The file grouped to one row per subject, numbered in file order, in a temporary table; its size."""
     source = source_sql(path)
     columns = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     present = [column for column in SUBJECT_COLUMNS if column in columns]
     # Records files have one row per dose; a subjects file may repeat a subject too: both are grouped,
     # so every subject is answered exactly once.
-    sql, checked = _grouping_sql(source, present)
-    cursor = connection.execute(sql)
-    names = [description[0] for description in cursor.description]
-    queries: list[SubjectQuery] = []
-    disagreements: dict[str, tuple[str, ...]] = {}
-    for row in cursor.fetchall():
-        record = dict(zip(names, row, strict=True))
-        differing = tuple(column for column in checked if record.pop(f"n_{column}", 1) > 1)
-        if differing:
-            disagreements[str(record["subject_id"])] = differing
-        queries.append(_query_from(record))
-    return SubjectBatch(queries, disagreements)
+    connection.execute(
+        f"""CREATE OR REPLACE TEMP TABLE grouped_subjects AS
+        SELECT row_number() OVER (ORDER BY first_row) - 1 AS ordinal, * FROM ({_grouping_sql(source, present)})"""
+    )
+    [(total,)] = connection.execute("SELECT count(*) FROM grouped_subjects").fetchall()
+    return int(total)
 
 
-def _grouping_sql(source: str, present: list[str]) -> tuple[str, list[str]]:
-    """One row per subject_id: first non-empty value per field in file order, and distinct counts."""
+def _grouped_chunks(
+    connection: Any, total: int, chunk: int
+) -> Iterator[tuple[list[SubjectQuery], dict[str, tuple[str, ...]]]]:
+    """(queries, disagreements) per `chunk` subjects, in file order; each chunk fetched whole before it is used."""
+    for start in range(0, total, chunk):
+        cursor = connection.execute(
+            "SELECT * EXCLUDE (ordinal, first_row) FROM grouped_subjects "
+            "WHERE ordinal >= $start AND ordinal < $end ORDER BY ordinal",
+            {"start": start, "end": start + chunk},
+        )
+        names = [description[0] for description in cursor.description]
+        checked = [name[2:] for name in names if name.startswith("n_")]
+        queries, disagreements = [], {}
+        for row in cursor.fetchall():
+            record = dict(zip(names, row, strict=True))
+            differing = tuple(column for column in checked if record.pop(f"n_{column}", 1) > 1)
+            if differing:
+                disagreements[str(record["subject_id"])] = differing
+            queries.append(_query_from(record))
+        yield queries, disagreements
+
+
+def _disagreement_table(disagreements: dict[str, tuple[str, ...]]) -> pa.Table:
+    columns = {"subject_id": list(disagreements), "row_disagreements": [";".join(f) for f in disagreements.values()]}
+    return pa.Table.from_pydict(columns, schema=_DISAGREEMENT_SCHEMA)
+
+
+def _grouping_sql(source: str, present: list[str]) -> str:
+    """One row per subject_id: first non-empty value per field in file order, distinct counts (n_<field>),
+    and the subject's first row in the file (first_row)."""
     fields = [column for column in present if column != "subject_id"]
     firsts = ", ".join(
         f"first({column} ORDER BY row_number) FILTER (WHERE {column} IS NOT NULL) AS {column}" for column in fields
     )
     counts = ", ".join(f"count(DISTINCT {column}) AS n_{column}" for column in fields)
     typed = ", ".join(f"{_text(column)} AS {column}" for column in present)
-    sql = f"""
+    return f"""
     WITH typed AS (SELECT {typed}, row_number() OVER () AS row_number FROM {source})
-    SELECT subject_id, {firsts}, {counts}
+    SELECT subject_id, {firsts}, {counts}, min(row_number) AS first_row
     FROM typed WHERE subject_id IS NOT NULL
-    GROUP BY subject_id ORDER BY min(row_number)
+    GROUP BY subject_id
     """
-    return sql, fields
 
 
 def _query_from(record: dict[str, Any]) -> SubjectQuery:
@@ -269,7 +366,3 @@ def _query_from(record: dict[str, Any]) -> SubjectQuery:
         ward_code=values["ward_code"],
         address=values["address"],
     )
-
-
-def prepared_subjects(queries: Iterable[SubjectQuery]) -> Iterator[PreparedSubject]:
-    return (prepare_subject(query) for query in queries)

@@ -16,9 +16,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tiemchung.verification import sql
-from tiemchung.verification.engine import model_table, subjects_table
 from tiemchung.verification.model import MATCH_THRESHOLD, MODEL_COLUMNS, for_dialect, load_model
-from tiemchung.verification.prepare import prepare_subject, read_subjects, register_select_sql, source_sql
+from tiemchung.verification.prepare import prepare_subject_files, register_select_sql, source_sql
 from tiemchung.verification.results import RESULT_COLUMNS, format_probability
 
 
@@ -70,11 +69,10 @@ def verify_batch_spark(
 
     prepared_register = prepare_register_parquet(register, workdir / "register.prepared.parquet")
     spark.read.parquet(str(prepared_register)).createOrReplaceTempView("register")
-    with duckdb.connect() as reader:  # reading and grouping the file is the same code as the DuckDB path
-        batch = read_subjects(reader, subjects)
-    prepared = [prepare_subject(query) for query in batch.queries]
-    spark.createDataFrame(subjects_table(prepared)).createOrReplaceTempView("subjects")
-    spark.createDataFrame(model_table(prepared)).createOrReplaceTempView("model_all")
+    with duckdb.connect() as reader:  # reading, grouping and repairing are the same code as the DuckDB path
+        files = prepare_subject_files(reader, subjects, workdir / "subjects")
+    spark.read.parquet(str(files.subjects)).createOrReplaceTempView("subjects")
+    spark.read.parquet(str(files.model)).createOrReplaceTempView("model_all")
     spark.sql(to_spark_sql(sql.EXACT_SQL)).createOrReplaceTempView("exact")
     _match(spark, load_model(model_path))
     spark.sql(to_spark_sql(sql.RESULTS_SQL)).createOrReplaceTempView("results")
