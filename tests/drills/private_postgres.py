@@ -117,7 +117,6 @@ def private_postgres(keep_log_in: Path) -> Iterator[PrivatePostgres]:
         unavailable("PostgreSQL's server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
     if run_as is None:
         unavailable(f"running as root, and no `{SERVER_USER}` user with `runuser` to run PostgreSQL as")
-    assert bindir is not None and run_as is not None
     cluster = PrivatePostgres(Path(tempfile.mkdtemp(prefix="tiemchung-pg-")), bindir, run_as, free_port())
     try:
         if run_as:
