@@ -1,7 +1,9 @@
-"""`alembic upgrade head` on an empty database gives exactly the models' schema, audit triggers included."""
+"""`alembic upgrade head` on an empty database gives exactly the models' schema, triggers included; upgrading a
+registry that has doses gives it a summary of them."""
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
-from tiemchung.registry.db import import_all_models, make_engine
+from tiemchung.reconciliation import summary
+from tiemchung.registry.db import create_schema, import_all_models, make_engine, make_session_factory
 from tiemchung.registry.migrate import ensure_schema, upgrade
+from tiemchung.registry.models import Dose, Facility, Subject
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -38,7 +42,7 @@ def test_upgrade_head_gives_the_models_schema(empty_database: str) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, import_all_models())
-    assert differences == [], "run `tiemchung db regenerate-initial` and commit 0001_initial"
+    assert differences == [], "add a revision: `tiemchung db revision -m ...` against a database at head"
     with engine.begin() as connection:
         connection.execute(text("insert into audit_events (actor, actor_role, action, entity, entity_id, reason, "
                                 "detail) values ('t', '', 'read', 'subject', '1', '', '{}')"))  # fmt: skip
@@ -55,3 +59,62 @@ def test_ensure_schema_migrates_only_new_databases(empty_database: str) -> None:
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
     assert {"alembic_version", "subjects", "doses", "audit_events"} <= tables
+
+
+def _triggers(url: str) -> dict[str, str]:
+    """Every trigger and trigger function the database holds, by name, as the engine stores their text."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            rows = connection.execute(text("select name, sql from sqlite_master where type = 'trigger'"))
+        else:
+            rows = connection.execute(
+                text(
+                    "select tgname, pg_get_triggerdef(oid) from pg_trigger where not tgisinternal union all "
+                    "select proname, prosrc from pg_proc where pronamespace = 'public'::regnamespace"
+                )
+            )
+        found = {name: definition for name, definition in rows}
+    engine.dispose()
+    return found
+
+
+def test_the_migrations_install_the_triggers_the_models_install(empty_database: str) -> None:
+    """0002 holds the summary's trigger text as it was generated; a change to the age or province rules since
+    then needs a new revision, and this test says so."""
+    upgrade(empty_database)
+    migrated = _triggers(empty_database)
+    engine = make_engine(empty_database)
+    if engine.dialect.name == "sqlite":  # PostgreSQL's text replaces its triggers; SQLite's keeps existing ones
+        with engine.begin() as connection:
+            for name in [name for name in migrated if name.startswith("entered_dose_counts")]:
+                connection.execute(text(f"drop trigger {name}"))
+    create_schema(engine)  # installs the triggers from tiemchung.reconciliation.summary
+    engine.dispose()
+    assert _triggers(empty_database) == migrated, "the summary's triggers changed: add a revision that replaces them"
+
+
+def test_upgrading_a_registry_with_doses_counts_them_into_the_summary(empty_database: str) -> None:
+    upgrade(empty_database, "0001_initial")
+    engine = make_engine(empty_database)
+    with make_session_factory(engine).begin() as session:
+        session.add(Facility(code="F1", name="F1", province_code="01"))
+        person = Subject(subject_key="a", full_name_raw="A", full_name="A", name_canonical="a", name_folded="a",
+                         birth_date="2010-02-01", province_code="79")  # fmt: skip
+        session.add_all(
+            Dose(
+                record_id=f"r{n}",
+                subject=person,
+                vaccine="Pfizer",
+                dose_kind="1",
+                vaccination_date=date(2022, 1, n),
+                facility_code=code,
+            )
+            for n, code in ((1, "F1"), (2, "F1"), (3, "F2"))
+        )
+    upgrade(empty_database)
+    assert summary.differences(engine) == []
+    with engine.connect() as connection:
+        counted = connection.execute(text("select province_code, sum(doses) from entered_dose_counts group by 1"))
+        assert sorted(counted) == [("01", 2), ("79", 1)]
+    engine.dispose()

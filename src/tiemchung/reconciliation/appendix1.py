@@ -1,8 +1,10 @@
 """Appendix 1 of seed 001: per province, doses reported to the institute (c–m, n), entered (o), gap (p), review (q).
 
 Reported figures come from `ReportedFigures`; entered doses come from the registry through one SQL
-statement (`queries.entered_cells`) run on whichever engine holds the data. Every total is the sum of the
-rows, and every inconsistency (a typed total that is not the sum of its cells, an entered count above the
+statement run on whichever engine holds the data: on the registry database, the sum of the summary its triggers
+maintain (`queries.summarised_cells`: a row per province, age group, dose kind and day, however many doses); on
+DuckDB over Parquet, a count of every dose (`queries.entered_cells`). Every total is the sum of the rows, and
+every inconsistency (a typed total that is not the sum of its cells, an entered count above the
 reported one, a province that did not report, doses whose province is unknown) is listed as a finding.
 """
 
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from tiemchung.reconciliation.layout import CELL_KEYS
-from tiemchung.reconciliation.queries import entered_cells
+from tiemchung.reconciliation.queries import entered_cells, summarised_cells
 from tiemchung.reconciliation.reported import ReportedFigures
 from tiemchung.reconciliation.sources import Source
 from tiemchung.reconciliation.text import fmt
@@ -164,7 +166,8 @@ def entered_by_province(
     source: Source, as_of: date | None, province_code: str | None
 ) -> dict[str, dict[tuple[str, str], int]]:
     entered: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
-    for code, age_group, dose_kind, count in source.rows(entered_cells(as_of, province_code)):
+    cells = summarised_cells if source.summarised else entered_cells
+    for code, age_group, dose_kind, count in source.rows(cells(as_of, province_code)):
         entered[code or UNKNOWN_PROVINCE][(age_group, dose_kind)] = int(count)
     return entered
 

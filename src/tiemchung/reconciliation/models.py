@@ -1,4 +1,5 @@
-"""Reconciliation tables: what the provinces and units report outside the registry, and their review results.
+"""Reconciliation tables: what the provinces and units report outside the registry, their review results, and the
+summary of entered doses the database maintains.
 
 The registry holds the doses that were entered; these tables hold the figures that arrive as aggregate
 report workbooks (appendix 1 and 2 of seed 001), so that every report can set the two side by side.
@@ -6,7 +7,18 @@ report workbooks (appendix 1 and 2 of seed 001), so that every report can set th
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tiemchung.registry.db import Base
@@ -82,3 +94,27 @@ class ReviewResult(Base):
     explained_doses: Mapped[int | None] = mapped_column(Integer)
     recorded_by: Mapped[str] = mapped_column(String(64), default="")
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EnteredDoseCount(Base):
+    """Entered doses per province, age group, dose kind and day (appendix 1's cells, by day): what appendix 1's
+    column o and the monthly charts read instead of every dose.
+
+    Kept by database triggers on doses, subjects and facilities (`tiemchung.reconciliation.summary`), so every
+    path that writes them keeps it right. A cell may have several rows: on PostgreSQL each writing transaction
+    adds its own (`transaction_id`), so that concurrent imports never wait for one another on a shared counter;
+    readers add them up and `compact_summary` folds committed ones into row 0. Derived data: not backed up.
+    """
+
+    __tablename__ = "entered_dose_counts"
+    __table_args__ = (
+        PrimaryKeyConstraint("province_code", "age_group", "dose_kind", "day", "transaction_id"),
+        {"info": {"derived": True}},
+    )
+
+    province_code: Mapped[str] = mapped_column(String(2))  # where the dose counts; "" when unknown
+    age_group: Mapped[str] = mapped_column(String(8))  # AgeGroup value, "under_5" or "unknown"
+    dose_kind: Mapped[str] = mapped_column(String(16))  # DoseKind value
+    day: Mapped[date] = mapped_column(Date)  # the vaccination date
+    transaction_id: Mapped[int] = mapped_column(BigInteger)  # 0: compacted (and always on SQLite)
+    doses: Mapped[int] = mapped_column(Integer)

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row
 from tiemchung.reconciliation.layout import CELL_KEYS
-from tiemchung.reconciliation.queries import doses_before_birth, monthly_doses, same_day_pairs, short_intervals
+from tiemchung.reconciliation.queries import (
+    doses_before_birth,
+    monthly_doses,
+    same_day_pairs,
+    short_intervals,
+    summarised_monthly_doses,
+)
 from tiemchung.reconciliation.sources import Source
 from tiemchung.reference import AgeGroup, DoseKind, provinces, vaccine_by_name
 from tiemchung.registry import audit
@@ -125,7 +131,8 @@ def monthly_outliers(source: Source, province_code: str | None = None, minimum_m
     """Months in which a province entered far more or fewer doses than in its usual month."""
     names = {p.code: p.name for p in provinces()}
     series: dict[str, list[tuple[str, float]]] = {}
-    for code, year, month, count in source.rows(monthly_doses(province_code)):
+    statement = summarised_monthly_doses if source.summarised else monthly_doses
+    for code, year, month, count in source.rows(statement(province_code)):
         label = f"{names.get(code or '', 'Không rõ tỉnh')} {int(month):02d}/{int(year)}"
         series.setdefault(code or "", []).append((label, float(count)))
     found = []

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     Integer,
     Select,
+    SQLColumnExpression,
     String,
     and_,
     case,
@@ -29,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from tiemchung.reconciliation.models import EnteredDoseCount
 from tiemchung.registry.models import Dose, Facility, ImportBatch, Subject
 from tiemchung.verification.models import VerificationRecord
 
@@ -112,9 +114,8 @@ def dose_province() -> ColumnElement[Any]:
     return func.coalesce(Facility.province_code, Subject.province_code)
 
 
-def birth_key() -> ColumnElement[Any]:
+def birth_key(birth: SQLColumnExpression[Any] = Subject.birth_date) -> ColumnElement[Any]:
     """The birth date as the integer YYYYMMDD; a year-only birth date counts as born on 1 January (YYYY0101)."""
-    birth = Subject.birth_date
     year = cast(func.substr(birth, _int(1), _int(4)), Integer)
     month_day = case(
         (
@@ -127,9 +128,8 @@ def birth_key() -> ColumnElement[Any]:
     return case((is_iso_birth(birth), year * _int(10000) + month_day), else_=None)
 
 
-def dose_key() -> ColumnElement[Any]:
+def dose_key(day: SQLColumnExpression[Any] = Dose.vaccination_date) -> ColumnElement[Any]:
     """The vaccination date as the integer YYYYMMDD."""
-    day = Dose.vaccination_date
     return (
         cast(extract("year", day), Integer) * _int(10000)
         + cast(extract("month", day), Integer) * _int(100)
@@ -165,20 +165,19 @@ def _doses_with_subject_and_facility() -> Any:
     )
 
 
-def entered_cells(as_of: date | None = None, province_code: str | None = None) -> Statement:
-    """Doses entered, by (province, age group, dose kind): rows of (province_code, age_group, dose_kind, doses).
-
-    Duplicates (doses with `duplicate_of_id`) are not counted: they are the same event entered twice.
-    """
+def _dose_ages(as_of: date | None, province_code: str | None) -> Any:
+    """Counted doses with where they count, the age key and the dose's kind and day (a subquery)."""
     # The birth key is computed once per subject, the age once per dose, the CASE over it in an outer select.
     subjects = select(
         Subject.id.label("id"), Subject.province_code.label("province_code"), birth_key().label("birth_key")
     ).subquery("subject_births")
-    with_age = (
+    province = func.coalesce(Facility.province_code, subjects.c.province_code)
+    return (
         select(
-            func.coalesce(Facility.province_code, subjects.c.province_code).label("province_code"),
+            province.label("province_code"),
             (dose_key() - subjects.c.birth_key).label("age_key"),
             Dose.dose_kind.label("dose_kind"),
+            Dose.vaccination_date.label("day"),
         )
         .select_from(
             Dose.__table__.join(subjects, subjects.c.id == Dose.subject_id).outerjoin(
@@ -186,21 +185,49 @@ def entered_cells(as_of: date | None = None, province_code: str | None = None) -
             )
         )
         .where(*_counted_doses(as_of, None))
-        .where(
-            *(
-                []
-                if province_code is None
-                else [func.coalesce(Facility.province_code, subjects.c.province_code) == province_code]
-            )
-        )
+        .where(*([] if province_code is None else [province == province_code]))
         .subquery("dose_ages")
     )
+
+
+def entered_cells(as_of: date | None = None, province_code: str | None = None) -> Statement:
+    """Doses entered, by (province, age group, dose kind): rows of (province_code, age_group, dose_kind, doses).
+
+    Duplicates (doses with `duplicate_of_id`) are not counted: they are the same event entered twice.
+    """
+    with_age = _dose_ages(as_of, province_code)
     inner = select(
         with_age.c.province_code, age_group_of(with_age.c.age_key).label("age_group"), with_age.c.dose_kind
     ).subquery("cells")
     return select(inner.c.province_code, inner.c.age_group, inner.c.dose_kind, func.count()).group_by(
         inner.c.province_code, inner.c.age_group, inner.c.dose_kind
     )
+
+
+def entered_cells_by_day() -> Statement:
+    """Every counted dose aggregated as the summary holds it: rows of (province_code, age_group, dose_kind, day,
+    doses), an unknown province as ''. What `summary` rebuilds from and checks against."""
+    with_age = _dose_ages(None, None)
+    inner = select(
+        func.coalesce(with_age.c.province_code, _const("")).label("province_code"),
+        age_group_of(with_age.c.age_key).label("age_group"),
+        with_age.c.dose_kind,
+        with_age.c.day,
+    ).subquery("day_cells")
+    keys = (inner.c.province_code, inner.c.age_group, inner.c.dose_kind, inner.c.day)
+    return select(*keys, func.count().label("doses")).group_by(*keys)
+
+
+def summarised_cells(as_of: date | None = None, province_code: str | None = None) -> Statement:
+    """`entered_cells` read from the maintained summary (`entered_dose_counts`) instead of every dose: the same
+    rows, an unknown province as ''. A cell's rows of several writing transactions are added up here."""
+    counts = EnteredDoseCount
+    conditions = [] if as_of is None else [counts.day <= as_of]
+    if province_code is not None:
+        conditions.append(counts.province_code == province_code)
+    keys = (counts.province_code, counts.age_group, counts.dose_kind)
+    total = func.sum(counts.doses)
+    return select(*keys, total).where(*conditions).group_by(*keys).having(total != _int(0))
 
 
 def verification_counts(province_code: str | None = None) -> Statement:
@@ -274,6 +301,25 @@ def monthly_doses(province_code: str | None = None) -> Statement:
     return select(inner.c.province_code, inner.c.year, inner.c.month, func.count()).group_by(
         inner.c.province_code, inner.c.year, inner.c.month
     )
+
+
+def summarised_monthly_doses(province_code: str | None = None) -> Statement:
+    """`monthly_doses` read from the maintained summary: rows of (province_code, year, month, doses)."""
+    counts = EnteredDoseCount
+    conditions = [] if province_code is None else [counts.province_code == province_code]
+    inner = (
+        select(
+            counts.province_code.label("province_code"),
+            cast(extract("year", counts.day), Integer).label("year"),
+            cast(extract("month", counts.day), Integer).label("month"),
+            counts.doses.label("doses"),
+        )
+        .where(*conditions)
+        .subquery("summary_months")
+    )
+    keys = (inner.c.province_code, inner.c.year, inner.c.month)
+    total = func.sum(inner.c.doses)
+    return select(*keys, total).group_by(*keys).having(total != _int(0))
 
 
 def doses_before_birth(province_code: str | None = None, limit: int = 1000) -> Statement:

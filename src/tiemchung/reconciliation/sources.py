@@ -24,9 +24,11 @@ REPORT_TABLES = ("subjects", "doses", "facilities", "import_batches", "verificat
 
 
 class Source(Protocol):
-    """Something that runs a Core statement and returns plain tuples."""
+    """Something that runs a Core statement and returns plain tuples; `summarised` when it holds the maintained
+    summary of entered doses (`entered_dose_counts`), which reports then read instead of every dose."""
 
     name: str
+    summarised: bool
 
     def rows(self, statement: Statement) -> list[tuple[Any, ...]]: ...
 
@@ -35,6 +37,7 @@ class Source(Protocol):
 class RegistrySource:
     engine: Engine
     name: str = field(init=False)
+    summarised: bool = field(default=True, init=False)  # the registry's triggers keep it
 
     def __post_init__(self) -> None:
         self.name = self.engine.dialect.name
@@ -48,6 +51,7 @@ class ParquetSource:
     """DuckDB over Parquet files; `views` maps a registry table name to a SELECT that produces it."""
 
     name = "duckdb"
+    summarised = False  # DuckDB counts the dose files faster than it would read a copy of the summary
 
     def __init__(self, views: dict[str, str], *, threads: int | None = None) -> None:
         import duckdb

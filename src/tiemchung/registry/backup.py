@@ -5,6 +5,9 @@ checksum of its content. Restore loads it into an empty database and recomputes 
 restore that lost or altered anything fails loudly instead of silently. Engine-native tools (pg_dump,
 sqlite3 .backup) are faster but tie a backup to one engine and verify nothing; this format moves a
 registry from SQLite to PostgreSQL as well.
+
+Derived tables (`info={"derived": True}`, e.g. the summary of entered doses) are not backed up: the database's
+triggers rebuild them from the rows restored, so they cannot disagree with those rows.
 """
 
 import hashlib
@@ -40,7 +43,7 @@ def backup(engine: Engine, folder: Path, *, progress: Progress | None = None) ->
     folder.mkdir(parents=True, exist_ok=True)
     checks = []
     with engine.connect() as connection:
-        for table in import_all_models().sorted_tables:
+        for table in _kept_tables():
             checks.append(_backup_table(connection, table, folder))
             if progress:
                 progress(table.name, checks[-1].rows)
@@ -57,7 +60,7 @@ def backup(engine: Engine, folder: Path, *, progress: Progress | None = None) ->
 def restore(engine: Engine, folder: Path, *, progress: Progress | None = None) -> list[TableCheck]:
     """Load a backup into an empty registry (schema already created) and verify it row for row."""
     expected = {entry["table"]: TableCheck(**entry) for entry in _read_manifest(folder)["tables"]}
-    tables = import_all_models().sorted_tables
+    tables = _kept_tables()
     with engine.begin() as connection:
         for table in tables:
             if connection.execute(select(func.count()).select_from(table)).scalar_one():
@@ -78,7 +81,11 @@ def restore(engine: Engine, folder: Path, *, progress: Progress | None = None) -
 def verify(engine: Engine) -> list[TableCheck]:
     """Row counts and content checksums of every table, as a backup's manifest records them."""
     with engine.connect() as connection:
-        return [_check(table, _rows(connection, table)) for table in import_all_models().sorted_tables]
+        return [_check(table, _rows(connection, table)) for table in _kept_tables()]
+
+
+def _kept_tables() -> list[Table]:
+    return [table for table in import_all_models().sorted_tables if not table.info.get("derived")]
 
 
 class BackupError(Exception):

@@ -1,5 +1,4 @@
-"""Registry commands: `check`, `import`, and the `db` group (upgrade, revision, regenerate-initial, load-parquet,
-backup, restore).
+"""Registry commands: `check`, `import`, and the `db` group (upgrade, revision, load-parquet, backup, restore).
 
 `db_app` is exported so that other packages can add their commands to the same group.
 """
@@ -93,13 +92,6 @@ def revision_command(
     from tiemchung.registry.migrate import new_revision
 
     new_revision(database, message)
-
-
-@db_app.command("regenerate-initial", help="Viết lại bản di trú đầu tiên (0001_initial) từ mô hình hiện tại.")
-def regenerate_initial_command() -> None:
-    from tiemchung.registry.migrate import regenerate_initial
-
-    typer.echo(f"Đã viết {regenerate_initial()}.")
 
 
 @db_app.command("load-parquet", help="Nạp số lượng lớn mũi tiêm từ tệp Parquet (định dạng danh sách mũi tiêm).")
