@@ -62,6 +62,13 @@ def register(app: typer.Typer) -> None:
     report_app.command("review", help="Ghi kết quả rà soát của tỉnh (cột q).")(review)
     report_app.command("check-seeds", help="Đối chiếu các báo cáo mẫu (seed) và liệt kê chỗ không khớp.")(check_seeds)
     report_app.command("dashboard", help="Bảng điều khiển toàn quốc (SVG/HTML).")(dashboard)
+    report_app.command("check-summary", help="Đối chiếu bảng tổng hợp số mũi đã nhập với số đếm lại từ các mũi tiêm.")(
+        check_summary
+    )
+    report_app.command("rebuild-summary", help="Đếm lại bảng tổng hợp số mũi đã nhập từ các mũi tiêm.")(rebuild_summary)
+    report_app.command("compact-summary", help="Gộp các dòng của bảng tổng hợp (chạy định kỳ, ví dụ mỗi giờ).")(
+        compact_summary
+    )
     app.add_typer(report_app, name="report")
 
 
@@ -397,3 +404,40 @@ def dashboard(
         progress = service.cleaning_progress(context)
         out.write_text(dashboard_html(verification_report, report, progress), encoding="utf-8")
     typer.echo(f"Đã ghi {out}")
+
+
+def check_summary(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    from tiemchung.reconciliation.summary import differences
+
+    engine = _registry(database)[0]
+    found = differences(engine)
+    engine.dispose()
+    if not found:
+        typer.echo("Bảng tổng hợp khớp với số mũi đã nhập.")
+        return
+    for cell in found:
+        typer.echo(
+            f"Tỉnh “{cell.province_code}”, nhóm {cell.age_group}, mũi {cell.dose_kind}, ngày {cell.day}: "
+            f"bảng tổng hợp {cell.summary}, đếm lại {cell.doses}."
+        )
+    typer.echo(f"{len(found)} ô không khớp: chạy `tiemchung report rebuild-summary` để đếm lại.", err=True)
+    raise typer.Exit(1)
+
+
+def rebuild_summary(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    from tiemchung.reconciliation.summary import rebuild
+
+    engine = _registry(database)[0]
+    with _spinner("Đang đếm lại các mũi tiêm"):
+        cells = rebuild(engine)
+    engine.dispose()
+    typer.echo(f"Đã đếm lại: {cells} dòng (tỉnh, nhóm tuổi, mũi, ngày).")
+
+
+def compact_summary(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    from tiemchung.reconciliation.summary import compact
+
+    engine = _registry(database)[0]
+    before, after = compact(engine)
+    engine.dispose()
+    typer.echo(f"Bảng tổng hợp: {before} dòng trước, {after} dòng sau khi gộp.")
