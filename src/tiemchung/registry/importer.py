@@ -439,11 +439,17 @@ def _existing_doses(session: Session, record_ids: list[str]) -> dict[str, dict[s
 
 
 def _upsert(session: Session, table: Any, rows: Iterable[dict[str, Any]], key: str, update: list[str]) -> None:
-    """INSERT ... ON CONFLICT (key) DO UPDATE, in the dialect of the session's database."""
+    """INSERT ... ON CONFLICT (key) DO UPDATE, in the dialect of the session's database.
+
+    With RETURNING, SQLAlchemy sends the rows as multi-row VALUES pages ("insertmanyvalues") rather than one
+    statement per row, so the summary's statement-level trigger runs once per page; a batch's keys are unique,
+    as one statement needs them to be.
+    """
     statement = _dialect_insert(session, table)
     excluded = statement.excluded
     set_ = {name: (func.now() if name == "updated_at" else excluded[name]) for name in update}
-    session.execute(statement.on_conflict_do_update(index_elements=[key], set_=set_), list(rows))
+    upsert = statement.on_conflict_do_update(index_elements=[key], set_=set_).returning(table.c[key])
+    session.execute(upsert, list(rows))
 
 
 def _dialect_insert(session: Session, table: Table) -> Any:
