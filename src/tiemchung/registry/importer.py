@@ -8,7 +8,7 @@ accepted ones. Rows of one subject that disagree on identity become `Finding` ro
 """
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -438,18 +438,31 @@ def _existing_doses(session: Session, record_ids: list[str]) -> dict[str, dict[s
     return {row.record_id: dict(row._mapping) for row in result}
 
 
-def _upsert(session: Session, table: Any, rows: Iterable[dict[str, Any]], key: str, update: list[str]) -> None:
+def _upsert(session: Session, table: Any, rows: list[dict[str, Any]], key: str, update: list[str]) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE, in the dialect of the session's database.
 
-    With RETURNING, SQLAlchemy sends the rows as multi-row VALUES pages ("insertmanyvalues") rather than one
-    statement per row, so the summary's statement-level trigger runs once per page; a batch's keys are unique,
-    as one statement needs them to be.
+    Doses on PostgreSQL go as one array per column into one `INSERT ... SELECT FROM unnest(...)`: one statement
+    per batch, so the summary of entered doses (a statement-level trigger on doses) is updated once per batch,
+    where an executemany (psycopg sends one statement per row) would run it per row. A batch's keys are unique.
     """
     statement = _dialect_insert(session, table)
+    postgres = session.get_bind().dialect.name == "postgresql" and table is Dose.__table__
+    if postgres:
+        statement = statement.from_select(list(rows[0]), _unnest(table, rows))
     excluded = statement.excluded
     set_ = {name: (func.now() if name == "updated_at" else excluded[name]) for name in update}
-    upsert = statement.on_conflict_do_update(index_elements=[key], set_=set_).returning(table.c[key])
-    session.execute(upsert, list(rows))
+    upsert = statement.on_conflict_do_update(index_elements=[key], set_=set_)
+    session.execute(upsert) if postgres else session.execute(upsert, rows)
+
+
+def _unnest(table: Table, rows: list[dict[str, Any]]) -> Any:
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    names = list(rows[0])
+    arrays = (bindparam(name, [row[name] for row in rows], type_=ARRAY(table.c[name].type)) for name in names)
+    columns = func.unnest(*arrays).table_valued(*names).render_derived()
+    return select(*(columns.c[name] for name in names))
 
 
 def _dialect_insert(session: Session, table: Table) -> Any:
