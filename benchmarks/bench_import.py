@@ -1,12 +1,13 @@
 """Benchmark of the registry's import paths: an .xlsx workbook through `import_records`, Parquet through `load_parquet`.
 
     .venv/bin/python benchmarks/bench_import.py --rows 100000 --parquet-doses 10000000 \
-        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test [--sqlite]
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test [--sqlite] [--compare-summary]
 
 Each measurement runs in a child process on a fresh database (a new PostgreSQL database created beside the one in
 the URL, or a new SQLite file), and reports wall time and the child's peak resident memory. The data are generated
 here: about 2.4 doses per subject, valid CCCD numbers, with a share of the damage the import repairs (lost leading
-zeros, dates as text).
+zeros, dates as text). `--compare-summary` measures each load a second time with the triggers of the summary of
+entered doses dropped: the difference is what keeping appendix 1's summary costs the loads.
 """
 
 import argparse
@@ -134,24 +135,52 @@ def drop_postgres(server_url: str, url: str) -> None:
     admin.dispose()
 
 
-def run_import(url: str, path: str) -> str:
-    from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-    from tiemchung.registry.importer import import_records
+def registry(url: str, *, summary: bool = True) -> Any:
+    """A fresh registry's engine; `summary=False` drops the triggers of the summary of entered doses, to measure
+    what maintaining it costs (the platform never runs without them)."""
+    from sqlalchemy import text
 
-    engine = make_engine(url)
-    create_schema(engine)
-    report = import_records(make_session_factory(engine), Path(path), actor="bench")
-    return f"accepted={report.accepted} rejected={report.rejected} subjects={report.subjects_created}"
-
-
-def run_bulk(url: str, path: str) -> str:
-    from tiemchung.registry.bulk import load_parquet
     from tiemchung.registry.db import create_schema, make_engine
 
     engine = make_engine(url)
     create_schema(engine)
-    report = load_parquet(engine, Path(path), actor="bench")
+    if not summary:
+        with engine.begin() as connection:
+            if engine.dialect.name == "sqlite":
+                names = connection.scalars(text("select name from sqlite_master where type = 'trigger'"))
+                drops = [f"drop trigger {name}" for name in names if name.startswith("entered_dose_counts")]
+            else:
+                triggers = connection.execute(
+                    text("select tgname, tgrelid::regclass from pg_trigger where tgname like 'entered_dose_counts%'")
+                )
+                drops = [f"drop trigger {name} on {table}" for name, table in triggers]
+            for drop in drops:
+                connection.execute(text(drop))
+    return engine
+
+
+def run_import(url: str, path: str, summary: bool = True) -> str:
+    from tiemchung.registry.db import make_session_factory
+    from tiemchung.registry.importer import import_records
+
+    engine = registry(url, summary=summary)
+    report = import_records(make_session_factory(engine), Path(path), actor="bench")
+    return f"accepted={report.accepted} rejected={report.rejected} subjects={report.subjects_created}"
+
+
+def run_bulk(url: str, path: str, summary: bool = True) -> str:
+    from tiemchung.registry.bulk import load_parquet
+
+    report = load_parquet(registry(url, summary=summary), Path(path), actor="bench")
     return f"doses={report.doses} subjects={report.subjects} rejected={report.rejected}"
+
+
+def run_import_without_summary(url: str, path: str) -> str:
+    return run_import(url, path, summary=False)
+
+
+def run_bulk_without_summary(url: str, path: str) -> str:
+    return run_bulk(url, path, summary=False)
 
 
 def _peak_rss_mb() -> float:
@@ -193,6 +222,9 @@ def main() -> None:
     parser.add_argument("--parquet-doses", type=int, default=1_000_000, help="rows of the Parquet file (0: skip)")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--sqlite", action="store_true", help="also measure on SQLite")
+    parser.add_argument(
+        "--compare-summary", action="store_true", help="also measure each load without the summary's triggers"
+    )
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -204,12 +236,19 @@ def main() -> None:
             size_mb = workbook.stat().st_size / 1e6
             print(f"workbook: {arguments.rows:,} rows, {size_mb:.1f} MB, {time.perf_counter() - started:.1f} s")
             jobs.append((f"import_records {arguments.rows:,} rows", run_import, workbook))
+            if arguments.compare_summary:
+                jobs.append(
+                    (f"import_records {arguments.rows:,} rows, no summary", run_import_without_summary, workbook)
+                )
         if arguments.parquet_doses:
             parquet = work / "records.parquet"
             started = time.perf_counter()
             write_parquet(parquet, arguments.parquet_doses)
             print(f"parquet: {arguments.parquet_doses:,} doses, {time.perf_counter() - started:.1f} s to generate")
             jobs.append((f"load_parquet {arguments.parquet_doses:,} doses", run_bulk, parquet))
+            if arguments.compare_summary:
+                jobs.append((f"load_parquet {arguments.parquet_doses:,} doses, no summary", run_bulk_without_summary,
+                             parquet))  # fmt: skip
         for label, job, path in jobs:
             url = fresh_postgres(arguments.postgres)
             try:
