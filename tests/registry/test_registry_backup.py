@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from tiemchung.registry import audit
 from tiemchung.registry.backup import BackupError, backup, restore, verify
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Dose, Facility, Subject
+from tiemchung.registry.models import Dose, DoseEntryKey, Facility, Role, Subject, User
 
 
 def _fill(engine: Engine) -> None:
@@ -28,17 +28,21 @@ def _fill(engine: Engine) -> None:
             identity_findings=[{"code": "id.leading_zeros_restored"}],
         )
         session.add(subject)
+        user = User(username="f1", full_name="Cơ sở 1", password_hash="-", role=Role.FACILITY, facility_code="F1")
+        session.add(user)
         session.flush()
-        session.add(
-            Dose(
-                record_id="R1",
-                subject_id=subject.id,
-                vaccine="AstraZeneca",
-                vaccination_date=date(2021, 8, 1),
-                dose_kind="1",
-                facility_code="F1",
-            )
+        dose = Dose(
+            record_id="R1",
+            subject_id=subject.id,
+            vaccine="AstraZeneca",
+            vaccination_date=date(2021, 8, 1),
+            dose_kind="1",
+            facility_code="F1",
         )
+        session.add(dose)
+        session.flush()
+        # The dose was entered with an idempotency key: a retry after the restore must still find it.
+        session.add(DoseEntryKey(user_id=user.id, key="7f1c-uuid", request_sha256="ab" * 32, dose_id=dose.id))
         audit.record(session, actor="admin", action="create", entity="subject", entity_id=subject.id)
 
 
@@ -51,7 +55,8 @@ def test_backup_then_restore_keeps_every_row(engine: Engine, tmp_path: Path) -> 
     restored = restore(target, tmp_path / "backup")
 
     assert restored == written
-    assert {check.table: check.rows for check in restored}["doses"] == 1
+    rows = {check.table: check.rows for check in restored}
+    assert rows["doses"] == rows["dose_entry_keys"] == 1
 
 
 def test_restore_refuses_a_tampered_backup(engine: Engine, tmp_path: Path) -> None:

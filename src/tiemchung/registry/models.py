@@ -1,4 +1,5 @@
-"""The registry's tables: facilities, villages, users, subjects, doses, import batches, findings, the audit log.
+"""The registry's tables: facilities, villages, users, subjects, doses (and their entry keys), import batches,
+findings, the audit log.
 
 Identity fields are stored twice: as typed (what the facility sent, for the audit trail and the error workbook) and
 in canonical form (what agreement and search use), so that a correction never loses what was there before.
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -189,6 +191,33 @@ class Dose(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("doses.id"))
 
     subject: Mapped[Subject] = relationship(back_populates="doses")
+
+
+class DoseEntryKey(Base):
+    """The idempotency key a client sent with a dose entry (`Idempotency-Key`, or the dose form's hidden token).
+
+    Written in the same transaction as the dose, so that the key exists exactly when the dose does: when the answer
+    to an entry is lost (the database crashed during its COMMIT, the connection dropped), the user sends the same
+    request again and gets the dose already stored instead of a second one. The unique (user, key) decides between
+    two requests racing with one key: the second INSERT waits for the first transaction and fails once it commits.
+    Keys are per user, so two users choosing the same key never meet.
+
+    A table of its own rather than columns on `doses`: the key belongs to a web request, not to the vaccination
+    event; `doses` (tens of millions of rows, bulk-loaded, exported, watched by the summary's triggers) keeps its
+    layout, and keys can be pruned one day without touching a dose.
+    """
+
+    __tablename__ = "dose_entry_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the request the key came with (endpoint, subject, dose fields): the same key with another
+    # request is refused rather than answered with a dose the user did not ask for.
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    dose_id: Mapped[int] = mapped_column(ForeignKey("doses.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Finding(Base):
