@@ -2,8 +2,15 @@
 
 Every function is restricted to the user's area and writes its reads to the audit log; bad input gives a
 Vietnamese reason, never an exception.
+
+A dose entry may carry an idempotency key (the API's `Idempotency-Key`, the dose forms' hidden token): the key is
+stored with the dose in the same transaction, and the same request sent again with the same key (after a 503 or a
+lost answer, when nobody knows whether the first one was committed) gets the dose already stored, never a second.
 """
 
+import hashlib
+import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,11 +18,12 @@ from typing import Any
 
 from fastapi import HTTPException
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.registry.audit import record, record_subject_read
-from tiemchung.registry.models import Dose, Subject, User
+from tiemchung.registry.models import Dose, DoseEntryKey, Subject, User
 from tiemchung.verification.models import VerificationRecord
 from tiemchung.web.access import area_clause
 from tiemchung.web.deps import ensure_in_area
@@ -82,12 +90,70 @@ class DoseEntry:
     lot_number: str = ""
 
 
+# The register service's rule for its own Idempotency-Key (tiemchung.population.service), so one client library
+# can use one kind of key for both: a UUID, a ULID, a counter with a prefix...
+ENTRY_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+ENTRY_KEY_MALFORMED = (
+    "Idempotency-Key không hợp lệ: cần 1–64 ký tự, chỉ gồm chữ cái không dấu, chữ số và các dấu . _ : - "
+    "(ví dụ một UUID). Chưa có gì được lưu."
+)
+ENTRY_KEY_REUSED = (
+    "Khóa chống nhập trùng (Idempotency-Key) này đã được dùng cho một yêu cầu có nội dung khác; không có gì được lưu "
+    "thêm. Mỗi mũi tiêm mới cần một khóa mới."
+)
+ENTERED_BEFORE = "Mũi tiêm này đã được lưu ở lần gửi trước; không nhập thêm lần nữa."
+
+
+class EntryKeyReused(Exception):
+    """The key came before with another request (another subject, vaccine, date...): refused, nothing stored."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_KEY_REUSED)
+        self.message = ENTRY_KEY_REUSED
+
+
+@dataclass(frozen=True)
+class EntryKey:
+    """A client's idempotency key for one dose entry, with the digest of the request it came with."""
+
+    value: str
+    request_sha256: str
+
+    @classmethod
+    def of(cls, value: str, action: str, request: dict[str, Any]) -> "EntryKey":
+        """The key of `request` sent to `action` (the endpoint: a key is bound to one kind of entry as well)."""
+        text = json.dumps({"action": action, **request}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return cls(value, hashlib.sha256(text.encode()).hexdigest())
+
+
+def valid_entry_key(value: str) -> bool:
+    return ENTRY_KEY_PATTERN.fullmatch(value) is not None
+
+
+def entered_before(session: Session, user: User, key: EntryKey | None) -> Dose | None:
+    """The dose `user` already entered with this key, or None; `EntryKeyReused` if the key came with another request.
+
+    Keys are looked up per user: the same key from two users is two different keys.
+    """
+    if key is None:
+        return None
+    query = select(DoseEntryKey).where(DoseEntryKey.user_id == user.id, DoseEntryKey.key == key.value)
+    stored = session.scalar(query)
+    if stored is None:
+        return None
+    if stored.request_sha256 != key.request_sha256:
+        raise EntryKeyReused
+    return session.get(Dose, stored.dose_id)
+
+
 @dataclass
 class EntryOutcome:
     ok: bool
     message: str
     dose: Dose | None = None
     problems: list[str] = field(default_factory=list)
+    # The dose was entered before with the same key (a retry): nothing new was written; the caller answers with it.
+    replayed: bool = False
 
 
 def _check_dose(entry: DoseEntry) -> tuple[dict[str, Any], list[str]]:
@@ -112,10 +178,20 @@ def _check_dose(entry: DoseEntry) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
-def add_dose(session: Session, user: User, subject: Subject, entry: DoseEntry) -> EntryOutcome:
-    """A facility enters a dose given today (or recently) to a subject; the caller re-verifies and commits."""
+def add_dose(
+    session: Session, user: User, subject: Subject, entry: DoseEntry, key: EntryKey | None = None
+) -> EntryOutcome:
+    """A facility enters a dose given today (or recently) to a subject; the caller re-verifies and commits.
+
+    With a key: a dose already entered with it is returned (`replayed`), and the key is stored with a new dose. The
+    unique (user, key) settles two concurrent requests with one key: the loser's INSERT of the key waits for the
+    winner's transaction, fails when it commits, and the loser returns the winner's dose. `EntryKeyReused` when the
+    key came with another request.
+    """
     if not user.facility_code:
         return EntryOutcome(False, "Tài khoản chưa được gắn với cơ sở tiêm chủng.")
+    if (previous := entered_before(session, user, key)) is not None:
+        return EntryOutcome(True, ENTERED_BEFORE, previous, replayed=True)
     values, problems = _check_dose(entry)
     if problems:
         return EntryOutcome(False, " ".join(problems), problems=problems)
@@ -129,8 +205,11 @@ def add_dose(session: Session, user: User, subject: Subject, entry: DoseEntry) -
         facility_code=user.facility_code,
         entered_by=user.username,
     )
-    session.add(dose)
-    session.flush()
+    if key is None:
+        session.add(dose)
+        session.flush()
+    elif (winner := _store_with_key(session, user, dose, key)) is not None:
+        return EntryOutcome(True, ENTERED_BEFORE, winner, replayed=True)
     record(
         session,
         actor=user.username,
@@ -142,6 +221,27 @@ def add_dose(session: Session, user: User, subject: Subject, entry: DoseEntry) -
         reason="Nhập mũi tiêm",
     )
     return EntryOutcome(True, "Đã lưu mũi tiêm.", dose)
+
+
+def _store_with_key(session: Session, user: User, dose: Dose, key: EntryKey) -> Dose | None:
+    """Insert the dose and its key; None when done, or the dose of a concurrent request that stored the key first.
+
+    In a savepoint, so that losing the race undoes only this dose and the transaction stays usable. The caller's
+    transaction has already written (the audit of the subject's read), so on SQLite, whose driver begins a
+    transaction only at the first write, the savepoint sits inside it as well.
+    """
+    try:
+        with session.begin_nested():
+            session.add(dose)
+            session.flush()
+            stored = DoseEntryKey(user_id=user.id, key=key.value, request_sha256=key.request_sha256, dose_id=dose.id)
+            session.add(stored)
+            session.flush()
+    except IntegrityError:
+        if (winner := entered_before(session, user, key)) is None:
+            raise  # not the key: a real constraint error, a bug
+        return winner
+    return None
 
 
 @dataclass

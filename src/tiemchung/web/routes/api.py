@@ -7,7 +7,7 @@ Authentication is the same signed session as the pages (`POST /api/v1/session`);
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from tiemchung.cleaning import signing, workflow
 from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.cleaning.models import CleaningLine, CleaningWorklist
 from tiemchung.registry.models import Role, Subject, User
+from tiemchung.verification.results import Category
 from tiemchung.web import dashboard
 from tiemchung.web import subjects_service as service
 from tiemchung.web.access import COMMUNE_ROLES, PERSON_READERS, SUPERVISOR_ROLES, mask_id_number
@@ -109,26 +110,69 @@ def get_subject(
     return released(session, SubjectRecord(**_subject_out(subject, user).model_dump(), doses=doses))
 
 
+IDEMPOTENCY_KEY = (
+    "Khóa chống nhập trùng, do người gửi tự chọn (ví dụ một UUID): 1–64 ký tự chữ cái không dấu, chữ số, . _ : -. "
+    "Gửi lại đúng yêu cầu với cùng khóa (sau lỗi 503 hay mất kết nối) trả về mũi tiêm đã lưu, không nhập lần hai."
+)
+
+
 @router.post(
     "/subjects/{subject_id}/doses",
     tags=["đối tượng"],
     status_code=201,
-    responses={404: {"description": "Không tìm thấy"}, 422: {"description": "Dữ liệu không hợp lệ"}},
+    responses={
+        200: {
+            "description": "Mũi tiêm đã được nhập trước đó với cùng Idempotency-Key và cùng nội dung: trả về mũi tiêm "
+            "đã lưu, không nhập thêm (kèm header Idempotent-Replayed: true)",
+            "model": DoseEntered,
+        },
+        404: {"description": "Không tìm thấy"},
+        409: {"description": "Idempotency-Key đã được dùng cho một yêu cầu có nội dung khác"},
+        422: {"description": "Dữ liệu không hợp lệ (kể cả Idempotency-Key sai dạng)"},
+    },
 )
 def enter_dose(
     subject_id: RowId,
     body: DoseIn,
     request: Request,
+    response: Response,
+    idempotency_key: str | None = Header(default=None, description=IDEMPOTENCY_KEY),
     user: User = Depends(require_roles(Role.FACILITY)),
     session: Session = Depends(get_session),
 ) -> DoseEntered:
-    """Nhập một mũi tiêm và xác minh trực tuyến đối tượng với CSDL dân cư."""
+    """Nhập một mũi tiêm và xác minh trực tuyến đối tượng với CSDL dân cư.
+
+    Với header `Idempotency-Key`, gửi lại là an toàn: lần gửi lại trả về mũi tiêm đã lưu (200), không nhập lần hai.
+    """
+    if idempotency_key is not None and not service.valid_entry_key(idempotency_key):
+        raise HTTPException(status_code=422, detail=service.ENTRY_KEY_MALFORMED)
+    key = None
+    if idempotency_key is not None:
+        key = service.EntryKey.of(idempotency_key, "api", {"subject_id": subject_id, **body.model_dump()})
     subject = service.load_subject(session, user, subject_id, reason="Nhập mũi tiêm")
     entry = service.DoseEntry(body.vaccine, body.vaccination_date, body.dose_kind, body.lot_number)
-    outcome = service.add_dose(session, user, subject, entry)
+    try:
+        outcome = service.add_dose(session, user, subject, entry, key)
+    except service.EntryKeyReused as reused:
+        session.rollback()
+        raise HTTPException(status_code=409, detail=reused.message) from None
     if not outcome.ok or outcome.dose is None:
         session.rollback()
         raise HTTPException(status_code=422, detail=outcome.message)
+    if outcome.replayed:  # a retry: the dose is already stored, verified when it was entered
+        category, message = subject.verification_category, outcome.message
+        if category:
+            labels = {item.value: item.label_vi for item in Category}
+            message += f" Kết quả xác minh hiện tại: {labels.get(category, category)}."
+        answer = DoseEntered(
+            dose=DoseOut.model_validate(outcome.dose, from_attributes=True),
+            verification_category=category,
+            verification_message=message,
+        )
+        session.commit()  # the audit of the subject's read
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+        return released(session, answer)
     verified = request.app.state.verifier(session, subject.id)
     session.commit()
     return released(

@@ -1,5 +1,12 @@
-"""Pages: subject search, a subject's record (doses, verification history), dose entry with online verification."""
+"""Pages: subject search, a subject's record (doses, verification history), dose entry with online verification.
 
+The dose forms carry a hidden token made when the form is rendered (`idempotency_key`, the API's Idempotency-Key):
+a form sent again as it was (after the 503 of a database outage, when nobody knows whether the first one was
+committed) shows the success message for the dose already stored instead of entering it a second time.
+"""
+
+import uuid
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -7,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from tiemchung.cleaning.identity_input import IdentityInput
-from tiemchung.registry.models import Role, User
+from tiemchung.registry.models import Dose, Role, User
 from tiemchung.verification.results import Category, Reason
 from tiemchung.web import subjects_service as service
 from tiemchung.web.access import PERSON_READERS
@@ -21,12 +28,25 @@ NAV_ITEMS = [
     NavItem("Kết quả xác minh", "/verification-results", frozenset(PERSON_READERS - {Role.FACILITY}), order=12),
 ]
 Text = Annotated[str, Form()]
+FORM_KEY_MALFORMED = (
+    "Biểu mẫu gửi lên không hợp lệ (mã chống nhập trùng sai dạng); chưa có gì được lưu. Hãy tải lại trang."
+)
+FORM_KEY_REUSED = (
+    "Biểu mẫu này đã được dùng để nhập một mũi tiêm khác; không có gì được lưu thêm. "
+    "Hãy tải lại trang rồi nhập mũi tiêm mới."
+)
 
 
 def _dose_choices() -> dict[str, object]:
     from tiemchung.reference.vaccines import DoseKind, vaccines
 
-    return {"vaccines": vaccines(), "dose_kinds": list(DoseKind)}
+    # A new token per rendered form: sending this form again is the same entry, a new form a new one.
+    return {"vaccines": vaccines(), "dose_kinds": list(DoseKind), "entry_key": uuid.uuid4().hex}
+
+
+def _form_key(value: str, action: str, fields: dict[str, object]) -> service.EntryKey | None:
+    """The form's entry key (None for a form without one, e.g. rendered before tokens existed)."""
+    return service.EntryKey.of(value, action, fields) if value else None
 
 
 @router.get("/subjects")
@@ -67,21 +87,35 @@ def add_dose(
     vaccination_date: Text,
     dose_kind: Text,
     lot_number: Text = "",
+    idempotency_key: Text = "",
     user: User = Depends(require_roles(Role.FACILITY)),
     session: Session = Depends(get_session),
 ) -> Response:
+    back = RedirectResponse(f"/subjects/{subject_id}", status_code=303)
+    if idempotency_key and not service.valid_entry_key(idempotency_key):
+        flash(request, FORM_KEY_MALFORMED, "error")
+        return back
+    entry = service.DoseEntry(vaccine, vaccination_date, dose_kind, lot_number)
+    key = _form_key(idempotency_key, "page-dose", {"subject_id": subject_id, **asdict(entry)})
     subject = service.load_subject(session, user, subject_id, reason="Nhập mũi tiêm")
-    outcome = service.add_dose(
-        session, user, subject, service.DoseEntry(vaccine, vaccination_date, dose_kind, lot_number)
-    )
+    try:
+        outcome = service.add_dose(session, user, subject, entry, key)
+    except service.EntryKeyReused:
+        session.rollback()
+        flash(request, FORM_KEY_REUSED, "error")
+        return back
     if not outcome.ok:
         session.rollback()
         flash(request, outcome.message, "error")
-        return RedirectResponse(f"/subjects/{subject_id}", status_code=303)
+        return back
+    if outcome.replayed:  # the same form sent again: the dose is stored already
+        session.commit()  # the audit of the subject's read
+        flash(request, outcome.message, "success")
+        return back
     verified = request.app.state.verifier(session, subject.id)
     session.commit()
     flash(request, f"{outcome.message} {verified.message}", "success")
-    return RedirectResponse(f"/subjects/{subject_id}", status_code=303)
+    return back
 
 
 @router.get("/doses/new")
@@ -104,22 +138,41 @@ def new_subject_with_dose(
     id_number: Text = "",
     phone: Text = "",
     lot_number: Text = "",
+    idempotency_key: Text = "",
     user: User = Depends(require_roles(Role.FACILITY)),
     session: Session = Depends(get_session),
 ) -> Response:
-    new = service.NewSubject(
-        IdentityInput(full_name, birth_date, sex, id_number), province_code, district_code, ward_code, phone
-    )
-    subject, problem = service.create_subject(session, user, new)
-    outcome = (
-        service.add_dose(session, user, subject, service.DoseEntry(vaccine, vaccination_date, dose_kind, lot_number))
-        if subject
-        else None
-    )
-    if subject is None or outcome is None or not outcome.ok:
+    def refused(message: str, status_code: int) -> Response:
         session.rollback()
-        message = problem or (outcome.message if outcome else "")
-        return render(request, "subjects/new_dose.html", {**_dose_choices(), "error": message}, status_code=422)
+        return render(request, "subjects/new_dose.html", {**_dose_choices(), "error": message}, status_code=status_code)
+
+    def stored_before(dose: Dose) -> Response:
+        subject_id = dose.subject_id
+        session.rollback()  # nothing to keep: not even the subject this request created before losing a race
+        flash(request, service.ENTERED_BEFORE, "success")
+        return RedirectResponse(f"/doses/new?subject={subject_id}", status_code=303)
+
+    if idempotency_key and not service.valid_entry_key(idempotency_key):
+        return refused(FORM_KEY_MALFORMED, 422)
+    entry = service.DoseEntry(vaccine, vaccination_date, dose_kind, lot_number)
+    fields = {"full_name": full_name, "birth_date": birth_date, "sex": sex, "id_number": id_number, "phone": phone,
+              "province_code": province_code, "district_code": district_code, "ward_code": ward_code}  # fmt: skip
+    key = _form_key(idempotency_key, "page-new-subject", {**fields, **asdict(entry)})
+    try:
+        # Before creating the person: the same form sent again must not create them a second time either.
+        if (previous := service.entered_before(session, user, key)) is not None:
+            return stored_before(previous)
+        new = service.NewSubject(
+            IdentityInput(full_name, birth_date, sex, id_number), province_code, district_code, ward_code, phone
+        )
+        subject, problem = service.create_subject(session, user, new)
+        outcome = service.add_dose(session, user, subject, entry, key) if subject else None
+    except service.EntryKeyReused:
+        return refused(FORM_KEY_REUSED, 409)
+    if subject is None or outcome is None or not outcome.ok:
+        return refused(problem or (outcome.message if outcome else ""), 422)
+    if outcome.replayed and outcome.dose is not None:  # a concurrent request with the same form won the race
+        return stored_before(outcome.dose)
     verified = request.app.state.verifier(session, subject.id)
     session.commit()
     flash(request, f"Đã lưu đối tượng và mũi tiêm. {verified.message}", "success")
