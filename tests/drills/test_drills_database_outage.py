@@ -1,14 +1,18 @@
 """Drill: PostgreSQL restarts, stops for a few seconds, or crashes, while the web app serves writes.
 
 Requests that meet the outage get a clear 503 in Vietnamese that says to retry; the app recovers by itself once the
-database is back (it is not restarted); every write it acknowledged is in the database exactly once. The database
-is a private cluster of the drill (`private_postgres.py`), never the machine's shared server.
+database is back (it is not restarted); the clients send every refused write again (a dose with the same
+Idempotency-Key) and every write they meant is in the database exactly once, also a dose whose COMMIT reached the
+disk just before the server died, which the app had to refuse without knowing. The database is a private cluster of
+the drill (`private_postgres.py`), never the machine's shared server.
 """
 
+import html
 import itertools
 import re
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from commit_cutter import CommitCutter
 from drill_server import Server, add_facility_user, logged_in_client, record_rows, upload, write_records_xlsx
 from fastapi.testclient import TestClient
 from private_postgres import PrivatePostgres
@@ -25,7 +30,7 @@ from sqlalchemy import select, text
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.importer import import_records
 from tiemchung.registry.models import Dose, Subject
-from tiemchung.web.app import DATABASE_UNAVAILABLE, create_app
+from tiemchung.web.app import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_READ, create_app
 from tiemchung.web.settings import Settings
 
 # A crash in a client thread must fail the drill, not pass as a warning.
@@ -38,7 +43,7 @@ IMPORT_ROWS = 40
 FIRST_IMPORTED = 1_000  # imported files number their subjects from here, after those the doses are entered for
 LOAD_BEFORE = 20  # writes acknowledged before each disruption, so that it hits an app under load
 OUTAGE_SECONDS = 3.0
-REFUSED_PAUSE = 0.1  # a client's pause after a 503; shorter than Retry-After, to keep the drill short
+REFUSED_PAUSE = 0.1  # a client's pause after a 503 before sending again; shorter than Retry-After, to keep it short
 WAIT_SECONDS = 30
 DOSE = {"vaccine": "Pfizer", "vaccination_date": "2022-01-10", "dose_kind": "booster_1"}
 
@@ -71,6 +76,11 @@ class Answer:
     def acknowledged(self) -> bool:
         return self.response is not None and self.response.is_success
 
+    @property
+    def replayed(self) -> bool:
+        """The dose was stored by an earlier attempt of the same entry (same Idempotency-Key): answered, not added."""
+        return self.response is not None and self.response.headers.get("idempotent-replayed") == "true"
+
 
 @dataclass
 class Load:
@@ -80,6 +90,7 @@ class Load:
     answers: list[Answer] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
+    given_up: threading.Event = field(default_factory=threading.Event)  # clients still retrying must stop too
     gate: threading.Condition = field(default_factory=threading.Condition)
     paused: bool = False
     held: int = 0  # clients waiting at the gate
@@ -90,8 +101,13 @@ class Load:
             thread.start()
 
     def finish(self) -> None:
+        """Stop starting new writes, let the clients finish sending the refused ones, then make stragglers give up
+        (the database did not come back: the checks then report their writes)."""
         self.stop.set()
         self.resume()
+        for thread in self.threads:
+            thread.join(timeout=WAIT_SECONDS)
+        self.given_up.set()
         for thread in self.threads:
             thread.join(timeout=WAIT_SECONDS)
 
@@ -140,17 +156,20 @@ class Load:
 
 
 def _enter_doses(number: int, server: Server, subject_ids: list[int], load: Load) -> None:
-    """A facility's client entering doses one after another. A refused dose is not sent again: the API has no
-    idempotency key, so a retry after a commit whose answer was lost would enter the dose twice."""
+    """A facility's client entering doses one after another. A refused dose is sent again with the same
+    Idempotency-Key until it is acknowledged: a 503 does not say whether it was stored (a crash may commit it before
+    the answer is lost), and the key makes the retry return the stored dose instead of entering a second one."""
     client, token = logged_in_client(server, timeout=WAIT_SECONDS)
     try:
         for turn in itertools.count():
             if load.stop.is_set():
                 return
             tag = f"D{number}-{turn}"  # the lot number finds this very write in the database
+            headers = {"X-CSRF-Token": token, "Idempotency-Key": f"drill-{tag}-{uuid.uuid4()}"}
             post = partial(client.post, f"/api/v1/subjects/{subject_ids[turn % len(subject_ids)]}/doses",
-                           json={**DOSE, "lot_number": tag}, headers={"X-CSRF-Token": token})  # fmt: skip
-            if not load.send(f"dose-{number}", tag, post).acknowledged:
+                           json={**DOSE, "lot_number": tag}, headers=headers)  # fmt: skip
+            # Not abandoned when the drill ends: a dose the client meant to enter is entered.
+            while not load.send(f"dose-{number}", tag, post).acknowledged and not load.given_up.is_set():
                 time.sleep(REFUSED_PAUSE)
     finally:
         client.close()
@@ -288,7 +307,9 @@ def _check_refusals(answers: list[Answer], outages: list[Outage]) -> None:
     """Every refusal is the 503 with the message (JSON for the API, a page for the upload); each outage under load
     refused requests, and none was refused while the database was up."""
     assert not [answer.error for answer in answers if answer.response is None], "a request got no HTTP answer"
-    assert "thử lại" in DATABASE_UNAVAILABLE  # the message tells the user to retry
+    # The message tells the user to retry and that sending again is safe, and no longer that nothing was saved.
+    assert "thử lại" in DATABASE_UNAVAILABLE and "gửi lại" in DATABASE_UNAVAILABLE
+    assert "chưa được lưu" not in DATABASE_UNAVAILABLE and "chưa rõ" in DATABASE_UNAVAILABLE
     for answer in answers:
         if answer.response is not None and not answer.acknowledged:
             _check_503(answer.response)
@@ -312,13 +333,16 @@ def _check_503(response: httpx.Response) -> None:
 
 
 def _check_writes(url: str, answers: list[Answer], outages: list[Outage]) -> str:
-    """No lost and no duplicated write: each acknowledged dose is stored once, as the row the app answered with;
-    each acknowledged file's records are all stored (record ids are unique). A refused dose is not stored, as the
-    503 says, except in a crash: when the server dies between writing the commit and answering it, the commit
-    happened but the app saw a lost connection; those are counted."""
+    """No lost and no duplicated write: every dose a client meant to enter is stored exactly once, as the row the
+    app answered with, however many times it was sent; each acknowledged file's records are all stored (record ids
+    are unique). A dose whose retry is answered from its key (replayed) had been stored by a refused attempt: that
+    happens only when the server dies between writing the commit and answering it (the crash); those are counted."""
     doses = [answer for answer in answers if answer.client != IMPORTER]
-    acknowledged = {a.key: a.response.json()["dose"]["id"] for a in doses if a.acknowledged and a.response}
-    refused = {answer.key for answer in doses if not answer.acknowledged}
+    meant = {answer.key for answer in doses}
+    answered: dict[str, set[int]] = defaultdict(set)
+    for answer in doses:
+        if answer.acknowledged and answer.response is not None:
+            answered[answer.key].add(answer.response.json()["dose"]["id"])
     files = {int(answer.key) for answer in answers if answer.client == IMPORTER and answer.acknowledged}
     records = {f"R{FIRST_IMPORTED + number * IMPORT_ROWS + row}" for number in files for row in range(IMPORT_ROWS)}
     engine = make_engine(url)
@@ -329,19 +353,73 @@ def _check_writes(url: str, answers: list[Answer], outages: list[Outage]) -> str
     stored: dict[str, list[int]] = defaultdict(list)
     for tag, dose_id in tagged:
         stored[tag].append(dose_id)
-    wrong = {tag: stored.get(tag, []) for tag, dose_id in acknowledged.items() if stored.get(tag) != [dose_id]}
-    assert not wrong, f"acknowledged doses lost, duplicated or different: {wrong}"
-    assert set(stored) <= set(acknowledged) | refused, "a stored dose that no client sent"
-    assert all(len(ids) == 1 for ids in stored.values()), "a refused dose stored twice"
+    missing = sorted(meant - set(answered))
+    assert not missing, f"{len(missing)} doses never acknowledged though sent again, e.g. {missing[:10]}"
+    # One row per dose, and every answer to it (the first acknowledgement, any replay) named that row.
+    wrong = {
+        tag: (ids, stored.get(tag, [])) for tag, ids in answered.items() if stored.get(tag) != [*ids] or len(ids) > 1
+    }
+    assert not wrong, f"doses lost, entered twice or answered with another row (answered, stored): {wrong}"
+    assert set(stored) <= meant, "a stored dose that no client sent"
     assert imported == records, f"acknowledged imports lost: {len(records - imported)} records missing"
     crashes = {id(a) for outage in outages if outage.disruption.mode == "immediate" for a in outage.refused(answers)}
-    stored_though_refused = refused & set(stored)
-    in_doubt = [answer for answer in doses if answer.key in stored_though_refused]
-    assert all(id(answer) in crashes for answer in in_doubt), f"a dose refused with 'not saved' was saved: {in_doubt}"
+    replayed = [answer for answer in doses if answer.replayed]
+    for replay in replayed:
+        earlier = [a for a in doses if a.key == replay.key and a.sent < replay.sent and not a.acknowledged]
+        assert any(id(a) in crashes for a in earlier), f"a dose stored by a refusal other than a crash: {replay}"
+    refusals = sum(not answer.acknowledged for answer in doses)
     return (
-        f"acknowledged {len(acknowledged)} doses and {len(files)} files of {IMPORT_ROWS} rows, all stored once; "
-        f"{len(refused)} doses refused, of which {len(in_doubt)} stored all the same (crash during COMMIT)"
+        f"{len(meant)} doses entered and {len(files)} files of {IMPORT_ROWS} rows acknowledged, all stored once; "
+        f"{refusals} dose requests refused and sent again, {len(replayed)} of which had been stored all the same "
+        "(crash during COMMIT) and were answered from their Idempotency-Key"
     )
+
+
+def _stored(url: str, lot_number: str) -> list[int]:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        ids = list(connection.scalars(select(Dose.id).where(Dose.lot_number == lot_number)))
+    engine.dispose()
+    return ids
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_dose_committed_by_a_crash_during_its_commit_is_stored_once_when_sent_again(
+    postgres_cluster: PrivatePostgres, tmp_path: Path
+) -> None:
+    """The crash during COMMIT, every time: the app reaches PostgreSQL through a proxy (`commit_cutter.py`) that
+    forwards a dose's COMMIT, holds back the answer, crashes the server (`pg_ctl restart -m immediate`) and drops the
+    app's connection. The app answers 503 though the dose is stored; the client sends the same request with the same
+    Idempotency-Key and gets that dose (200, replayed), not a second one."""
+    url, subject_ids = _registry(postgres_cluster, tmp_path)
+    with CommitCutter(postgres_cluster.port) as cutter:
+        server = Server(cutter.url("tiemchung"), tmp_path).start()
+        try:
+            client, token = logged_in_client(server, timeout=WAIT_SECONDS)
+            dose = partial(client.post, f"/api/v1/subjects/{subject_ids[0]}/doses")
+            headers = {"X-CSRF-Token": token, "Idempotency-Key": str(uuid.uuid4())}
+            postmaster = postgres_cluster.postmaster_pid()
+            cutter.arm(at_commit=partial(postgres_cluster.restart, "immediate"))
+            refused = dose(json={**DOSE, "lot_number": "CUT-1"}, headers=headers)
+            assert cutter.cut.is_set() and not cutter.errors, f"the proxy did not cut a COMMIT: {cutter.errors}"
+            assert postgres_cluster.postmaster_pid() != postmaster, "PostgreSQL was not crashed"
+            _check_503(refused)
+            stored = _stored(url, "CUT-1")
+            assert len(stored) == 1, "the COMMIT whose answer was lost did not commit: nothing was in doubt"
+            again = dose(json={**DOSE, "lot_number": "CUT-1"}, headers=headers)
+            assert again.status_code == 200, again.text
+            assert again.headers["idempotent-replayed"] == "true"
+            assert again.json()["dose"]["id"] == stored[0]
+            assert _stored(url, "CUT-1") == stored, "the dose was entered twice"
+            # The next dose, with its own key, is a new entry as usual.
+            fresh = dose(json={**DOSE, "lot_number": "CUT-2"}, headers={**headers, "Idempotency-Key": "next-1"})
+            assert fresh.status_code == 201, fresh.text
+            assert _stored(url, "CUT-2") == [fresh.json()["dose"]["id"]]
+            client.close()
+        finally:
+            server.stop()
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()
 
 
 @pytest.fixture
@@ -367,3 +445,8 @@ def test_an_unreachable_database_is_a_503_page_for_the_pages(unreachable_app: Te
     assert answer.status_code == 503
     assert answer.headers["content-type"].startswith("text/html")
     assert "Cơ sở dữ liệu tạm thời không truy cập được" in answer.text and "Traceback" not in answer.text
+    assert html.escape(DATABASE_UNAVAILABLE) in answer.text
+    # A read has nothing to be unsure about: its page just says to retry.
+    read = unreachable_app.get("/certificates/revocation-list.json")
+    assert read.status_code == 503 and read.headers["retry-after"] == "5"
+    assert html.escape(DATABASE_UNAVAILABLE_READ) in read.text and "chưa rõ" not in read.text

@@ -32,7 +32,17 @@ from tiemchung.web.verifier import Verifier, make_verifier
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_LOGIN_PATH = "/api/v1/session"
-DATABASE_UNAVAILABLE = "Cơ sở dữ liệu tạm thời không truy cập được. Dữ liệu chưa được lưu; xin thử lại sau ít phút."
+# A write that lost its connection may have been committed all the same (PostgreSQL crashed after writing the commit,
+# before answering it: the drill measured it), so the message does not say "not saved". Sending the same form or
+# request again is safe: a dose entry is found again by its key (form token, Idempotency-Key), an import upserts by
+# record id, a certificate is issued once per dose, a cleaning step checks the line's or list's state first.
+DATABASE_UNAVAILABLE = (
+    "Cơ sở dữ liệu tạm thời không truy cập được nên chưa rõ thao tác vừa gửi đã được lưu hay chưa. "
+    "Xin thử lại sau ít phút: gửi lại đúng biểu mẫu này (hoặc yêu cầu API với cùng Idempotency-Key) là an toàn, "
+    "mũi tiêm không bị nhập hai lần."
+)
+DATABASE_UNAVAILABLE_READ = "Cơ sở dữ liệu tạm thời không truy cập được; xin thử lại sau ít phút."
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 INVALID_VALUE = "Dữ liệu gửi lên có ký tự hoặc giá trị không lưu được (ví dụ ký tự NUL); chưa có gì được lưu."
 RETRY_AFTER_SECONDS = "5"
 logger = logging.getLogger(__name__)
@@ -116,16 +126,19 @@ async def _redirect_to_login(request: Request, error: LoginRequired) -> Response
 async def _database_unavailable(request: Request, error: DBAPIError) -> Response:
     """A lost or refused database connection is an outage, not a bug: 503 with a clear message, no stack trace.
 
-    The request's transaction was rolled back with its connection, so nothing it wrote was acknowledged; the pool
-    (pool_pre_ping) replaces the dead connections and later requests succeed once the database is back.
+    Nothing the request wrote was acknowledged, but its outcome is unknown: usually the transaction died with its
+    connection, yet a connection lost during COMMIT may have committed it. So a write's message says to send the
+    same form or request again, which is safe; a read's just says to retry. The pool (pool_pre_ping) replaces the
+    dead connections and later requests succeed once the database is back.
     """
     logger.warning("database error on %s %s: %s", request.method, request.url.path, type(error.orig).__name__)
     headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    message = DATABASE_UNAVAILABLE_READ if request.method in READ_METHODS else DATABASE_UNAVAILABLE
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503, headers=headers)
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
     page = (
         '<!doctype html><html lang="vi"><meta charset="utf-8"><title>Tạm thời gián đoạn</title>'
-        f"<h1>Tạm thời gián đoạn</h1><p>{html.escape(DATABASE_UNAVAILABLE)}</p></html>"
+        f"<h1>Tạm thời gián đoạn</h1><p>{html.escape(message)}</p></html>"
     )
     return HTMLResponse(page, status_code=503, headers=headers)
 
