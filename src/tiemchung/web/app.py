@@ -4,26 +4,28 @@ Every module of `tiemchung.web.routes` that defines `router` is included, so oth
 a module there; a module may also declare `NAV_ITEMS` for the menu.
 """
 
-import html
 import importlib
 import logging
 import pkgutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import ModuleType
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from tiemchung.registry.db import make_engine, make_session_factory
-from tiemchung.web import routes
+from tiemchung.web import errors, routes
 from tiemchung.web.csrf import CSRFMiddleware
 from tiemchung.web.deps import LoginRequired, login_url
 from tiemchung.web.nav import NavItem
@@ -82,6 +84,10 @@ def create_app(
         app.add_exception_handler(outage, _database_unavailable)  # type: ignore[arg-type]
     # A value the database refuses (a NUL character in PostgreSQL text, a number out of range) is bad input.
     app.add_exception_handler(DataError, _invalid_value)  # type: ignore[arg-type]
+    # Pages get their errors as HTML that htmx shows (see errors.py); the API keeps FastAPI's JSON answers.
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _server_error)
     for module in route_modules():
         app.include_router(module.router)
         app.state.nav_items.extend(getattr(module, "NAV_ITEMS", []))
@@ -129,29 +135,42 @@ async def _database_unavailable(request: Request, error: DBAPIError) -> Response
     Nothing the request wrote was acknowledged, but its outcome is unknown: usually the transaction died with its
     connection, yet a connection lost during COMMIT may have committed it. So a write's message says to send the
     same form or request again, which is safe; a read's just says to retry. The pool (pool_pre_ping) replaces the
-    dead connections and later requests succeed once the database is back.
+    dead connections and later requests succeed once the database is back. To htmx the message is a fragment for
+    the page's message area, so the form stays on screen, ready to be sent again (`errors.py`).
     """
     logger.warning("database error on %s %s: %s", request.method, request.url.path, type(error.orig).__name__)
-    headers = {"Retry-After": RETRY_AFTER_SECONDS}
     message = DATABASE_UNAVAILABLE_READ if request.method in READ_METHODS else DATABASE_UNAVAILABLE
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": message}, status_code=503, headers=headers)
-    page = (
-        '<!doctype html><html lang="vi"><meta charset="utf-8"><title>Tạm thời gián đoạn</title>'
-        f"<h1>Tạm thời gián đoạn</h1><p>{html.escape(message)}</p></html>"
-    )
-    return HTMLResponse(page, status_code=503, headers=headers)
+    return _error(request, 503, message, {"Retry-After": RETRY_AFTER_SECONDS})
 
 
 async def _invalid_value(request: Request, error: DataError) -> Response:
     logger.info("value refused by the database on %s %s: %s", request.method, request.url.path, error.orig)
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": INVALID_VALUE}, status_code=422)
-    page = (
-        '<!doctype html><html lang="vi"><meta charset="utf-8"><title>Dữ liệu không hợp lệ</title>'
-        f"<h1>Dữ liệu không hợp lệ</h1><p>{html.escape(INVALID_VALUE)}</p></html>"
-    )
-    return HTMLResponse(page, status_code=422)
+    return _error(request, 422, INVALID_VALUE)
+
+
+async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+    """A route's refusal (403 outside the area, 404, 422...): the API keeps FastAPI's JSON, pages get HTML."""
+    if errors.is_api(request.url.path):
+        return await http_exception_handler(request, error)
+    message = errors.http_error_message(error.status_code, error.detail)
+    return _error(request, error.status_code, message, error.headers)
+
+
+async def _invalid_request(request: Request, error: RequestValidationError) -> Response:
+    """A value the route's types refuse (a year that is not a number): the API keeps FastAPI's list of errors."""
+    if errors.is_api(request.url.path):
+        return await request_validation_exception_handler(request, error)
+    message = errors.validation_message(list(error.errors()), write=request.method not in READ_METHODS)
+    return _error(request, 422, message)
+
+
+async def _server_error(request: Request, error: Exception) -> Response:
+    # Starlette logs the exception and raises it again after this answer is sent.
+    return _error(request, 500, errors.SERVER_ERROR)
+
+
+def _error(request: Request, status_code: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    return errors.error_answer(request.url.path, request.headers, status_code, message, headers)
 
 
 __all__ = ["NavItem", "create_app"]

@@ -5,12 +5,13 @@ JSON API) or a `csrf_token` form field (plain forms). The body is buffered to re
 to the application unchanged.
 """
 
-import json
 from collections.abc import Iterable
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tiemchung.web.errors import error_answer
 from tiemchung.web.security import csrf_tokens_match
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -42,7 +43,7 @@ class CSRFMiddleware:
         if csrf_tokens_match(expected, await _form_token(scope, messages)):
             await self.app(scope, _replay(messages), send)
             return
-        await _refuse(scope, send)
+        await _refuse(scope, _replay(messages), send)
 
 
 async def _read_body(receive: Receive) -> list[Message]:
@@ -77,9 +78,7 @@ async def _form_token(scope: Scope, messages: list[Message]) -> str | None:
     return token if isinstance(token, str) else None
 
 
-async def _refuse(scope: Scope, send: Send) -> None:
-    wants_json = scope["path"].startswith("/api/")
-    body = json.dumps({"detail": REFUSED}, ensure_ascii=False) if wants_json else f"<p>{REFUSED}</p>"
-    content_type = "application/json" if wants_json else "text/html; charset=utf-8"
-    await send({"type": "http.response.start", "status": 403, "headers": [(b"content-type", content_type.encode())]})
-    await send({"type": "http.response.body", "body": body.encode("utf-8")})
+async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    # JSON under /api/, a message htmx shows in the page (the form stays for a reload), a small page otherwise.
+    refusal = error_answer(scope["path"], Headers(scope=scope), 403, REFUSED)
+    await refusal(scope, receive, send)

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from tiemchung.reference import DoseKind
 from tiemchung.registry.models import Role, User
-from tiemchung.web import access, charts
+from tiemchung.web import access, charts, errors
 from tiemchung.web.dashboard import unit_name
 from tiemchung.web.security import new_csrf_token
 from tiemchung.web.settings import Settings
@@ -27,6 +27,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["mask_id"] = access.mask_id_number
 templates.env.globals["Role"] = Role
+templates.env.globals["NO_ANSWER_WRITE"] = errors.NO_ANSWER_WRITE
+templates.env.globals["NO_ANSWER_READ"] = errors.NO_ANSWER_READ
 
 
 def vn_date(value: object) -> str:

@@ -1,0 +1,25 @@
+// Messages of htmx requests in the page's #error-area (base.html); the pages work without this file.
+// The server's error answers to htmx fill the area themselves (HX-Retarget, web/errors.py); this script only
+// empties it when a new request starts and says so when no answer came at all (server or network down).
+(function () {
+  "use strict";
+  function area() {
+    return document.getElementById("error-area");
+  }
+  document.addEventListener("htmx:beforeRequest", function () {
+    var shown = area();
+    if (shown) shown.replaceChildren();
+  });
+  function noAnswer(event) {
+    var shown = area();
+    if (!shown) return;
+    var verb = ((event.detail && event.detail.requestConfig && event.detail.requestConfig.verb) || "get").toLowerCase();
+    var message = document.createElement("div");
+    message.className = "flash flash-error";
+    message.textContent = verb === "get" ? shown.dataset.noAnswerRead : shown.dataset.noAnswerWrite;
+    shown.replaceChildren(message);
+    shown.scrollIntoView({ block: "start" });
+  }
+  document.addEventListener("htmx:sendError", noAnswer);
+  document.addEventListener("htmx:timeout", noAnswer);
+})();
