@@ -2,9 +2,11 @@
 
 htmx 2 does not swap 4xx/5xx answers by default: before `base.html` configured it, a boosted form answered 503
 (database down), a search answered 422 or a log-in answered 401 left the page as it was, as if nothing happened;
-so did a request that got no answer at all (`static/app.js` says so now).
+so did a request that got no answer at all (`static/app.js` says so now). Boosting has one more trap checked here:
+a boosted link to a file puts the file's bytes in the page instead of downloading it.
 """
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -67,6 +69,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         session.add(Facility(code="F1", name="Trạm Y tế Phúc Xá", province_code="01", ward_code=HOME_WARD[2]))
         session.flush()
         add_user(session, "coso", Role.FACILITY, HOME_WARD[0], facility_code="F1")
+        add_user(session, "soyte", Role.PROVINCE, HOME_WARD[0])
         subject_id = add_subject(session, "S-1", birth_date="1985-03-02", birth_year=1985).id
         session.commit()
     # No register service: dose entry queues the verification (the default verifier without a register URL).
@@ -174,3 +177,29 @@ def test_no_answer_at_all_is_said_too(
     page.get_by_role("link", name="Tra cứu đối tượng").click()
     alert(page).get_by_text(NO_ANSWER_READ).wait_for()
     assert not alert(page).get_by_text(NO_ANSWER_WRITE).is_visible()  # one message at a time
+
+
+def test_download_links_download_instead_of_showing_the_file_in_the_page(
+    served: Served,
+    page,  # type: ignore[no-untyped-def]
+) -> None:
+    log_in(page, served.base, "soyte")
+    page.goto(f"{served.base}/reports/units")
+    for link, suffix in (("Tải CSV", ".csv"), ("Tải Excel (.xlsx)", ".xlsx")):
+        with page.expect_download() as download:
+            page.get_by_role("link", name=link).click()
+        assert download.value.suggested_filename.endswith(suffix)
+        assert page.url == f"{served.base}/reports/units"
+
+
+def test_every_download_link_of_the_templates_is_left_unboosted() -> None:
+    """htmx boosts every link of the pages: a link to a file needs `hx-boost="false"` (the test above, for all)."""
+    templates = Path(__file__).parents[2] / "src" / "tiemchung" / "web" / "templates"
+    downloads = re.compile(r"<a [^>]*href=\"[^\"]*(\.xlsx|\.csv|\.pdf|/pdf|/imports/errors)[^\"]*\"[^>]*>")
+    found = [
+        (path.name, link)
+        for path in templates.rglob("*.html")
+        for link in (match.group(0) for match in downloads.finditer(path.read_text(encoding="utf-8")))
+    ]
+    assert len(found) >= 5, found  # reports' Excel and CSV, the import's error workbook (twice), the certificate PDF
+    assert [item for item in found if 'hx-boost="false"' not in item[1]] == []
