@@ -9,16 +9,18 @@ import html
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from cleaning_factories import add_user
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from web_world import World, build_world
 
+from tiemchung.registry.entry_keys import prune_entry_keys
 from tiemchung.registry.models import Dose, DoseEntryKey, Role, Subject, User
 from tiemchung.web.subjects_service import ENTERED_BEFORE
 from tiemchung.web.verifier import QueueOnlyVerifier, VerifyOutcome
@@ -117,6 +119,31 @@ def form_token(page: httpx.Response) -> str:
 
 def flashes(page: httpx.Response) -> list[str]:
     return [html.unescape(message) for message in re.findall(r'class="flash[^"]*"[^>]*>([^<]*)<', page.text)]
+
+
+def test_a_retry_with_a_pruned_key_is_a_new_entry(world: World) -> None:
+    """Keys are pruned after some days (`tiemchung db prune-entry-keys`, 30 by default): a request replayed with a
+    pruned key is a new entry, a second dose, as a request without a key would be. A key still kept replays."""
+    client, subject_id = world.client("facility"), world.ids["home"]["subject_id"]
+    first = enter(client, subject_id, KEY)
+    young = enter(client, subject_id, "young-key", {**DOSE, "lot_number": "L-2"})
+    assert (first.status_code, young.status_code) == (201, 201), young.text
+    factory = world.app.state.session_factory
+    with factory.begin() as session:
+        session.execute(
+            update(DoseEntryKey)
+            .where(DoseEntryKey.key == KEY)
+            .values(created_at=datetime.now(UTC) - timedelta(days=31))
+        )
+    assert prune_entry_keys(factory.kw["bind"], days=30).deleted == 1
+
+    again = enter(client, subject_id, KEY)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers, again.text
+    assert again.json()["dose"]["id"] != first.json()["dose"]["id"]
+    assert len(doses_of(world, subject_id)) == 3  # the first dose is still there: pruning never deletes a dose
+    # The key now belongs to the new dose; the young key still replays its own.
+    assert enter(client, subject_id, KEY).json()["dose"] == again.json()["dose"]
+    assert enter(client, subject_id, "young-key", {**DOSE, "lot_number": "L-2"}).status_code == 200
 
 
 def test_the_dose_form_sent_twice_stores_one_dose(world: World) -> None:

@@ -1,4 +1,5 @@
-"""Registry commands: `check`, `import`, and the `db` group (upgrade, revision, load-parquet, backup, restore).
+"""Registry commands: `check`, `import`, and the `db` group (upgrade, revision, load-parquet, backup, restore,
+prune-entry-keys).
 
 `db_app` is exported so that other packages can add their commands to the same group.
 """
@@ -11,7 +12,10 @@ import typer
 from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
 
 db_app = typer.Typer(
-    help="Cơ sở dữ liệu sổ tiêm chủng: nâng cấp lược đồ, tạo bản di trú, nạp dữ liệu lớn, sao lưu, khôi phục."
+    help=(
+        "Cơ sở dữ liệu sổ tiêm chủng: nâng cấp lược đồ, tạo bản di trú, nạp dữ liệu lớn, sao lưu, khôi phục, "
+        "xóa khóa chống nhập trùng cũ."
+    )
 )
 
 DatabaseOption = Annotated[
@@ -150,3 +154,27 @@ def restore_command(
     finally:
         engine.dispose()
     typer.echo(f"Đã khôi phục và kiểm tra {sum(check.rows for check in checks):,} dòng của {len(checks)} bảng.")
+
+
+@db_app.command(
+    "prune-entry-keys",
+    help=(
+        "Xóa các khóa chống nhập trùng (Idempotency-Key, mã của biểu mẫu nhập mũi tiêm) cũ hơn số ngày cho trước; "
+        "không xóa mũi tiêm nào. Gửi lại một yêu cầu với khóa đã xóa sẽ nhập một mũi mới. Chạy hằng ngày."
+    ),
+)
+def prune_entry_keys_command(
+    days: Annotated[int, typer.Option("--days", min=1, help="Xóa các khóa tạo cách đây hơn số ngày này.")] = 30,
+    database: DatabaseOption = DEFAULT_DATABASE_URL,
+) -> None:
+    from tiemchung.registry.db import make_engine
+    from tiemchung.registry.entry_keys import prune_entry_keys
+    from tiemchung.registry.report import print_pruned_keys, row_progress
+
+    engine = make_engine(database)
+    try:
+        with row_progress("Đang xóa khóa cũ") as progress:
+            result = prune_entry_keys(engine, days=days, progress=progress)
+    finally:
+        engine.dispose()
+    print_pruned_keys(result)

@@ -204,7 +204,7 @@ class DoseEntryKey(Base):
 
     A table of its own rather than columns on `doses`: the key belongs to a web request, not to the vaccination
     event; `doses` (tens of millions of rows, bulk-loaded, exported, watched by the summary's triggers) keeps its
-    layout, and keys can be pruned one day without touching a dose.
+    layout, and old keys are pruned without touching a dose (`tiemchung db prune-entry-keys`, `entry_keys.py`).
     """
 
     __tablename__ = "dose_entry_keys"
@@ -217,7 +217,8 @@ class DoseEntryKey(Base):
     # request is refused rather than answered with a dose the user did not ask for.
     request_sha256: Mapped[str] = mapped_column(String(64))
     dose_id: Mapped[int] = mapped_column(ForeignKey("doses.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Indexed (migration 0004) so that pruning finds the old keys without reading the whole table.
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
 
 class Finding(Base):

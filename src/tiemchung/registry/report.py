@@ -134,3 +134,14 @@ def print_bulk(report: Any) -> None:
         ("Dòng bị từ chối", report.rejected),
     ]
     console.print(_counts_table(f"Nạp Parquet ({report.seconds:.1f} giây)", counts))
+
+
+def print_pruned_keys(result: Any) -> None:
+    """`tiemchung db prune-entry-keys`: what went and what stays (an `entry_keys.PruneResult`)."""
+    cutoff = result.cutoff.strftime("%d/%m/%Y %H:%M UTC")
+    counts = [
+        (f"Khóa tạo trước {cutoff} đã xóa", result.deleted),
+        ("Khóa còn giữ", result.kept),
+        ("Số đợt xóa (mỗi đợt một giao dịch)", result.chunks),
+    ]
+    console.print(_counts_table("Khóa chống nhập trùng của các mũi tiêm (dose_entry_keys)", counts))
