@@ -28,7 +28,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "ward_code",
     "id_value",
     "old_id",
-    "blk_given_year",
+    "blk_given_date",
     "blk_name_ward",
     "blk_date_ward",
 )
@@ -40,8 +40,11 @@ COMPARED_COLUMNS: tuple[str, ...] = tuple(
 
 # Blocking keys, computed once per row as one column each: the same key serves Splink's batch
 # blocking and the online index look-ups. Never the surname alone (Nguyễn is 38% of people).
+# A key's pairs grow with the square of its block sizes, so each must stay small at national size:
+# given name + birth *year* (the key before this one) had blocks of up to 5,259 people in a 10M register
+# (sum of squares 1.9e10, 300x given name + birth date's) and filled 70 GB of disk at 10M people.
 BLOCKING_KEYS: dict[str, str] = {
-    "blk_given_year": "given_fold || '|' || CAST(birth_year AS VARCHAR)",
+    "blk_given_date": "given_fold || '|' || birth_date",
     "blk_name_ward": "name_fold || '|' || ward_code",
     "blk_date_ward": "birth_date || '|' || ward_code",
 }
@@ -174,8 +177,12 @@ def load_model(path: Path | None) -> dict[str, Any]:
 
 
 def regularised(model: dict[str, Any]) -> dict[str, Any]:
-    """The model with unseen u and vanishing m replaced by their bounds (see U_SAMPLE_PAIRS, M_FLOOR)."""
+    """The model with unseen u and vanishing m replaced by their bounds (see U_SAMPLE_PAIRS, M_FLOOR), and
+    this release's blocking rules (a model trained before a change of BLOCKING_KEYS keeps its weights)."""
     patched = json.loads(json.dumps(model))
+    patched["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": f'l."{key}" = r."{key}"', "sql_dialect": "duckdb"} for key in (*BLOCKING_KEYS, *ID_BLOCKS)
+    ]
     for comparison in patched["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):

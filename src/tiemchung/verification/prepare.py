@@ -29,7 +29,7 @@ from tiemchung.verification.model import BLOCKING_KEYS, COMPARED_COLUMNS, MODEL_
 from tiemchung.verification.results import SUBJECT_COLUMNS, SubjectQuery
 
 # Bump when the prepared register's layout changes: a prepared DuckDB file of another version is rebuilt.
-PREPARED_LAYOUT_VERSION = "2"
+PREPARED_LAYOUT_VERSION = "3"
 
 REGISTER_TEXT_COLUMNS = (
     "person_id",
@@ -140,7 +140,7 @@ class PreparedSubject:
             "ward_code": self.ward_code,
             "id_value": self.id_value if self.id_kind == "CCCD" else None,
             "old_id": self.id_value if self.id_kind == "CMND" else None,
-            "blk_given_year": _join(self.given_fold, self.birth_year if model_birth_date else None),
+            "blk_given_date": _join(self.given_fold, model_birth_date),
             "blk_name_ward": _join(self.name_fold, self.ward_code),
             "blk_date_ward": _join(model_birth_date, self.ward_code),
         }
