@@ -1,4 +1,5 @@
-"""Subjects are repaired chunk by chunk (bounded memory for national batches) with the same result as at once."""
+"""Subjects are repaired chunk by chunk (bounded memory for national batches), in one process or several, with the
+same result as at once."""
 
 from pathlib import Path
 
@@ -18,8 +19,10 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "records.parquet"
 
 
-def _prepared(records: Path, folder: Path, chunk: int) -> tuple[PreparedFiles, list[list[dict[str, object]]]]:
-    files = prepare_subject_files(duckdb.connect(), records, folder, chunk=chunk)
+def _prepared(
+    records: Path, folder: Path, chunk: int, workers: int = 1
+) -> tuple[PreparedFiles, list[list[dict[str, object]]]]:
+    files = prepare_subject_files(duckdb.connect(), records, folder, chunk=chunk, workers=workers)
     tables = [pq.read_table(path).to_pylist() for path in (files.subjects, files.model, files.disagreements)]
     return files, tables
 
@@ -29,6 +32,13 @@ def test_small_chunks_give_the_same_files_as_one_chunk(records: Path, tmp_path: 
     chunked, chunked_tables = _prepared(records, tmp_path / "chunked", chunk=37)
     assert chunked_tables == whole_tables
     assert (chunked.count, chunked.not_foreign) == (whole.count, whole.not_foreign)
+
+
+def test_worker_processes_give_the_same_files_in_the_same_order(records: Path, tmp_path: Path) -> None:
+    whole, whole_tables = _prepared(records, tmp_path / "whole", chunk=1_000_000)
+    parallel, parallel_tables = _prepared(records, tmp_path / "parallel", chunk=29, workers=3)
+    assert parallel_tables == whole_tables
+    assert (parallel.count, parallel.not_foreign) == (whole.count, whole.not_foreign)
 
 
 def test_every_subject_once_with_progress_per_chunk(records: Path, tmp_path: Path) -> None:

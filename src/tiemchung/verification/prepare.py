@@ -6,7 +6,11 @@ functions; subjects arrive in batches and are repaired with the identity package
 """
 
 import contextlib
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,10 +271,19 @@ class PreparedFiles:
 
 
 def prepare_subject_files(
-    connection: Any, path: Path, folder: Path, *, chunk: int = PREPARE_CHUNK, progress: Progress | None = None
+    connection: Any,
+    path: Path,
+    folder: Path,
+    *,
+    chunk: int = PREPARE_CHUNK,
+    workers: int = 0,
+    progress: Progress | None = None,
 ) -> PreparedFiles:
     """Read a subjects file or a section-2 records file, one subject per subject_id (first non-empty value),
-    repair each subject in Python, chunk by chunk, and write the three Parquet files of `PreparedFiles`."""
+    repair each subject in Python, chunk by chunk, and write the three Parquet files of `PreparedFiles`.
+
+    `workers` processes repair the chunks (0: one per core, 1: this process); the files are the same either way.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     files = [folder / "subjects.parquet", folder / "model_subjects.parquet", folder / "row_disagreements.parquet"]
     schemas = [_SUBJECT_SCHEMA, _MODEL_SCHEMA, _DISAGREEMENT_SCHEMA]
@@ -278,18 +291,64 @@ def prepare_subject_files(
     count = not_foreign = 0
     with contextlib.ExitStack() as stack:
         writers = [stack.enter_context(pq.ParquetWriter(f, schema)) for f, schema in zip(files, schemas, strict=True)]
-        for queries, disagreements in _grouped_chunks(connection, total, chunk):
-            prepared = [prepare_subject(query) for query in queries]
-            writers[0].write_table(subjects_table(prepared))
-            writers[1].write_table(model_table(prepared))
-            writers[2].write_table(_disagreement_table(disagreements))
-            count += len(prepared)
-            not_foreign += sum(not subject.is_foreign for subject in prepared)
+        for repaired in _repaired_chunks(_grouped_chunks(connection, total, chunk), _workers(workers, total, chunk)):
+            for writer, table in zip(writers, repaired.tables, strict=True):
+                writer.write_table(table)
+            count += repaired.count
+            not_foreign += repaired.not_foreign
             if progress is not None:
                 progress(count, total)
     connection.execute("DROP TABLE grouped_subjects")
     subjects_file, model_file, disagreements_file = files
     return PreparedFiles(subjects_file, model_file, disagreements_file, count, not_foreign)
+
+
+ChunkRows = tuple[list[str], list[tuple[Any, ...]]]  # column names, rows
+
+
+@dataclass(frozen=True)
+class RepairedChunk:
+    tables: tuple[pa.Table, pa.Table, pa.Table]  # subjects, model side, row disagreements
+    count: int
+    not_foreign: int
+
+
+def repair_chunk(names: list[str], rows: list[tuple[Any, ...]]) -> RepairedChunk:
+    """One chunk of grouped subjects (column names, rows) repaired into the three tables."""
+    checked = [name[2:] for name in names if name.startswith("n_")]
+    queries, disagreements = [], {}
+    for row in rows:
+        record = dict(zip(names, row, strict=True))
+        differing = tuple(column for column in checked if record.pop(f"n_{column}", 1) > 1)
+        if differing:
+            disagreements[str(record["subject_id"])] = differing
+        queries.append(_query_from(record))
+    prepared = [prepare_subject(query) for query in queries]
+    tables = (subjects_table(prepared), model_table(prepared), _disagreement_table(disagreements))
+    return RepairedChunk(tables, len(prepared), sum(not subject.is_foreign for subject in prepared))
+
+
+def _workers(requested: int, total: int, chunk: int) -> int:
+    chunks = -(-total // chunk)
+    return max(1, min(requested or os.cpu_count() or 1, chunks))
+
+
+def _repaired_chunks(chunks: Iterator[ChunkRows], workers: int) -> Iterator[RepairedChunk]:
+    """The chunks repaired, in file order. The repair is pure Python, so threads would share one core (the GIL):
+    processes do it, while this one reads the next chunk and writes the last. At most `workers + 1` chunks are
+    in flight, which bounds memory; at 10M people one process spent ~25 minutes here."""
+    if workers == 1:
+        yield from (repair_chunk(names, rows) for names, rows in chunks)
+        return
+    # spawn, not fork: the parent holds DuckDB's threads and locks, which a forked child would inherit mid-use.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending: deque[Future[RepairedChunk]] = deque()
+        for names, rows in chunks:
+            pending.append(pool.submit(repair_chunk, names, rows))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _group_subjects(connection: Any, path: Path) -> int:
@@ -307,26 +366,15 @@ def _group_subjects(connection: Any, path: Path) -> int:
     return int(total)
 
 
-def _grouped_chunks(
-    connection: Any, total: int, chunk: int
-) -> Iterator[tuple[list[SubjectQuery], dict[str, tuple[str, ...]]]]:
-    """(queries, disagreements) per `chunk` subjects, in file order; each chunk fetched whole before it is used."""
+def _grouped_chunks(connection: Any, total: int, chunk: int) -> Iterator[ChunkRows]:
+    """(column names, rows) per `chunk` subjects, in file order; each chunk fetched whole before it is used."""
     for start in range(0, total, chunk):
         cursor = connection.execute(
             "SELECT * EXCLUDE (ordinal, first_row) FROM grouped_subjects "
             "WHERE ordinal >= $start AND ordinal < $end ORDER BY ordinal",
             {"start": start, "end": start + chunk},
         )
-        names = [description[0] for description in cursor.description]
-        checked = [name[2:] for name in names if name.startswith("n_")]
-        queries, disagreements = [], {}
-        for row in cursor.fetchall():
-            record = dict(zip(names, row, strict=True))
-            differing = tuple(column for column in checked if record.pop(f"n_{column}", 1) > 1)
-            if differing:
-                disagreements[str(record["subject_id"])] = differing
-            queries.append(_query_from(record))
-        yield queries, disagreements
+        yield [description[0] for description in cursor.description], cursor.fetchall()
 
 
 def _disagreement_table(disagreements: dict[str, tuple[str, ...]]) -> pa.Table:
