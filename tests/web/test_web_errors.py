@@ -107,3 +107,15 @@ def test_htmx_reloading_a_page_missing_from_its_history_cache_gets_the_page(worl
     client = world.client("facility")
     restore = client.get("/no-such-page", headers={**HTMX, "HX-History-Restore-Request": "true"})
     assert restore.status_code == 404 and is_page(restore, NOT_FOUND)
+
+
+def test_the_search_gives_its_results_alone_only_to_its_own_swap(world: World) -> None:
+    """The back button after a search: htmx reloads a page missing from its history cache with HX-Request, and
+    a boosted link sends it too; both must get the whole page, or the page becomes the results table alone."""
+    client = world.client("facility")
+    search = {"q": "nguyen"}
+
+    assert "<html" not in client.get("/subjects", params=search, headers=HTMX).text
+    restored = client.get("/subjects", params=search, headers={**HTMX, "HX-History-Restore-Request": "true"})
+    boosted = client.get("/subjects", params=search, headers={**HTMX, "HX-Boosted": "true"})
+    assert "<html" in restored.text and "<html" in boosted.text

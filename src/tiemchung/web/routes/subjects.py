@@ -19,6 +19,7 @@ from tiemchung.verification.results import Category, Reason
 from tiemchung.web import subjects_service as service
 from tiemchung.web.access import PERSON_READERS
 from tiemchung.web.deps import RowId, flash, get_session, render, require_roles
+from tiemchung.web.errors import is_htmx
 from tiemchung.web.nav import NavItem
 
 router = APIRouter(include_in_schema=False)
@@ -59,7 +60,10 @@ def search_page(
 ) -> Response:
     result = service.search(session, user, q, birth_year) if q else None
     session.commit()
-    template = "subjects/results.html" if request.headers.get("hx-request") else "subjects/search.html"
+    # Only the search form's own swap gets the results alone; a boosted link, a reload and htmx's reload of a page
+    # missing from its history cache (the back button) get the whole page.
+    swap = is_htmx(request.headers) and request.headers.get("hx-boosted") != "true"
+    template = "subjects/results.html" if swap else "subjects/search.html"
     return render(request, template, {"q": q, "birth_year": birth_year or "", "result": result})
 
 
