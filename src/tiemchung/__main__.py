@@ -1,3 +1,5 @@
 from tiemchung.cli import main
 
-main()
+# Guarded: worker processes (spawned by the verification's subject repair) import the main module again.
+if __name__ == "__main__":
+    main()
