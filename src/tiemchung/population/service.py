@@ -38,14 +38,13 @@ from tiemchung.population.keys import Caller, KeyStore
 from tiemchung.population.ledger import DEFAULT_IDEMPOTENCY_RETENTION, Clock, Ledger, LogEntry, utc_now
 from tiemchung.population.ratelimit import RateLimiter
 from tiemchung.population.verifier import Verifier, open_register
-from tiemchung.verification.results import SubjectQuery
+from tiemchung.verification.results import SubjectQuery, valid_idempotency_key
 
 log = logging.getLogger(__name__)
 
 API_TITLE = "Dịch vụ xác minh CSDL quốc gia về dân cư (register service)"
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -249,7 +248,7 @@ async def _request_id(response: Response, x_request_id: Annotated[str | None, He
 
 
 async def _idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str | None:
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+    if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
         raise HTTPException(422, "Idempotency-Key không hợp lệ (1–64 ký tự chữ, số, . _ : -).")
     return idempotency_key
 

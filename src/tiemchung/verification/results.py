@@ -4,9 +4,18 @@ The register side writes `VerificationResult` rows; the health side reads them b
 is what the health side sends for one subject, exactly as typed (repair happens in the engine).
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
+
+# The Idempotency-Key both sides accept (the register service's requests, the registry's dose entries), so that one
+# client can use one kind of key for both: a UUID, a ULID, a counter with a prefix...
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def valid_idempotency_key(value: str) -> bool:
+    return IDEMPOTENCY_KEY_PATTERN.fullmatch(value) is not None
 
 
 class Category(StrEnum):

@@ -10,7 +10,6 @@ lost answer, when nobody knows whether the first one was committed) gets the dos
 
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -90,9 +89,6 @@ class DoseEntry:
     lot_number: str = ""
 
 
-# The register service's rule for its own Idempotency-Key (tiemchung.population.service), so one client library
-# can use one kind of key for both: a UUID, a ULID, a counter with a prefix...
-ENTRY_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 ENTRY_KEY_MALFORMED = (
     "Idempotency-Key không hợp lệ: cần 1–64 ký tự, chỉ gồm chữ cái không dấu, chữ số và các dấu . _ : - "
     "(ví dụ một UUID). Chưa có gì được lưu."
@@ -124,10 +120,6 @@ class EntryKey:
         """The key of `request` sent to `action` (the endpoint: a key is bound to one kind of entry as well)."""
         text = json.dumps({"action": action, **request}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return cls(value, hashlib.sha256(text.encode()).hexdigest())
-
-
-def valid_entry_key(value: str) -> bool:
-    return ENTRY_KEY_PATTERN.fullmatch(value) is not None
 
 
 def entered_before(session: Session, user: User, key: EntryKey | None) -> Dose | None:

@@ -15,7 +15,7 @@ from tiemchung.cleaning import signing, workflow
 from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.cleaning.models import CleaningLine, CleaningWorklist
 from tiemchung.registry.models import Role, Subject, User
-from tiemchung.verification.results import Category
+from tiemchung.verification.results import Category, valid_idempotency_key
 from tiemchung.web import dashboard
 from tiemchung.web import subjects_service as service
 from tiemchung.web.access import COMMUNE_ROLES, PERSON_READERS, SUPERVISOR_ROLES, mask_id_number
@@ -144,7 +144,7 @@ def enter_dose(
 
     Với header `Idempotency-Key`, gửi lại là an toàn: lần gửi lại trả về mũi tiêm đã lưu (200), không nhập lần hai.
     """
-    if idempotency_key is not None and not service.valid_entry_key(idempotency_key):
+    if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
         raise HTTPException(status_code=422, detail=service.ENTRY_KEY_MALFORMED)
     key = None
     if idempotency_key is not None:
@@ -162,8 +162,8 @@ def enter_dose(
     if outcome.replayed:  # a retry: the dose is already stored, verified when it was entered
         category, message = subject.verification_category, outcome.message
         if category:
-            labels = {item.value: item.label_vi for item in Category}
-            message += f" Kết quả xác minh hiện tại: {labels.get(category, category)}."
+            label = Category(category).label_vi if category in Category else category
+            message += f" Kết quả xác minh hiện tại: {label}."
         answer = DoseEntered(
             dose=DoseOut.model_validate(outcome.dose, from_attributes=True),
             verification_category=category,

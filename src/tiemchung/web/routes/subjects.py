@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.registry.models import Dose, Role, User
-from tiemchung.verification.results import Category, Reason
+from tiemchung.verification.results import Category, Reason, valid_idempotency_key
 from tiemchung.web import subjects_service as service
 from tiemchung.web.access import PERSON_READERS
 from tiemchung.web.deps import RowId, flash, get_session, render, require_roles
@@ -96,7 +96,7 @@ def add_dose(
     session: Session = Depends(get_session),
 ) -> Response:
     back = RedirectResponse(f"/subjects/{subject_id}", status_code=303)
-    if idempotency_key and not service.valid_entry_key(idempotency_key):
+    if idempotency_key and not valid_idempotency_key(idempotency_key):
         flash(request, FORM_KEY_MALFORMED, "error")
         return back
     entry = service.DoseEntry(vaccine, vaccination_date, dose_kind, lot_number)
@@ -156,7 +156,7 @@ def new_subject_with_dose(
         flash(request, service.ENTERED_BEFORE, "success")
         return RedirectResponse(f"/doses/new?subject={subject_id}", status_code=303)
 
-    if idempotency_key and not service.valid_entry_key(idempotency_key):
+    if idempotency_key and not valid_idempotency_key(idempotency_key):
         return refused(FORM_KEY_MALFORMED, 422)
     entry = service.DoseEntry(vaccine, vaccination_date, dose_kind, lot_number)
     fields = {"full_name": full_name, "birth_date": birth_date, "sex": sex, "id_number": id_number, "phone": phone,
