@@ -100,11 +100,17 @@ def fresh_registry(server_url: str) -> Iterator[Engine]:
         admin.dispose()
 
 
+def timed_runs(label: str, size: dict[str, Any], source: Source, runs: int, doses: int | None) -> Appendix1Report:
+    """Appendix 1 from `source`, timed `runs` times; each run's national o must be `doses` (None: not checked)."""
+    for run in range(runs):
+        report = timed(f"{label} (run {run + 1})", size, lambda: appendix1(source))
+        assert doses is None or report.total().entered == doses, (report.total().entered, doses)
+    return report
+
+
 def run_duckdb(laid_out: Path, size: dict[str, Any], threads: int, runs: int) -> None:
     source = ParquetSource.from_backup(laid_out, threads=threads)
-    for run in range(runs):
-        report = timed(f"duckdb: appendix 1 (run {run + 1})", size, lambda: appendix1(source))
-        assert report.total().entered == size["doses"], (report.total().entered, size["doses"])
+    timed_runs("duckdb: appendix 1", size, source, runs, size["doses"])
     source.close()
 
 
@@ -137,13 +143,7 @@ def run_postgres(server_url: str, records: Path, laid_out: Path, doses: int, run
         with engine.begin() as connection:
             connection.execute(text("analyze"))
         size["summary_rows"] = _summary_rows(engine)
-        for run in range(runs):
-            report = timed(
-                f"postgresql: appendix 1 from the summary (run {run + 1})",
-                size,
-                lambda: appendix1(RegistrySource(engine)),
-            )
-            assert report.total().entered == loaded, (report.total().entered, loaded)
+        report = timed_runs("postgresql: appendix 1 from the summary", size, RegistrySource(engine), runs, loaded)
         counted = RegistrySource(engine)
         counted.summarised = False
         old_way = timed("postgresql: appendix 1 counted from every dose", size, lambda: appendix1(counted))
@@ -196,22 +196,12 @@ def run_national(server_url: str, laid_out: Path, copies: int, threads: int, run
     with fresh_registry(server_url) as engine:
         _write_summary(engine, rows)
         size["summary_rows"] = _summary_rows(engine)
-        for run in range(runs):
-            report = timed(
-                f"postgresql: national appendix 1 from the summary (run {run + 1})",
-                size,
-                lambda: appendix1(RegistrySource(engine)),
-            )
-            assert report.total().entered == doses, (report.total().entered, doses)
+        summary_source = RegistrySource(engine)
+        timed_runs("postgresql: national appendix 1 from the summary", size, summary_source, runs, doses)
         if full_grid:
             _fill_grid(engine)
             grid = {"summary_rows": _summary_rows(engine), "construction": "every province, age, dose and day"}
-            for run in range(runs):
-                timed(
-                    f"postgresql: appendix 1 over a full summary (run {run + 1})",
-                    grid,
-                    lambda: appendix1(RegistrySource(engine)),
-                )
+            timed_runs("postgresql: appendix 1 over a full summary", grid, summary_source, runs, None)
 
 
 def _write_summary(engine: Engine, rows: list[tuple[Any, ...]]) -> None:
