@@ -38,14 +38,6 @@ SCREENSHOTS = (
     if os.environ.get("TIEMCHUNG_UPDATE_SCREENSHOTS")
     else Path(tempfile.gettempdir()) / "tiemchung-screenshots"
 )
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -101,16 +93,6 @@ def register_client(root: Path) -> Iterator[RegisterClient]:
     with TestClient(create_register_app(config), base_url="http://register") as service:
         key = KeyStore(config.keys).add("browser-test", rate_per_second=1000, burst=1000)
         yield RegisterClient("http://register", key, http=service, backoff=Backoff(0, 1, 0))
-
-
-@pytest.fixture
-def browser_page(chromium_path: str) -> Iterator[object]:
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="vi-VN")
-        yield page
-        browser.close()
 
 
 def log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]

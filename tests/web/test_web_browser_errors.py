@@ -18,7 +18,7 @@ from cleaning_factories import HOME_WARD, PASSWORD, add_subject, add_user
 from fastapi import FastAPI
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
-from test_web_browser import CHROMIUM_ARGS, free_port, log_in
+from test_web_browser import free_port, log_in
 
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.models import Dose, Facility, Role
@@ -83,14 +83,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 
 @pytest.fixture
-def page(chromium_path: str) -> Iterator[object]:
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="vi-VN")
-        page.set_default_timeout(SHOWN_WITHIN_MS)
-        yield page
-        browser.close()
+def page(browser_page):  # type: ignore[no-untyped-def]
+    browser_page.set_default_timeout(SHOWN_WITHIN_MS)
+    return browser_page
 
 
 def alert(page):  # type: ignore[no-untyped-def]
