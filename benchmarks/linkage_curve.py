@@ -5,10 +5,10 @@
 `D` holds a synthetic country or batch (`register.parquet`, `records.parquet`, `truth_subjects.parquet`, as
 `bench_verification.py` writes them); `W` is the engine's workdir (its prepared register and trained model are
 reused, or made). The batch is verified once as the engine does (which leaves its subjects loaded), then the same
-subjects are scored again down to probability 0.5 and every threshold × rule is scored against the truth:
+subjects are scored again (down to weight -15) and every threshold × margin × rule is scored against the truth:
 
-* `best`: a subject's unique best candidate above the threshold, ties unmatched (`sql.best_of_subject_sql`, the
-  engine's rule);
+* `best`: a subject's best candidate above the threshold, when it beats the runner-up by more than the margin
+  (bits of match weight; 0: ties unmatched) (`sql.best_of_subject_sql`, the engine's rule);
 * `1:1`: the unique best of its subject *and* of its register person (`sql.one_to_one_sql`, the rule before).
 
 For no-ID subjects: precision of the persons found, recall of the persons the truth expects (`NO_ID_VERIFIED`)
@@ -25,8 +25,11 @@ from pathlib import Path
 from tiemchung.verification import sql
 from tiemchung.verification.engine import RegisterIndex
 
-THRESHOLDS = (0.5, 0.9, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999)
+THRESHOLDS = (0.2, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
+MARGINS = (0.0, 3.0, 5.0, 8.0)
+# (rule name, SQL of the decision at a threshold and margin)
 RULES = {"best": sql.best_of_subject_sql, "1:1": sql.one_to_one_sql}
+LOWEST_WEIGHT = -15.0  # pairs scored down to here: every runner-up within the largest margin of any threshold
 
 SCORE_SQL = """
 WITH answered AS (
@@ -53,7 +56,7 @@ def _ratio(part: int, whole: int) -> float:
 
 
 def curve(index: RegisterIndex, truth: Path) -> list[dict[str, object]]:
-    """Score the loaded batch's subjects again down to 0.5 and evaluate every threshold and rule."""
+    """Score the loaded batch's subjects again and evaluate every threshold, margin and rule."""
     from splink import DuckDBAPI, Linker
 
     connection = index._connection
@@ -64,22 +67,24 @@ def curve(index: RegisterIndex, truth: Path) -> list[dict[str, object]]:
         input_table_aliases=["a_subjects", "b_register"],
         set_up_basic_logging=False,
     )
-    predictions = linker.inference.predict(threshold_match_probability=min(THRESHOLDS))
+    predictions = linker.inference.predict(threshold_match_weight=LOWEST_WEIGHT)
     connection.execute(
         f"""CREATE OR REPLACE TEMP TABLE pairs AS
         SELECT unique_id_l AS subject_id, unique_id_r AS person_id, match_weight, match_probability
         FROM {predictions.physical_name}"""
     )
     rows = []
+    decisions = [(rule, margin) for margin in MARGINS for rule in RULES if rule == "best" or margin == 0]
     for threshold in THRESHOLDS:
-        for rule, template in RULES.items():
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE chosen AS {template(threshold)}")
+        for rule, margin in decisions:
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE chosen AS {RULES[rule](threshold, margin)}")
             relation = connection.execute(SCORE_SQL, {"truth": str(truth)})
             counts = dict(zip([d[0] for d in relation.description], relation.fetchone() or (), strict=True))
             rows.append(
                 {
                     "threshold": threshold,
                     "rule": rule,
+                    "margin": margin,
                     "no_id_found": counts["no_id_found"],
                     "no_id_precision": _ratio(counts["no_id_right"], counts["no_id_found"]),
                     "no_id_recall_expected": _ratio(counts["expected_right"], counts["expected"]),

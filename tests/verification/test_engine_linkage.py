@@ -28,8 +28,8 @@ REGISTER_COLUMNS = (
 HOME = ("36", "356", "13684")
 REGISTER = [
     ("036201000006", "", "Đỗ Minh Khoa", "2001-09-09", "M", *HOME, "Thôn 2"),
-    # Same name, another birth date, in the province the first one moved to: never him.
-    ("079179000010", "", "Đỗ Minh Khoa", "1979-02-02", "M", "79", "760", "26734", "Tổ 5"),
+    # Same name, born 22 years before, in the district the first one moved to: not him.
+    ("079179000010", "", "Đỗ Minh Khoa", "1979-02-02", "M", "79", "760", "26740", "Tổ 5"),
     ("079188000011", "", "Lê Thị Hồng Nhung", "1988-06-30", "F", "79", "760", "26734", "Tổ 7"),
     # Twins: same family, birth date, ward and address.
     ("001095000012", "", "Phan Văn Minh", "1995-03-08", "M", "01", "001", "00001", "12 Tổ 3"),

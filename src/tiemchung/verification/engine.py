@@ -31,12 +31,14 @@ from tiemchung.verification.model import (
     BLOCKING_KEYS,
     COMPARED_COLUMNS,
     ID_BLOCKS,
+    MATCH_MARGIN,
     MATCH_THRESHOLD,
     MODEL_COLUMNS,
     build_settings,
     load_model,
     probability_from_weight,
     regularised,
+    runner_up_floor,
     train,
 )
 from tiemchung.verification.prepare import (
@@ -202,8 +204,8 @@ class RegisterIndex:
         scored = self._current_scorer().best_two(row, [(pid, unpack(packed)) for pid, packed in candidates.items()])
         best_id, best_weight = scored[0]
         weight = round(best_weight, 6)
-        if len(scored) > 1 and round(scored[1][1], 6) == weight:
-            return None
+        if len(scored) > 1 and not weight - round(scored[1][1], 6) > MATCH_MARGIN:
+            return None  # a tie or a close runner-up: two plausible people
         probability = probability_from_weight(weight)
         # Rounded as the batch writes it (six decimals), so both channels give the same answer.
         return (best_id, round(probability, 6)) if probability >= MATCH_THRESHOLD else None
@@ -316,7 +318,7 @@ class RegisterIndex:
             input_table_aliases=["a_subjects", "b_register"],
             set_up_basic_logging=False,
         )
-        predictions = linker.inference.predict(threshold_match_probability=MATCH_THRESHOLD)
+        predictions = linker.inference.predict(threshold_match_weight=runner_up_floor())
         self._connection.execute(
             f"""CREATE OR REPLACE TEMP TABLE pairs AS
             SELECT unique_id_l AS subject_id, unique_id_r AS person_id, match_weight, match_probability

@@ -64,7 +64,22 @@ ID_BLOCKS: dict[str, str] = {"id_value": "person_id", "old_id": "old_id"}
 
 # Chosen on the precision-recall curve (benchmarks/linkage_curve.py, docs/benchmarks.md): a false match puts a
 # dose and a certificate on the wrong citizen, so the highest recall at a precision of at least 99.9 %.
-MATCH_THRESHOLD = 0.9
+MATCH_THRESHOLD = 0.8
+# The best candidate must beat the runner-up by more than this many bits of match weight (a Bayes factor of
+# 2**MATCH_MARGIN): two people agreeing on name, birth date and sex who differ only by where they live, or a
+# typed date that happens to be a namesake's exact birth date, are two plausible people, and the answer is
+# "unverifiable", not the slightly better one. 0 would only leave exact ties unmatched.
+MATCH_MARGIN = 5.0
+
+
+def weight_from_probability(probability: float) -> float:
+    return math.log2(probability / (1 - probability))
+
+
+def runner_up_floor() -> float:
+    """The lowest match weight a pair must have to matter to a decision: the threshold's, less the margin."""
+    return weight_from_probability(MATCH_THRESHOLD) - MATCH_MARGIN
+
 
 DEFAULT_MODEL_RESOURCE = "default_model.json"
 
@@ -126,6 +141,8 @@ def build_settings() -> Any:
             ),
             cll.LevenshteinLevel("birth_date", 1),
             cll.ExactMatchLevel("birth_year").configure(label_for_charts="same year"),
+            # Typing slips stay within a few years; a namesake born decades apart is another person.
+            cll.CustomLevel('abs("birth_year_l" - "birth_year_r") <= 3', label_for_charts="at most 3 years apart"),
             cll.ElseLevel(),
         ],
     )

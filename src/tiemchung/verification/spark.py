@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tiemchung.verification import sql
-from tiemchung.verification.model import MATCH_THRESHOLD, MODEL_COLUMNS, for_dialect, load_model
+from tiemchung.verification.model import MODEL_COLUMNS, for_dialect, load_model, runner_up_floor
 from tiemchung.verification.prepare import prepare_subject_files, register_select_sql, source_sql
 from tiemchung.verification.results import RESULT_COLUMNS, format_probability
 
@@ -95,7 +95,7 @@ def _match(spark: Any, model: dict[str, Any]) -> None:
         input_table_aliases=["a_subjects", "b_register"],
         set_up_basic_logging=False,
     )
-    predictions = linker.inference.predict(threshold_match_probability=MATCH_THRESHOLD)
+    predictions = linker.inference.predict(threshold_match_weight=runner_up_floor())
     predictions.as_spark_dataframe().createOrReplaceTempView("predictions")
     spark.sql(
         """SELECT unique_id_l AS subject_id, unique_id_r AS person_id, match_weight, match_probability

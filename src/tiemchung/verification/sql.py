@@ -4,7 +4,7 @@ The same text runs on DuckDB and, transpiled by sqlglot, on Spark SQL; the onlin
 same agreement expressions with one subject bound as parameters.
 """
 
-from tiemchung.verification.model import MATCH_THRESHOLD, MODEL_COLUMNS
+from tiemchung.verification.model import MATCH_MARGIN, MATCH_THRESHOLD, MODEL_COLUMNS
 
 EXACT_KINDS = ("CCCD", "CMND")
 
@@ -93,44 +93,46 @@ WHERE e.category IN ('NO_ID_UNVERIFIABLE', 'MISMATCH')
 """
 
 
-# The decision over scored pairs above the threshold: a pair survives when it is the unique best of its
-# subject; ties stay unmatched. Weights are rounded so that DuckDB and Spark floating-point sums decide
-# identically. Not 1:1: a person entered twice (a second facility opened a new subject for the later doses,
-# 1.2 % of subjects in the synthetic country) is rightly found by both subjects, and requiring each person's
-# unique best dropped both (benchmarks/linkage_curve.py: recall 99.3 % against 99.9 % at equal precision).
-def best_of_subject_sql(threshold: float) -> str:
+# The decision over scored pairs: a subject's best pair is kept when its probability reaches the threshold and
+# it beats the subject's runner-up by more than `margin` bits (a tie or a close second leaves the subject
+# unmatched). `pairs` must hold every pair within `margin` of the threshold's weight (model.runner_up_floor).
+# Weights are rounded so that DuckDB and Spark floating-point sums decide identically. Not 1:1: a person
+# entered twice (a second facility opened a new subject for the later doses, 1.2 % of subjects in the synthetic
+# country) is rightly found by both subjects, and requiring each person's unique best dropped both
+# (benchmarks/linkage_curve.py).
+def best_of_subject_sql(threshold: float, margin: float) -> str:
     return f"""
-WITH kept AS (
-    SELECT subject_id, person_id, round(match_weight, 6) AS weight, match_probability
-    FROM pairs WHERE match_probability >= {threshold}
+WITH scored AS (
+    SELECT subject_id, person_id, round(match_weight, 6) AS weight, match_probability FROM pairs
 ),
 ranked AS (
     SELECT *,
-        max(weight) OVER (PARTITION BY subject_id) AS best_of_subject,
-        count(*) OVER (PARTITION BY subject_id, weight) AS ties_of_subject
-    FROM kept
+        row_number() OVER (PARTITION BY subject_id ORDER BY weight DESC, person_id) AS rank_in_subject,
+        lead(weight) OVER (PARTITION BY subject_id ORDER BY weight DESC, person_id) AS runner_up
+    FROM scored
 )
 SELECT subject_id, person_id, match_probability, weight AS match_weight
 FROM ranked
-WHERE weight = best_of_subject AND ties_of_subject = 1
+WHERE rank_in_subject = 1 AND match_probability >= {threshold}
+  AND (runner_up IS NULL OR weight - runner_up > {margin})
 """
 
 
-# The 1:1 rule (the unique best of its subject *and* of its register person), measured beside the rule in use.
-def one_to_one_sql(threshold: float) -> str:
+# The 1:1 rule (also the unique best of its register person), measured beside the rule in use.
+def one_to_one_sql(threshold: float, margin: float) -> str:
     return f"""
 WITH ranked AS (
     SELECT *,
         max(match_weight) OVER (PARTITION BY person_id) AS best_of_person,
         count(*) OVER (PARTITION BY person_id, match_weight) AS ties_of_person
-    FROM ({best_of_subject_sql(threshold)})
+    FROM ({best_of_subject_sql(threshold, margin)})
 )
 SELECT subject_id, person_id, match_probability, match_weight
 FROM ranked WHERE match_weight = best_of_person AND ties_of_person = 1
 """
 
 
-MATCHES_SQL = best_of_subject_sql(MATCH_THRESHOLD)
+MATCHES_SQL = best_of_subject_sql(MATCH_THRESHOLD, MATCH_MARGIN)
 
 # Final section-3 rows from the exact classes and the probabilistic matches.
 RESULTS_SQL = """
