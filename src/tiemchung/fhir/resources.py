@@ -9,6 +9,7 @@ tests validate every line an export writes). See docs/fhir.md.
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -22,6 +23,7 @@ from tiemchung.fhir import systems
 from tiemchung.identity.ids import IdKind
 from tiemchung.identity.names import split_name
 from tiemchung.reference import DoseKind, countries, dcc_dose_numbers, vaccine_by_name
+from tiemchung.reference.vaccines import Vaccine
 from tiemchung.registry.models import Dose, Facility, Subject
 from tiemchung.verification.results import Category
 
@@ -61,7 +63,7 @@ def immunization(dose: Dose) -> Resource:
     """A dose as an Immunization: vaccine (CVX and EU DCC product), lot, date, dose number and series (the EU DCC
     numbers of the certificate's "n/m"), the facility as performer; a dose found to duplicate another is
     `entered-in-error`."""
-    vaccine = vaccine_by_name(dose.vaccine)
+    vaccine = _vaccine(dose.vaccine)
     kind = DoseKind(dose.dose_kind) if dose.dose_kind in DoseKind else None
     resource: Resource = {
         "resourceType": "Immunization",
@@ -88,6 +90,11 @@ def immunization(dose: Dose) -> Resource:
             }
         ]
     return resource
+
+
+@cache  # the registry holds a handful of spellings of eight vaccines
+def _vaccine(name: str) -> Vaccine | None:
+    return vaccine_by_name(name)
 
 
 def organization(facility: Facility) -> Resource:
@@ -207,10 +214,11 @@ def _verification(subject: Subject) -> Resource:
 def _address(subject: Subject) -> Resource | None:
     address = _unit_address(subject.province_code, subject.district_code, subject.ward_code, use="home")
     if address is not None and subject.address:
-        address["line"] = [subject.address]
+        return {**address, "line": [subject.address]}
     return address
 
 
+@cache  # a few thousand communes for millions of people: each address is built once (callers never change it)
 def _unit_address(
     province_code: str | None, district_code: str | None, ward_code: str | None, *, use: str
 ) -> Resource | None:
