@@ -1,7 +1,8 @@
 """Benchmark: the FHIR Bulk Data export (`write_export`) over a registry of N generated people.
 
-Generates a synthetic country (`tiemchung.synth`), bulk-loads its records (and registers the facilities that gave them, as the demo does) into a fresh SQLite registry (or the
-PostgreSQL database given by --postgres, which must be empty), then times the export of every Patient,
+Generates a synthetic country (`tiemchung.synth`), bulk-loads its records into a fresh SQLite registry (or the
+PostgreSQL database given by --postgres, which must be empty) and registers the facilities that gave the doses, as
+the demo does; then times the export of every Patient,
 Immunization and Organization to NDJSON: resources per second per type, the files' sizes, and the process's peak
 memory (ru_maxrss). Validates a sample of the written lines with fhir.resources (validation is not part of the
 export's timing: the export writes unvalidated dictionaries, the tests validate every line).
