@@ -53,7 +53,7 @@ def test_ministry_sees_every_report_and_download(clients: dict[str, TestClient])
         assert workbook.headers["content-type"].startswith("application/vnd.openxmlformats"), page
         load_workbook(BytesIO(workbook.content))
     csv = client.get("/reports/appendix1.csv?as_of=2023-01-31").text.splitlines()
-    assert csv[0].startswith("tt,province_code,province_name,c_18+_1")
+    assert csv[0].startswith("\ufeffTT,Mã tỉnh,Tỉnh/TP,c. Mũi 1")  # for Excel: a BOM, Vietnamese headings
     assert len(csv) == 1 + 64 + 1  # 63 provinces, the unknown-province row, the total
     assert csv[-1].split(",")[-4] == "12"  # o of the national line
 
