@@ -31,6 +31,7 @@ from tiemchung.reconciliation.queries import (
     summary_covers,
 )
 from tiemchung.reconciliation.sources import Source
+from tiemchung.reconciliation.text import day
 from tiemchung.reference import AgeGroup, DoseKind, provinces, vaccine_by_name
 from tiemchung.registry import audit
 from tiemchung.registry.models import Dose, Finding
@@ -176,7 +177,7 @@ def dose_problems(
 ) -> list[DoseProblem]:
     """Doses before birth and doses sooner than the schedule allows (at most `limit` of each kind)."""
     found = [
-        DoseProblem(int(dose_id), key, f"Ngày tiêm {when} trước ngày sinh {birth}.")
+        DoseProblem(int(dose_id), key, f"Ngày tiêm {day(when)} trước ngày sinh {day(birth)}.")
         for dose_id, key, birth, when in source.rows(doses_before_birth(area, limit, since, until))
     ]
     for earlier_kind, later_kind, minimum in MINIMUM_INTERVALS:
@@ -186,7 +187,8 @@ def dose_problems(
                 DoseProblem(
                     int(dose_id),
                     key,
-                    f"{later_kind.label_vi} ngày {later_day} chỉ cách {earlier_kind.label_vi} ngày {earlier_day} "
+                    f"{later_kind.label_vi} ngày {day(later_day)} chỉ cách {earlier_kind.label_vi} ngày "
+                    f"{day(earlier_day)} "
                     f"{int(days)} ngày (tối thiểu {minimum + GRACE_DAYS} ngày theo lịch tiêm).",
                 )
             )

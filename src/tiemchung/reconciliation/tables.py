@@ -34,7 +34,7 @@ class Table:
         buffer = StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([neutralise(label) for label in self.labels])
-        writer.writerows([neutralise("" if value is None else value) for value in row] for row in self.rows)
+        writer.writerows([_csv_value(value) for value in row] for row in self.rows)
         return buffer.getvalue()
 
     def records(self) -> list[dict[str, Any]]:
@@ -43,6 +43,14 @@ class Table:
 
     def is_total(self, index: int) -> bool:
         return index >= len(self.rows) - self.totals
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 4)
+    return neutralise(value)
 
 
 def _table(
