@@ -485,3 +485,16 @@ def latest_answer_day(area: Area | None = None) -> Statement:
         .select_from(VerificationRecord.__table__.join(Subject.__table__, Subject.id == VerificationRecord.subject_id))
         .where(*subject_in_area(area))
     )
+
+
+def verification_by_unit(area: Area) -> Statement:
+    """Subjects living in `area` by (the unit one level below, verification category): rows of (unit code,
+    category, subjects); the dashboard's drill-down below a province."""
+    level = {"national": "province", "province": "district"}.get(area.level, "ward")
+    unit = getattr(Subject, f"{level}_code")
+    inner = (
+        select(unit.label("unit"), Subject.verification_category.label("category"))
+        .where(*subject_in_area(area))
+        .subquery("subject_units")
+    )
+    return select(inner.c.unit, inner.c.category, func.count()).group_by(inner.c.unit, inner.c.category)

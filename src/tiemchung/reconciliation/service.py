@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tiemchung.reconciliation.appendix1 import Appendix1Report, StatedNational, build_appendix1
 from tiemchung.reconciliation.area import Area
-from tiemchung.reconciliation.dashboard import ProgressPoint
+from tiemchung.reconciliation.dashboard import MonthPoint, ProgressPoint, UnitRate
 from tiemchung.reconciliation.quality import (
     DoseProblem,
     DropOut,
@@ -17,7 +17,15 @@ from tiemchung.reconciliation.quality import (
     monthly_outliers,
     province_outliers,
 )
-from tiemchung.reconciliation.queries import answers_by_day, latest_answer_day, latest_dose_day, summary_covers
+from tiemchung.reconciliation.queries import (
+    answers_by_day,
+    latest_answer_day,
+    latest_dose_day,
+    monthly_doses,
+    summarised_monthly_doses,
+    summary_covers,
+    verification_by_unit,
+)
 from tiemchung.reconciliation.reported import ReportedFigures, latest_as_of, load_reported
 from tiemchung.reconciliation.sources import Source
 from tiemchung.reconciliation.unit_report import (
@@ -165,3 +173,34 @@ def cleaning_progress(context: ReportContext, area: Area | None = None) -> list[
         if category in (Category.VERIFIED, Category.NO_ID_VERIFIED):
             counts[1] += int(answers)
     return [ProgressPoint(day, counts[0], counts[1]) for day, counts in sorted(days.items())]
+
+
+def monthly_trend(
+    context: ReportContext, area: Area | None = None, since: date | None = None, until: date | None = None
+) -> list[MonthPoint]:
+    """Doses entered per month in `area` (all provinces added up), from the summary where it covers the area."""
+    summarised = context.source.summarised and summary_covers(area)
+    statement = (summarised_monthly_doses if summarised else monthly_doses)(area, since, until)
+    months: dict[tuple[int, int], int] = {}
+    for _province, year, month, doses in context.source.rows(statement):
+        key = (int(year), int(month))
+        months[key] = months.get(key, 0) + int(doses)
+    return [MonthPoint(year, month, doses) for (year, month), doses in sorted(months.items())]
+
+
+def verification_rates_below(context: ReportContext, area: Area) -> list[UnitRate]:
+    """Each unit one level below `area` (its districts, its wards): subjects sent to the register and the share
+    verified, in the reference data's order; a unit without subjects is listed with no rate."""
+    sent_categories = {c.value for c in (Category.VERIFIED, Category.MISMATCH, Category.NO_ID_VERIFIED,
+                                         Category.NO_ID_UNVERIFIABLE)}  # fmt: skip
+    verified_categories = {Category.VERIFIED.value, Category.NO_ID_VERIFIED.value}
+    counts: dict[str, list[int]] = {}
+    for unit, category, subjects in context.source.rows(verification_by_unit(area)):
+        pair = counts.setdefault(unit or "", [0, 0])
+        if category in sent_categories:
+            pair[0] += int(subjects)
+        if category in verified_categories:
+            pair[1] += int(subjects)
+    units = [UnitRate(child.code, child.name, *counts.get(child.code, [0, 0])) for child in area.children()]
+    # Units with subjects first, the lowest rate on top (what needs attention), then the others in the usual order.
+    return sorted(units, key=lambda unit: (unit.rate is None, unit.rate or 0.0))

@@ -14,7 +14,7 @@ from typing import Any
 
 from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row
 from tiemchung.reconciliation.layout import APPENDIX1_COLUMNS
-from tiemchung.reconciliation.quality import DoseProblem, DropOut, Outlier, drop_out_totals
+from tiemchung.reconciliation.quality import DROP_OUT_PAIRS, DoseProblem, DropOut, Outlier, drop_out_totals
 from tiemchung.reconciliation.unit_report import GROUPS, UnitReportTable, UnitRow
 from tiemchung.reconciliation.verification_report import ProvinceVerificationRow, VerificationReport
 from tiemchung.reference import ReasonGroup
@@ -160,32 +160,19 @@ def unit_table(table: UnitReportTable) -> Table:
 
 
 def drop_out_table(drops: list[DropOut]) -> Table:
-    """Drop-outs per province, then one total line per age group and step (the sums of the provinces)."""
-    columns = [
-        ("province_code", "Mã tỉnh"),
-        ("province_name", "Tỉnh, thành phố"),
-        ("age_group", "Nhóm tuổi"),
-        ("step", "Bước"),
-        ("first", "Mũi trước"),
-        ("second", "Mũi sau"),
-        ("drop_out_rate", "Tỷ lệ bỏ mũi"),
-        ("negative", "Bỏ mũi âm"),
-    ]
-    totals = drop_out_totals(drops)
-    rows = [
-        (
-            d.province_code,
-            d.province_name,
-            d.age_group,
-            d.step,
-            d.first,
-            d.second,
-            d.rate,
-            d.negative,
-        )
-        for d in [*drops, *totals]
-    ]
-    return _table(columns, rows, rates=["drop_out_rate"], totals=len(totals))
+    """One row per province, a drop-out rate per age group and step (the DQR's table), then the total row (the
+    provinces' doses added up). The workbook keeps the long form with the doses of each step."""
+    steps = [(age.value, step) for age, _first, _second, step in DROP_OUT_PAIRS]
+    columns = [("province_code", "Mã tỉnh"), ("province_name", "Tỉnh, thành phố")]
+    columns += [(f"drop_out_{age}_{index}", f"{age}: {step}") for index, (age, step) in enumerate(steps)]
+    by_province: dict[tuple[str, str], dict[tuple[str, str], float | None]] = {}
+    for drop in drops:
+        by_province.setdefault((drop.province_code, drop.province_name), {})[(drop.age_group, drop.step)] = drop.rate
+    total = {(d.age_group, d.step): d.rate for d in drop_out_totals(drops)}
+    rows = [(code, name, *(rates.get(key) for key in steps)) for (code, name), rates in by_province.items()]
+    if rows:
+        rows.append(("", "Tổng cộng", *(total.get(key) for key in steps)))
+    return _table(columns, rows, rates=[key for key, _ in columns[2:]], totals=1 if rows else 0)
 
 
 def outlier_table(outliers: list[Outlier]) -> Table:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from openpyxl import Workbook
@@ -19,8 +20,17 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from tiemchung.reconciliation import service
-from tiemchung.reconciliation.area import Area
-from tiemchung.reconciliation.dashboard import gap_tiles, progress_chart_svg, tile_grid_svg, verification_tiles
+from tiemchung.reconciliation.area import Area, known
+from tiemchung.reconciliation.dashboard import (
+    GAP_LABELS,
+    GAP_NOTE,
+    gap_tiles,
+    progress_chart_svg,
+    rate_bars_svg,
+    tile_grid_svg,
+    trend_chart_svg,
+    verification_tiles,
+)
 from tiemchung.reconciliation.sources import RegistrySource
 from tiemchung.reconciliation.tables import (
     Table,
@@ -170,13 +180,23 @@ REPORTS_BY_NAME = {report.name: report for report in REPORTS}
 
 @router.get("/reports", include_in_schema=False)
 def dashboard(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
+    """The area's figures, a map (the country) or a bar per unit below it, the trend; a click drills down."""
     area = chosen_area(user, filters)
     context = service.ReportContext(RegistrySource(session.get_bind().engine), request.app.state.session_factory)
     verification = build_verification_report(context.source, area)
     appendix = service.appendix1(context, filters.as_of, area, filters.since)
+    link = drill_down_link(user, filters)
+    if area.national:
+        maps = [
+            tile_grid_svg(verification_tiles(verification, link), "Tỷ lệ đối tượng đã xác minh đúng", ""),
+            tile_grid_svg(gap_tiles(appendix, link), "Chênh lệch báo cáo − đã nhập (p/n)", GAP_NOTE, GAP_LABELS),
+        ]
+    else:
+        below = service.verification_rates_below(context, area)
+        maps = [rate_bars_svg(below, f"Tỷ lệ đã xác minh đúng theo đơn vị thuộc {area.name}", link)] if below else []
     page = {
-        "verification_grid": tile_grid_svg(verification_tiles(verification), "Tỷ lệ đã xác minh đúng", ""),
-        "gap_grid": tile_grid_svg(gap_tiles(appendix), "Chênh lệch báo cáo − đã nhập (p/n)", ""),
+        "maps": maps,
+        "trend": trend_chart_svg(service.monthly_trend(context, area, filters.since, appendix.as_of)),
         "progress": progress_chart_svg(service.cleaning_progress(context, area)),
         "sent": verification.sent,
         "total": appendix.total(),
@@ -190,6 +210,23 @@ def dashboard(request: Request, filters: ReportFilters, user: Reader, session: D
     return render(request, "reports/index.html", page)
 
 
+def drill_down_link(user: User, filters: Filters) -> Callable[[str], str | None]:
+    """The dashboard's address for a unit, keeping the period; None for a unit outside the user's area."""
+    own = Area(user.area_code or "")
+
+    def link(code: str) -> str | None:
+        if not code or not known(code) or not own.contains(Area(code)):
+            return None
+        province, district, ward = Area(code).codes
+        parameters = {"province": province, "district": district, "ward": ward}
+        for name in ("since", "as_of"):
+            day = getattr(filters, name)
+            parameters[name] = day.isoformat() if day else None
+        return "/reports?" + urlencode({key: value for key, value in parameters.items() if value})
+
+    return link
+
+
 # Renderers -------------------------------------------------------------------------------------------------------
 
 Renderer = Callable[[Request, Report, Built, Inputs], Response]
@@ -201,7 +238,7 @@ def render_page(request: Request, report: Report, built: Built, inputs: Inputs) 
         "title": built.title,
         "as_of": vn_date(built.as_of) if built.as_of else "",
         "area": inputs.area,
-        "tables": [(caption, table.labels, _shown_rows(table)) for caption, table in built.sections],
+        "tables": [(caption, table.labels, *_shown_rows(table)) for caption, table in built.sections],
         "findings": built.findings,
         "report": report,
         "query": query,
@@ -211,13 +248,20 @@ def render_page(request: Request, report: Report, built: Built, inputs: Inputs) 
     return render(request, "reports/table.html", context)
 
 
-def _shown_rows(table: Table) -> list[tuple[bool, list[tuple[str, bool]]]]:
-    """Each row as (is a total, [(text, is a number)]): numbers and rates in the `vi` locale."""
+# A page shows at most this many rows of a table (every province fits); the downloads hold them all.
+PAGE_ROWS = 70
+
+
+def _shown_rows(table: Table) -> tuple[list[tuple[bool, list[tuple[str, bool]]]], int]:
+    """(rows, how many are left out): each row as (is a total, [(text, is a number)]), numbers and rates in the
+    `vi` locale; of a long list the first `PAGE_ROWS` and the totals."""
+    body = len(table.rows) - table.totals
+    shown = [index for index in range(len(table.rows)) if index < PAGE_ROWS or table.is_total(index)]
     rows = []
-    for index, row in enumerate(table.rows):
-        cells = [_cell(value, key in table.rates) for key, value in zip(table.keys, row, strict=True)]
+    for index in shown:
+        cells = [_cell(value, key in table.rates) for key, value in zip(table.keys, table.rows[index], strict=True)]
         rows.append((table.is_total(index), cells))
-    return rows
+    return rows, max(body - PAGE_ROWS, 0)
 
 
 def _cell(value: Any, rate: bool) -> tuple[str, bool]:
