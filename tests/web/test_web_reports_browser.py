@@ -5,7 +5,6 @@ the province and ministry user guide), otherwise they go to a temporary folder.
 """
 
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -15,9 +14,11 @@ from typing import Any
 
 import pytest
 import uvicorn
-from dashboard_world import build_country
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.browser import log_in
+from tests.support.dashboard_world import build_country
+from tests.support.ports import free_port
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.models import Role, User
 from tiemchung.web.app import create_app
@@ -35,12 +36,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ACCOUNTS = {"bo": (Role.MINISTRY, ""), "soyte": (Role.PROVINCE, "01"), "huyen": (Role.PROVINCE, "002")}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dashboard")
@@ -54,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             session.add(User(username=username, full_name=username, password_hash=hashed, role=role.value,
                              area_code=area))  # fmt: skip
     app = create_app(Settings(secret_key="browser-test", keys_dir=folder / "keys"), session_factory=factory)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -66,22 +61,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine.dispose()
 
 
-def _log_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_selector("text=Xin chào")
-
-
 def _shot(page: Any, name: str) -> None:
+    """The page at 1280 px, from the top down to 1,800 px at most (the user guide's pictures)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    height = min(page.evaluate("document.body.scrollHeight"), 1800)
+    clip = {"x": 0, "y": 0, "width": 1280, "height": height}
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, clip=clip)
 
 
 def test_the_ministry_reads_the_map_and_drills_down_to_a_district(server: str, browser_page: Any) -> None:
     page = browser_page
-    _log_in(page, server, "bo")
+    log_in(page, server, "bo", PASSWORD)
     page.goto(f"{server}/reports")
     tiles = page.locator("svg.tile-grid a.tile")
     assert tiles.count() == 2 * 63  # every province, on both maps, is a link
@@ -109,7 +99,7 @@ def test_the_ministry_reads_the_map_and_drills_down_to_a_district(server: str, b
 
 def test_report_pages_filter_by_area_from_the_lists_and_show_percentages(server: str, browser_page: Any) -> None:
     page = browser_page
-    _log_in(page, server, "bo")
+    log_in(page, server, "bo", PASSWORD)
     page.goto(f"{server}/reports/appendix1")
     assert "Số liệu tính đến ngày 31/01/2023" in page.locator("main").inner_text()
     assert page.locator("tr.total").count() == 1
@@ -139,7 +129,7 @@ def test_report_pages_filter_by_area_from_the_lists_and_show_percentages(server:
 
 def test_a_district_account_sees_its_district_and_cannot_choose_another(server: str, browser_page: Any) -> None:
     page = browser_page
-    _log_in(page, server, "huyen")
+    log_in(page, server, "huyen", PASSWORD)
     page.goto(f"{server}/reports")
     assert page.locator("h1").inner_text() == "Bảng điều khiển: Quận Hoàn Kiếm"
     assert page.locator("select[name=province]").is_disabled()
