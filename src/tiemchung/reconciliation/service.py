@@ -19,6 +19,7 @@ from tiemchung.reconciliation.quality import (
 )
 from tiemchung.reconciliation.queries import (
     answers_by_day,
+    data_version,
     latest_answer_day,
     latest_dose_day,
     monthly_doses,
@@ -204,3 +205,8 @@ def verification_rates_below(context: ReportContext, area: Area) -> list[UnitRat
     units = [UnitRate(child.code, child.name, *counts.get(child.code, [0, 0])) for child in area.children()]
     # Units with subjects first, the lowest rate on top (what needs attention), then the others in the usual order.
     return sorted(units, key=lambda unit: (unit.rate is None, unit.rate or 0.0))
+
+
+def version(context: ReportContext) -> tuple[object, ...]:
+    """What changes when a dose, an answer, an import or a reported figure is added: for caching built reports."""
+    return tuple(context.source.rows(data_version())[0])

@@ -20,10 +20,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from tiemchung.reconciliation import service
+from tiemchung.reconciliation.appendix1 import Appendix1Report
 from tiemchung.reconciliation.area import Area, known
 from tiemchung.reconciliation.dashboard import (
     GAP_LABELS,
     GAP_NOTE,
+    MonthPoint,
+    ProgressPoint,
+    UnitRate,
     gap_tiles,
     progress_chart_svg,
     rate_bars_svg,
@@ -31,6 +35,7 @@ from tiemchung.reconciliation.dashboard import (
     trend_chart_svg,
     verification_tiles,
 )
+from tiemchung.reconciliation.queries import summary_covers
 from tiemchung.reconciliation.sources import RegistrySource
 from tiemchung.reconciliation.tables import (
     Table,
@@ -42,7 +47,7 @@ from tiemchung.reconciliation.tables import (
     verification_lines_table,
     verification_provinces_table,
 )
-from tiemchung.reconciliation.verification_report import build_verification_report
+from tiemchung.reconciliation.verification_report import VerificationReport, build_verification_report
 from tiemchung.reconciliation.xlsx import (
     appendix1_workbook,
     quality_workbook,
@@ -56,6 +61,7 @@ from tiemchung.web.access import SUPERVISOR_ROLES
 from tiemchung.web.deps import get_session, render, require_roles
 from tiemchung.web.formatting import vn_date, vn_number, vn_percent
 from tiemchung.web.nav import NavItem
+from tiemchung.web.report_cache import ReportCache
 from tiemchung.web.report_filters import Filters, ReportFilters, area_choices, chosen_area
 
 router = APIRouter()
@@ -75,6 +81,7 @@ class Built:
     sections: list[tuple[str, Table]]
     findings: list[str]
     workbook: Callable[[], Workbook]
+    subject_keys: list[str] | None = None  # people's keys the report shows: each read is audited
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,6 @@ def _units(inputs: Inputs) -> Built:
 def _quality(inputs: Inputs) -> Built:
     filters = inputs.filters
     result = service.quality(inputs.context, filters.as_of, inputs.area, filters.since)
-    _audit_subject_keys(inputs, [problem.subject_key for problem in result.dose_problems])
     findings = [f"{d.province_name}, {d.age_group}, {d.step}: bỏ mũi âm." for d in result.negative_drop_outs]
     return Built(
         REPORTS_BY_NAME["quality"].title,
@@ -148,6 +154,7 @@ def _quality(inputs: Inputs) -> Built:
         ],
         findings,
         lambda: quality_workbook(result.drop_outs, result.outliers, result.dose_problems),
+        subject_keys=[problem.subject_key for problem in result.dose_problems],
     )
 
 
@@ -178,36 +185,84 @@ REPORTS_BY_NAME = {report.name: report for report in REPORTS}
 # The dashboard ----------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DashboardFigures:
+    verification: VerificationReport
+    appendix: Appendix1Report | None  # the country or a province over all time: the summary answers at once
+    below: list[UnitRate]  # the units one level below (a province or district shown)
+    trend: list[MonthPoint]
+    progress: list[ProgressPoint]
+    as_of: date | None
+
+    @property
+    def entered(self) -> int:
+        return sum(point.doses for point in self.trend)
+
+
+def dashboard_figures(context: service.ReportContext, area: Area, filters: Filters) -> DashboardFigures:
+    """Everything the dashboard counts (what is cached); below a province appendix 1 is left out: its reported
+    figures are the provinces' and its entered total is the trend's."""
+    appendix = None
+    if filters.since is None and summary_covers(area):
+        appendix = service.appendix1(context, filters.as_of, area)
+    as_of = appendix.as_of if appendix else service.latest_dose(context, area, filters.as_of)
+    return DashboardFigures(
+        verification=build_verification_report(context.source, area),
+        appendix=appendix,
+        below=[] if area.national else service.verification_rates_below(context, area),
+        trend=service.monthly_trend(context, area, filters.since, as_of),
+        progress=service.cleaning_progress(context, area),
+        as_of=as_of,
+    )
+
+
 @router.get("/reports", include_in_schema=False)
 def dashboard(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
     """The area's figures, a map (the country) or a bar per unit below it, the trend; a click drills down."""
     area = chosen_area(user, filters)
-    context = service.ReportContext(RegistrySource(session.get_bind().engine), request.app.state.session_factory)
-    verification = build_verification_report(context.source, area)
-    appendix = service.appendix1(context, filters.as_of, area, filters.since)
+    context = _context(request, session)
+    figures = _cache(request).get_or_build(
+        ("dashboard", area.code, filters), service.version(context), lambda: dashboard_figures(context, area, filters)
+    )
     link = drill_down_link(user, filters)
+    maps = []
     if area.national:
-        maps = [
-            tile_grid_svg(verification_tiles(verification, link), "Tỷ lệ đối tượng đã xác minh đúng", ""),
-            tile_grid_svg(gap_tiles(appendix, link), "Chênh lệch báo cáo − đã nhập (p/n)", GAP_NOTE, GAP_LABELS),
-        ]
-    else:
-        below = service.verification_rates_below(context, area)
-        maps = [rate_bars_svg(below, f"Tỷ lệ đã xác minh đúng theo đơn vị thuộc {area.name}", link)] if below else []
+        maps.append(
+            tile_grid_svg(verification_tiles(figures.verification, link), "Tỷ lệ đối tượng đã xác minh đúng", "")
+        )
+        if figures.appendix:
+            maps.append(tile_grid_svg(gap_tiles(figures.appendix, link), "Chênh lệch báo cáo − đã nhập (p/n)",
+                                      GAP_NOTE, GAP_LABELS))  # fmt: skip
+    elif figures.below:
+        maps.append(rate_bars_svg(figures.below, f"Tỷ lệ đã xác minh đúng theo đơn vị thuộc {area.name}", link))
     page = {
         "maps": maps,
-        "trend": trend_chart_svg(service.monthly_trend(context, area, filters.since, appendix.as_of)),
-        "progress": progress_chart_svg(service.cleaning_progress(context, area)),
-        "sent": verification.sent,
-        "total": appendix.total(),
+        "trend": trend_chart_svg(figures.trend),
+        "progress": progress_chart_svg(figures.progress),
+        "sent": figures.verification.sent,
+        "total": figures.appendix.total() if figures.appendix else None,
+        "entered": figures.entered,
         "area": area,
-        "as_of": vn_date(appendix.as_of) if appendix.as_of else "",
+        "as_of": vn_date(figures.as_of) if figures.as_of else "",
         "reports": REPORTS,
         "query": f"?{request.url.query}" if request.url.query else "",
         "filters": filters,
         "choices": area_choices(user, area),
     }
     return render(request, "reports/index.html", page)
+
+
+def _context(request: Request, session: Session) -> service.ReportContext:
+    return service.ReportContext(RegistrySource(session.get_bind().engine), request.app.state.session_factory)
+
+
+def _cache(request: Request) -> ReportCache:
+    """The application's cache of built reports (made on first use: `create_app` need not know about it)."""
+    state = request.app.state
+    if getattr(state, "report_cache", None) is None:
+        state.report_cache = ReportCache()
+    cache: ReportCache = state.report_cache
+    return cache
 
 
 def drill_down_link(user: User, filters: Filters) -> Callable[[str], str | None]:
@@ -322,9 +377,12 @@ def report_endpoint(report: Report, renderer: Renderer) -> Callable[..., Respons
 
     def endpoint(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
         area = chosen_area(user, filters)
-        context = service.ReportContext(RegistrySource(session.get_bind().engine), request.app.state.session_factory)
-        inputs = Inputs(context, area, filters, user, session)
-        return renderer(request, report, report.build(inputs), inputs)
+        inputs = Inputs(_context(request, session), area, filters, user, session)
+        key = (report.name, area.code, filters)
+        built = _cache(request).get_or_build(key, service.version(inputs.context), lambda: report.build(inputs))
+        if built.subject_keys is not None:
+            _audit_subject_keys(inputs, built.subject_keys)  # every read, whether built now or a minute ago
+        return renderer(request, report, built, inputs)
 
     endpoint.__name__ = f"{report.name}_{renderer.__name__.removeprefix('render_')}"
     return endpoint
