@@ -1,10 +1,11 @@
-"""Built reports kept for a minute per area and filters.
+"""Built reports kept for up to five minutes per area and filters.
 
 At a district's scale a report counts hundreds of thousands of doses (seconds on SQLite: docs/benchmarks.md) and the
 same dashboard is opened again and again. An entry is dropped as soon as the data's version changes — the highest id
 of the doses, the register's answers, the imports and the reported figures, one index look-up each
-(`reconciliation.service.data_version`) — and after `ttl` seconds in any case: a correction that adds no row (a birth
-date or residence corrected, a duplicate marked, a facility moved) shows at most a minute late.
+(`reconciliation.service.version`) — and after `ttl` seconds in any case: a change that adds no row (a duplicate marked,
+a facility moved; a corrected identity adds the register's new answer) shows at most five minutes late. Building a
+district's report takes seconds on SQLite (docs/benchmarks.md): rebuilding it every minute for nothing would be worse.
 """
 
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 
 
 class ReportCache:
-    def __init__(self, ttl: float = 60.0, size: int = 128) -> None:
+    def __init__(self, ttl: float = 300.0, size: int = 128) -> None:
         self.ttl = ttl
         self.size = size
         self._entries: OrderedDict[Hashable, tuple[float, Hashable, Any]] = OrderedDict()
