@@ -18,7 +18,7 @@ from tiemchung.reconciliation.queries import entered_cells, summarised_cells, su
 from tiemchung.reconciliation.reported import ReportedFigures
 from tiemchung.reconciliation.sources import Source
 from tiemchung.reconciliation.text import fmt
-from tiemchung.reference import provinces
+from tiemchung.reference import DoseKind, provinces
 
 UNKNOWN_PROVINCE = ""
 UNKNOWN_PROVINCE_NAME = "Không rõ tỉnh/thành phố"
@@ -63,7 +63,8 @@ class Appendix1Row:
         for (age_group, dose_kind), reported, entered in zip(CELL_KEYS, self.reported, self.entered_cells, strict=True):
             if self.has_report and entered > reported:
                 found.append(
-                    f"{name}: nhóm {age_group}, mũi {dose_kind}: đã nhập {fmt(entered)} > báo cáo {fmt(reported)}."
+                    f"{name}: nhóm {age_group} tuổi, {DoseKind(dose_kind).label_vi}: đã nhập {fmt(entered)} > "
+                    f"báo cáo {fmt(reported)}."
                 )
         if self.tt is None and self.entered:
             found.append(f"{fmt(self.entered)} mũi đã nhập không xác định được tỉnh/thành phố (dòng riêng).")
