@@ -131,6 +131,7 @@ STATEMENTS = {
     "cells-district": queries.entered_cells(None, Area("001")),
     "units-ward": queries.unit_counts(True, None, Area("00001")),
     "verification": queries.verification_counts(),
+    "verification-01": queries.verification_counts(Area("01")),
     "units": queries.unit_counts(True, AS_OF),
     "units-province": queries.unit_counts(False),
     "monthly": queries.monthly_doses(),

@@ -295,12 +295,12 @@ def summary_covers(area: Area | None) -> bool:
 def verification_counts(area: Area | None = None) -> Statement:
     """Subjects and their doses by (category, mismatch reasons, province): rows of
     (verification_category, verification_reasons, province_code, subjects, doses)."""
-    doses_per_subject = (
-        select(Dose.subject_id.label("subject_id"), func.count().label("doses"))
-        .where(Dose.duplicate_of_id.is_(None))
-        .group_by(Dose.subject_id)
-        .subquery("doses_per_subject")
+    counted = select(Dose.subject_id.label("subject_id"), func.count().label("doses")).where(
+        Dose.duplicate_of_id.is_(None)
     )
+    if area is not None and not area.national:  # only the area's subjects' doses, not the whole registry's
+        counted = counted.join(Subject.__table__, Subject.id == Dose.subject_id).where(*subject_in_area(area))
+    doses_per_subject = counted.group_by(Dose.subject_id).subquery("doses_per_subject")
     conditions = subject_in_area(area)
     inner = (
         select(
