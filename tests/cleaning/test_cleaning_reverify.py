@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from tests.support.cleaning_factories import add_subject, add_user, add_village
 from tiemchung.cleaning import workflow
-from tiemchung.cleaning.identity_input import IdentityInput
+from tiemchung.identity import IdentityInput
 from tiemchung.population.keys import KeyStore
 from tiemchung.population.sample import write_sample
 from tiemchung.population.service import ServiceConfig, create_app

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tiemchung.cleaning import signing
-from tiemchung.cleaning.identity_input import IdentityInput, apply_to_subject
 from tiemchung.cleaning.models import (
     CleaningLine,
     CleaningLineEvent,
@@ -30,7 +29,8 @@ from tiemchung.cleaning.models import (
     Problem,
     WorklistState,
 )
-from tiemchung.registry.audit import record
+from tiemchung.identity import IdentityInput
+from tiemchung.registry.editing import IdentityChanges, edit_subject_identity
 from tiemchung.registry.models import Finding, Role, Subject, User, Village
 from tiemchung.verification.results import Category
 
@@ -326,18 +326,22 @@ def _apply_line(session: Session, actor: User, line: CleaningLine, verify: Verif
         line.result_message = outcome.label_vi
         _event(line, actor, "apply", LineState.APPLIED, outcome=outcome.value)
         return f"{subject.full_name}: {outcome.label_vi}"
-    changed = apply_to_subject(subject, line.police)
-    record(
+    # The one identity path (registry.editing): the import's rules, the audit of old and new values, and the old
+    # verdict cleared, so that a subject whose answer is only queued is not left showing the previous one.
+    police = line.police
+    edited = edit_subject_identity(
         session,
+        subject.id,
+        IdentityChanges(police.get("full_name"), police.get("birth_date"), police.get("sex"), police.get("id_number")),
         actor=actor.username,
         actor_role=actor.role,
-        action="update",
-        entity="subject",
-        entity_id=subject.id,
-        subject_id=subject.id,
-        reason=f"Làm sạch dữ liệu, danh sách số {line.worklist_id}",
-        detail={"changed": changed, "line_id": line.id},
+        reason=f"Làm sạch dữ liệu, danh sách số {line.worklist_id}, dòng {line.id}",
     )
+    if not edited.ok:  # checked by the same rules when typed: only a rule changed since then refuses them now
+        line.result_message = "Không cập nhật được: " + " ".join(edited.errors)
+        _event(line, actor, "apply", LineState.APPLIED, changed=[], result=None)
+        return f"{subject.full_name}: {line.result_message}"
+    changed = sorted(edited.changes)
     session.flush()
     answer = verify(session, subject.id)
     result = getattr(answer, "result", None)

@@ -29,14 +29,27 @@ from tiemchung.identity.names import (
     standard_tone_marks,
 )
 from tiemchung.identity.sex import Sex, parse_sex
+from tiemchung.identity.typed import (
+    Checked,
+    FieldRead,
+    IdentityInput,
+    read_birth_date,
+    read_id_number,
+    read_name,
+    read_passport,
+    read_sex,
+)
 
 __all__ = [
+    "Checked",
     "DateCheck",
     "DateStatus",
+    "FieldRead",
     "Finding",
     "IdCheck",
     "IdKind",
     "IdStatus",
+    "IdentityInput",
     "LegacyDecoding",
     "PartialDate",
     "Sex",
@@ -61,6 +74,11 @@ __all__ = [
     "icao_primary_secondary",
     "parse_date",
     "parse_sex",
+    "read_birth_date",
+    "read_id_number",
+    "read_name",
+    "read_passport",
+    "read_sex",
     "split_name",
     "standard_tone_marks",
 ]

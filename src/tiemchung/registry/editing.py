@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tiemchung import identity
+from tiemchung.reference.countries import parse_nationality
 from tiemchung.registry.audit import record as audit_record
-from tiemchung.registry.countries import nationality_code
 from tiemchung.registry.models import Subject
 
 # Changing any of these means the register's earlier answer no longer applies.
@@ -101,99 +102,37 @@ def _apply(session: Session, subject: Subject, result: EditResult, *, actor: str
 
 
 def _validated(changes: IdentityChanges, subject: Subject, result: EditResult) -> dict[str, Any]:
+    """The new columns, read by the same rules as the import (`tiemchung.identity.typed`); a form refuses what the
+    import would keep for cleaning (an invalid ID or passport number)."""
     values: dict[str, Any] = {}
+    reads: list[identity.FieldRead] = []
     if changes.full_name is not None:
-        values.update(_name_values(changes.full_name, result))
+        reads.append(identity.read_name(changes.full_name))
     if changes.birth_date is not None:
-        values.update(_birth_values(changes.birth_date, result))
+        reads.append(identity.read_birth_date(changes.birth_date))
     if changes.sex is not None:
-        values.update(_sex_values(changes.sex, result))
+        reads.append(identity.read_sex(changes.sex))
+    for read in reads:
+        values.update(read.values)
     if changes.id_number is not None:
-        values.update(_id_values(changes.id_number, values.get("sex", subject.sex), subject, result))
+        sex = values.get("sex", subject.sex)
+        year = values.get("birth_year", subject.birth_year) if "birth_date" in values else subject.birth_year
+        reads.append(read := identity.read_id_number(changes.id_number, sex=sex, birth_year=year))
+        values.update(read.values)
     if changes.passport_number is not None:
-        values.update(_passport_values(changes.passport_number, result))
+        reads.append(read := identity.read_passport(changes.passport_number))
+        values.update(read.values)
+    for read in reads:
+        if read.error:
+            result.errors.append(read.error)
+        result.warnings.extend(read.warnings)
     if changes.nationality is not None:
-        code = nationality_code(changes.nationality)
-        if code is None:
-            result.errors.append("Quốc tịch không nhận ra được (dùng mã ISO 2 chữ, ví dụ VN, KR).")
-        values["nationality"] = code
+        nationality = parse_nationality(changes.nationality)
+        if nationality.code is None:
+            result.errors.append(nationality.message)
+        values["nationality"] = nationality.code
     if changes.phone is not None:
         values["phone"] = changes.phone.strip() or None
     if changes.address is not None:
         values["address"] = changes.address.strip() or None
     return values
-
-
-def _name_values(text: str, result: EditResult) -> dict[str, Any]:
-    from tiemchung import identity
-
-    decoded = identity.decode_legacy(text.strip())
-    display = identity.display_name(decoded.text)
-    if not display:
-        result.errors.append("Họ tên không được để trống.")
-        return {}
-    if decoded.encoding != "unicode":
-        result.warnings.append(f"Họ tên được giải mã từ bảng mã {decoded.encoding}.")
-    return {
-        "full_name_raw": text.strip(),
-        "full_name": display,
-        "name_canonical": identity.canonical_name(decoded.text),
-        "name_folded": identity.fold_name(decoded.text),
-    }
-
-
-def _birth_values(text: str, result: EditResult) -> dict[str, Any]:
-    from tiemchung import identity
-
-    check = identity.parse_date(text.strip())
-    if check.value is None:
-        result.errors.extend(finding.message for finding in check.findings if finding.severity == "error")
-        return {}
-    result.warnings.extend(finding.message for finding in check.findings)
-    return {"birth_date_raw": text.strip(), "birth_date": check.value.iso(), "birth_year": check.value.year}
-
-
-def _sex_values(text: str, result: EditResult) -> dict[str, Any]:
-    from tiemchung import identity
-
-    sex = identity.parse_sex(text)
-    if sex is None:
-        result.errors.append("Giới tính không hợp lệ (dùng Nam/Nữ hoặc M/F).")
-        return {}
-    return {"sex": sex}
-
-
-def _id_values(text: str, sex: str | None, subject: Subject, result: EditResult) -> dict[str, Any]:
-    from tiemchung import identity
-
-    if not text.strip():
-        return {"id_number_raw": "", "id_number": None, "id_kind": "none", "id_status": "missing",
-                "identity_findings": []}  # fmt: skip
-    check = identity.check_id_number(text.strip())
-    if not check.valid_format or check.value is None:
-        # A person correcting a record must type a valid number; the import keeps invalid ones for cleaning.
-        result.errors.extend(finding.message for finding in check.findings if finding.severity == "error")
-        return {}
-    findings = (*check.findings, *identity.cross_check_cccd(check.value, sex, subject.birth_year))
-    result.warnings.extend(finding.message for finding in findings)
-    return {
-        "id_number_raw": text.strip(),
-        "id_number": check.value,
-        "id_kind": str(check.kind),
-        "id_status": str(check.status),
-        "identity_findings": [
-            {"code": finding.code, "message": finding.message, "severity": finding.severity} for finding in findings
-        ],
-    }
-
-
-def _passport_values(text: str, result: EditResult) -> dict[str, Any]:
-    from tiemchung import identity
-
-    if not text.strip():
-        return {"passport_number": None}
-    check = identity.check_passport(text)
-    if not check.valid_format:
-        result.errors.extend(finding.message for finding in check.findings if finding.severity == "error")
-        return {}
-    return {"passport_number": check.value}

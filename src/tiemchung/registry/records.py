@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 # Viet Nam's first COVID-19 vaccination: 8 March 2021. An earlier date is a typing error.
 FIRST_VACCINATION_DATE = date(2021, 3, 8)
-OLDEST_BIRTH_YEAR = 1900
 SHOWN_VALUE_CHARS = 100
 
 
@@ -230,19 +229,13 @@ class RowParser:
 
     def _birth_date(self, record: RecordRow, value: object) -> tuple[str | None, int | None] | None:
         """(ISO date or year, year), (None, None) for the "unknown" placeholder 01/01/1900, None on error."""
-        check = identity.parse_date(_date_input(value), today=self.today)
-        record.birth = check.value
-        _keep_findings(record, "birth_date", check.findings)
-        if check.status == identity.DateStatus.PLACEHOLDER and check.value is None:
-            # Typed when nothing was known: keep the dose; the subject has no birth date (unverifiable, cleaning).
-            return None, None
-        if check.value is None:
-            self._error(record, "birth_date", _first_message(check.findings, "Ngày sinh không đọc được."))
+        read = identity.read_birth_date(_date_input(value), today=self.today)
+        record.birth = read.birth
+        _keep_findings(record, "birth_date", read.findings)
+        if read.error:
+            self._error(record, "birth_date", read.error)
             return None
-        if not OLDEST_BIRTH_YEAR <= check.value.year <= self.today.year:
-            self._error(record, "birth_date", f"Năm sinh {check.value.year} không hợp lý.")
-            return None
-        return check.value.iso(), check.value.year
+        return read.values["birth_date"], read.values["birth_year"]
 
     def _dose(self, record: RecordRow, cells: dict[str, RawCell]) -> DoseEntry | None:
         texts = record.raw
@@ -347,49 +340,32 @@ def _check_cells(record: RecordRow, raw: RawRow) -> None:
 
 def _name(record: RecordRow, cell: RawCell | None) -> tuple[str, str, str] | None:
     text = record.raw["full_name"]
-    decoded = identity.decode_legacy(text, cell.font if cell else None)
-    if decoded.encoding != "unicode" and decoded.text != text:
-        record.repairs.append(
-            Repair("full_name", "NAME_LEGACY_ENCODING", f"Họ tên được giải mã từ bảng mã {decoded.encoding}.")
-        )
-    display = identity.display_name(decoded.text)
-    if not display:
-        record.errors.append(RowError(record.row, "full_name", text, "Họ tên trống sau khi chuẩn hoá."))
+    read = identity.read_name(text, cell.font if cell else None)
+    if read.error:
+        record.errors.append(RowError(record.row, "full_name", text, read.error))
         return None
-    return display, identity.canonical_name(decoded.text), identity.fold_name(decoded.text)
+    record.repairs.extend(Repair("full_name", "NAME_LEGACY_ENCODING", message) for message in read.warnings)
+    return read.values["full_name"], read.values["name_canonical"], read.values["name_folded"]
 
 
 def _id_number(record: RecordRow, cell: RawCell | None, sex: str | None, birth_year: int | None) -> dict[str, Any]:
     """The ID number as typed and as the rules read it. An invalid format does not reject the row: the subject is
     kept, and verification classes it (NO_ID_...); the findings stay on the subject for the cleaning worklists."""
     value = None if cell is None else cell.value
-    check = identity.check_id_number(value.strip() if isinstance(value, str) else value)
-    if check.status == identity.IdStatus.MISSING:
-        return {"id_number_raw": "", "id_number": None, "id_kind": "none", "id_status": "missing",
-                "identity_findings": ()}  # fmt: skip
-    findings = check.findings
-    if check.valid_format and check.value is not None:
-        findings = (*findings, *identity.cross_check_cccd(check.value, sex, birth_year))
-    _keep_findings(record, "id_number", findings)
-    return {
-        "id_number_raw": record.raw.get("id_number", ""),
-        "id_number": check.value if check.valid_format else None,
-        "id_kind": str(check.kind),
-        "id_status": str(check.status),
-        "identity_findings": tuple(_finding_dict(finding) for finding in findings),
-    }
+    read = identity.read_id_number(value, typed=record.raw.get("id_number", ""), sex=sex, birth_year=birth_year)
+    _keep_findings(record, "id_number", read.findings)
+    return {**read.values, "identity_findings": tuple(read.values["identity_findings"])}
 
 
 def _passport(record: RecordRow, text: str) -> str | None:
-    if not text:
-        return None
-    check = identity.check_passport(text)
-    if not check.valid_format:
+    read = identity.read_passport(text)
+    if read.error:
         # Kept as typed, like an invalid ID number: the facility answers for passports (seed 000), not the register.
-        record.repairs.extend(Repair("passport_number", f.code, f.message) for f in check.findings)
-        return text
-    _keep_findings(record, "passport_number", check.findings)
-    return check.value
+        record.repairs.extend(Repair("passport_number", f.code, f.message) for f in read.findings)
+    else:
+        _keep_findings(record, "passport_number", read.findings)
+    passport: str | None = read.values["passport_number"]
+    return passport
 
 
 def _keep_findings(record: RecordRow, column: str, findings: "Iterable[Finding]") -> None:
@@ -403,10 +379,6 @@ def _first_message(findings: "Iterable[Finding]", default: str) -> str:
         if finding.severity == "error":
             return finding.message
     return default
-
-
-def _finding_dict(finding: "Finding") -> dict[str, str]:
-    return {"code": finding.code, "message": finding.message, "severity": finding.severity}
 
 
 def _date_input(value: object) -> object:

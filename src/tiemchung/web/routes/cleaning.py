@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from tiemchung.cleaning import signing, workflow
-from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.cleaning.models import FamilyOutcome, LineState, PoliceDecision, Problem, WorklistState
+from tiemchung.identity import IdentityInput
 from tiemchung.registry.audit import record_subject_read
 from tiemchung.registry.models import Role, User, Village
 from tiemchung.verification.results import Category, Reason
