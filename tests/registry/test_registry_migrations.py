@@ -18,6 +18,8 @@ from tiemchung.registry.db import create_schema, import_all_models, make_engine,
 from tiemchung.registry.migrate import ensure_schema, upgrade
 from tiemchung.registry.models import Dose, Facility, Subject
 
+NAME_SEARCH_OBJECTS = ("subjects_name_fts", "ix_subjects_name_folded_words")
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
@@ -40,7 +42,9 @@ def test_upgrade_head_gives_the_models_schema(empty_database: str) -> None:
     upgrade(empty_database)
     engine = make_engine(empty_database)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        # The name search's full-text index is DDL of its own (tiemchung.registry.name_search), not a model.
+        opts = {"compare_type": True, "include_name": lambda name, *_: not (name or "").startswith(NAME_SEARCH_OBJECTS)}
+        context = MigrationContext.configure(connection, opts=opts)
         differences = compare_metadata(context, import_all_models())
     assert differences == [], "add a revision: `tiemchung db revision -m ...` against a database at head"
     with engine.begin() as connection:

@@ -28,6 +28,7 @@ NAMING_CONVENTION = {
 MODEL_MODULES = (
     "tiemchung.registry.models",
     "tiemchung.registry.audit",
+    "tiemchung.registry.name_search",
     "tiemchung.verification.models",
     "tiemchung.cleaning.models",
     "tiemchung.certificates.models",
