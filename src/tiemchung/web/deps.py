@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from tiemchung.reference import DoseKind
 from tiemchung.registry.models import Role, User
-from tiemchung.web import access, charts, errors, formatting
+from tiemchung.web import access, charts, errors, formatting, subject_labels
 from tiemchung.web.dashboard import unit_name
 from tiemchung.web.security import new_csrf_token
 from tiemchung.web.settings import Settings
@@ -32,6 +32,7 @@ templates.env.globals["NO_ANSWER_READ"] = errors.NO_ANSWER_READ
 
 
 templates.env.filters.update(formatting.FILTERS)
+templates.env.globals.update(subject_labels.TEMPLATE_GLOBALS)
 templates.env.globals["unit_name"] = unit_name
 templates.env.globals["bar_chart"] = charts.bar_chart
 templates.env.globals["stacked_bars"] = charts.stacked_bars
@@ -77,6 +78,9 @@ def get_session(session: Session = Depends(_request_session, scope="function")) 
     Handlers therefore build their whole answer (rendered page, API model) before returning.
     """
     return session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def released[Answer](session: Session, answer: Answer) -> Answer:

@@ -65,6 +65,7 @@ FIELD_LABELS = {
     "username": "Tên đăng nhập",
     "password": "Mật khẩu",
     "category": "Nhóm kết quả",
+    "page": "Trang",
 }
 
 
