@@ -49,6 +49,8 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/subjects/{subject_id}/doses"): ("form", DOSE),
     ("POST", "/admin/users"): ("form", {"username": "new-user", "role": "ministry"}),
     ("POST", "/api/v1/subjects/{subject_id}/doses"): ("json", DOSE),
+    ("POST", "/api/v1/subjects/{subject_id}/identity"): ("json", {"full_name": "Nguyễn Văn Bình", "reason": "x"}),
+    ("POST", "/subjects/{subject_id}/edit"): ("form", {"full_name": "Nguyễn Văn Bình", "reason": "x"}),
     ("POST", "/api/v1/cleaning/worklists"): ("json", {"title": "t"}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/assign"): (
         "json",
@@ -159,7 +161,7 @@ def test_lists_never_show_another_communes_people(world: World) -> None:
     client = world.client(Role.HEALTH_STATION.value)
     worklists = client.get("/api/v1/cleaning/worklists").json()
     assert [item["id"] for item in worklists] == [world.ids["home"]["worklist_id"]]
-    found = client.get("/api/v1/subjects", params={"q": "nguyen van an"}).json()
+    found = client.get("/api/v1/subjects", params={"q": "nguyen van an"}).json()["subjects"]
     assert {item["ward_code"] for item in found} == {"00001"}
 
 

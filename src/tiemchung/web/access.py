@@ -18,6 +18,9 @@ ROLES_SEEING_FULL_ID = frozenset({Role.FACILITY, *COMMUNE_ROLES})
 # Everyone who may look a person up (the administrator manages accounts, not citizens' data).
 PERSON_READERS = frozenset({Role.FACILITY, *COMMUNE_ROLES, *SUPERVISOR_ROLES})
 ALL_ROLES = frozenset(Role)
+# Who may correct a person's identity directly ("chỉnh sửa trực tiếp", seed 000 step 4): the commune's health station,
+# and a facility (it enters people); each only inside its own area.
+IDENTITY_EDITORS = frozenset({Role.HEALTH_STATION, Role.FACILITY})
 
 
 def area_level(area_code: str) -> str:

@@ -1,4 +1,4 @@
-"""Subject search, a subject's record with doses and verification history, dose entry: shared by pages and API.
+"""A subject's record with doses and verification history, dose entry: shared by pages and API.
 
 Every function is restricted to the user's area and writes its reads to the audit log; bad input gives a
 Vietnamese reason, never an exception.
@@ -16,52 +16,18 @@ from datetime import date
 from typing import Any
 
 from fastapi import HTTPException
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tiemchung.cleaning.identity_input import IdentityInput
+from tiemchung import identity
+from tiemchung.reference.vaccines import DoseKind, vaccine_by_name
 from tiemchung.registry.audit import record, record_subject_read
 from tiemchung.registry.models import Dose, DoseEntryKey, Subject, User
-from tiemchung.verification.models import VerificationRecord
+from tiemchung.registry.records import FIRST_VACCINATION_DATE
+from tiemchung.verification.models import RequestStatus, VerificationRecord, VerificationRequest
 from tiemchung.web.access import area_clause
 from tiemchung.web.deps import ensure_in_area
-
-SEARCH_LIMIT = 50
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    subjects: list[Subject]
-    message: str = ""
-
-
-def search(session: Session, user: User, text: str, birth_year: int | None = None) -> SearchResult:
-    """By ID number (9–12 digits, spaces and dots ignored), or by name without diacritics (plus birth year)."""
-    from tiemchung import identity
-
-    query_text = text.strip()
-    digits = query_text.replace(" ", "").replace(".", "")
-    in_area = area_clause(user, Subject.province_code, Subject.district_code, Subject.ward_code)
-    if digits.isdigit() and 8 <= len(digits) <= 12:
-        condition = or_(Subject.id_number == digits, Subject.id_number_raw == query_text)
-    elif len(query_text) >= 2:
-        condition = Subject.name_folded == identity.fold_name(query_text)
-        if birth_year is not None:
-            condition = condition & (Subject.birth_year == birth_year)
-    else:
-        return SearchResult([], "Nhập số CCCD/CMND, hoặc họ tên (có thể không dấu) và năm sinh.")
-    subjects = list(session.scalars(select(Subject).where(in_area, condition).order_by(Subject.id).limit(SEARCH_LIMIT)))
-    record(
-        session,
-        actor=user.username,
-        actor_role=user.role,
-        action="search",
-        entity="subject",
-        reason="Tra cứu đối tượng",
-        detail={"results": [subject.id for subject in subjects]},
-    )
-    return SearchResult(subjects, "" if subjects else "Không tìm thấy đối tượng nào trên địa bàn của bạn.")
 
 
 def load_subject(session: Session, user: User, subject_id: int, *, reason: str = "Xem hồ sơ đối tượng") -> Subject:
@@ -81,6 +47,21 @@ def verification_history(session: Session, subject_id: int) -> list[Verification
     return list(session.scalars(query.order_by(VerificationRecord.id.desc())))
 
 
+def verification_pending(session: Session, subject_id: int) -> VerificationRequest | None:
+    """The subject's verification waiting in the queue ("xác minh lại", a new dose, an import), if any."""
+    query = select(VerificationRequest).where(
+        VerificationRequest.subject_id == subject_id, VerificationRequest.status.in_(PENDING_STATES)
+    )
+    return session.scalar(query.order_by(VerificationRequest.id.desc()).limit(1))
+
+
+def typed_birth_date(stored: str | None) -> str:
+    """A stored birth date as a person types it: "1985-03-02" as "02/03/1985", a year as the year."""
+    if stored and len(stored) == 10:
+        return f"{stored[8:10]}/{stored[5:7]}/{stored[:4]}"
+    return stored or ""
+
+
 @dataclass
 class DoseEntry:
     vaccine: str
@@ -89,6 +70,7 @@ class DoseEntry:
     lot_number: str = ""
 
 
+PENDING_STATES = (RequestStatus.QUEUED.value, RequestStatus.SENT.value)
 ENTRY_KEY_MALFORMED = (
     "Idempotency-Key không hợp lệ: cần 1–64 ký tự, chỉ gồm chữ cái không dấu, chữ số và các dấu . _ : - "
     "(ví dụ một UUID). Chưa có gì được lưu."
@@ -143,31 +125,48 @@ class EntryOutcome:
     ok: bool
     message: str
     dose: Dose | None = None
-    problems: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # form field -> message
     # The dose was entered before with the same key (a retry): nothing new was written; the caller answers with it.
     replayed: bool = False
 
 
-def _check_dose(entry: DoseEntry) -> tuple[dict[str, Any], list[str]]:
-    from tiemchung.reference.vaccines import DoseKind, vaccine_by_name
-
-    problems = []
+def check_dose(entry: DoseEntry, birth: identity.PartialDate | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The dose's stored values, or each field's problem (a vaccination before the person's birth included)."""
+    errors: dict[str, str] = {}
     vaccine = vaccine_by_name(entry.vaccine)
     if vaccine is None:
-        problems.append("Tên vắc xin không thuộc danh mục được cấp phép.")
+        errors["vaccine"] = "Tên vắc xin không thuộc danh mục được cấp phép."
     if entry.dose_kind not in {kind.value for kind in DoseKind}:
-        problems.append("Mũi tiêm không hợp lệ.")
-    try:
-        when = date.fromisoformat(entry.vaccination_date)
-    except ValueError:
-        when = None
-        problems.append("Ngày tiêm phải theo dạng yyyy-mm-dd.")
-    if when is not None and not date(2021, 3, 1) <= when <= date.today():
-        problems.append("Ngày tiêm phải từ 01/03/2021 đến hôm nay.")
+        errors["dose_kind"] = "Mũi tiêm không hợp lệ."
+    when = _vaccination_date(entry.vaccination_date, birth, errors)
     if len(entry.lot_number) > 64:
-        problems.append("Số lô tối đa 64 ký tự.")
+        errors["lot_number"] = "Số lô tối đa 64 ký tự."
     values = {"vaccine": vaccine.key if vaccine else "", "vaccination_date": when, "dose_kind": entry.dose_kind}
-    return values, problems
+    return values, errors
+
+
+def _vaccination_date(text: str, birth: identity.PartialDate | None, errors: dict[str, str]) -> date | None:
+    """A whole date (the form's date box sends yyyy-mm-dd; dd/mm/yyyy typed by hand is read too)."""
+    if not text.strip():
+        errors["vaccination_date"] = "Cần có ngày tiêm."
+        return None
+    check = identity.parse_date(text.strip(), not_before=birth, year_placeholder=False)
+    parsed = check.value
+    if parsed is None or parsed.month is None or parsed.day is None:
+        errors["vaccination_date"] = next(
+            (finding.message for finding in check.findings if finding.severity == "error"),
+            "Ngày tiêm phải có đủ ngày, tháng, năm (dd/mm/yyyy).",
+        )
+        return None
+    when = date(parsed.year, parsed.month, parsed.day)
+    if not FIRST_VACCINATION_DATE <= when <= date.today():
+        errors["vaccination_date"] = f"Ngày tiêm phải từ {FIRST_VACCINATION_DATE:%d/%m/%Y} đến hôm nay."
+        return None
+    return when
+
+
+def subject_birth(subject: Subject) -> identity.PartialDate | None:
+    return identity.PartialDate.from_iso(subject.birth_date) if subject.birth_date else None
 
 
 def add_dose(
@@ -184,9 +183,9 @@ def add_dose(
         return EntryOutcome(False, "Tài khoản chưa được gắn với cơ sở tiêm chủng.")
     if (previous := entered_before(session, user, key)) is not None:
         return EntryOutcome(True, ENTERED_BEFORE, previous, replayed=True)
-    values, problems = _check_dose(entry)
-    if problems:
-        return EntryOutcome(False, " ".join(problems), problems=problems)
+    values, errors = check_dose(entry, subject_birth(subject))
+    if errors:
+        return EntryOutcome(False, " ".join(errors.values()), errors=errors)
     dose = Dose(
         record_id=f"web-{uuid.uuid4().hex}",
         subject_id=subject.id,
@@ -234,63 +233,6 @@ def _store_with_key(session: Session, user: User, dose: Dose, key: EntryKey) -> 
             raise  # not the key: a real constraint error, a bug
         return winner
     return None
-
-
-@dataclass
-class NewSubject:
-    identity: IdentityInput
-    province_code: str
-    district_code: str
-    ward_code: str
-    phone: str = ""
-
-
-def create_subject(session: Session, user: User, new: NewSubject) -> tuple[Subject | None, str]:
-    """A person not yet in the registry, entered at the facility (stored as an import would store them)."""
-    from tiemchung import identity
-
-    checked = new.identity.validated()
-    missing = [key for key in ("full_name", "birth_date", "sex") if key not in checked.values]
-    if checked.problems or missing:
-        return None, " ".join(checked.problems) or "Cần có họ tên, ngày sinh và giới tính."
-    if not (len(new.ward_code) == 5 and new.ward_code.isdigit() and new.district_code.isdigit()):
-        return None, "Mã xã (5 chữ số) và mã huyện (3 chữ số) không hợp lệ."
-    name = checked.values["full_name"]
-    subject = Subject(
-        subject_key=f"{user.facility_code or 'web'}-{uuid.uuid4().hex[:16]}",
-        facility_code=user.facility_code,
-        full_name_raw=name,
-        full_name=identity.display_name(name),
-        name_canonical=identity.canonical_name(name),
-        name_folded=identity.fold_name(name),
-        birth_date_raw=checked.values["birth_date"],
-        birth_date=checked.values["birth_date"],
-        birth_year=int(checked.values["birth_date"][:4]),
-        sex=checked.values["sex"],
-        province_code=new.province_code,
-        district_code=new.district_code,
-        ward_code=new.ward_code,
-        phone=new.phone.strip() or None,
-    )
-    if number := checked.values.get("id_number"):
-        check = identity.check_id_number(number)
-        subject.id_number_raw = number
-        subject.id_number = check.value if check.valid_format else None
-        subject.id_kind = str(getattr(check.kind, "value", check.kind))
-        subject.id_status = str(getattr(check.status, "value", check.status))
-    session.add(subject)
-    session.flush()
-    record(
-        session,
-        actor=user.username,
-        actor_role=user.role,
-        action="create",
-        entity="subject",
-        entity_id=subject.id,
-        subject_id=subject.id,
-        reason="Nhập đối tượng mới tại cơ sở tiêm",
-    )
-    return subject, ""
 
 
 def verification_list(session: Session, user: User, category: str, *, limit: int = 500) -> list[Subject]:

@@ -1,198 +1,177 @@
-"""Pages: subject search, a subject's record (doses, verification history), dose entry with online verification.
+"""Pages: subject search, a subject's record (doses, verification history, "xác minh lại"), the direct edit of a
+subject's identity ("chỉnh sửa trực tiếp", seed 000 step 4), the verification lists. Dose entry is in `doses.py`."""
 
-The dose forms carry a hidden token made when the form is rendered (`idempotency_key`, the API's Idempotency-Key):
-a form sent again as it was (after the 503 of a database outage, when nobody knows whether the first one was
-committed) shows the success message for the dose already stored instead of entering it a second time.
-"""
-
-import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from tiemchung.cleaning.identity_input import IdentityInput
-from tiemchung.registry.models import Dose, Role, User
-from tiemchung.verification.results import Category, Reason, valid_idempotency_key
+from tiemchung.registry.editing import IdentityChanges, edit_subject_identity
+from tiemchung.registry.models import Role, User
+from tiemchung.verification import queue
+from tiemchung.verification.results import Category
 from tiemchung.web import subjects_service as service
-from tiemchung.web.access import PERSON_READERS
-from tiemchung.web.deps import RowId, flash, get_session, render, require_roles
+from tiemchung.web.access import IDENTITY_EDITORS, PERSON_READERS
+from tiemchung.web.deps import RowId, SessionDep, flash, render, require_roles
 from tiemchung.web.errors import is_htmx
 from tiemchung.web.nav import NavItem
+from tiemchung.web.places import cascade, place_label
+from tiemchung.web.routes.doses import dose_form_context
+from tiemchung.web.subject_search import COUNT_CAP, STATES, SearchQuery, search
 
 router = APIRouter(include_in_schema=False)
 NAV_ITEMS = [
     NavItem("Tra cứu đối tượng", "/subjects", frozenset(PERSON_READERS), order=10),
-    NavItem("Nhập mũi tiêm", "/doses/new", frozenset({Role.FACILITY}), order=11),
     NavItem("Kết quả xác minh", "/verification-results", frozenset(PERSON_READERS - {Role.FACILITY}), order=12),
 ]
-Text = Annotated[str, Form()]
-FORM_KEY_MALFORMED = (
-    "Biểu mẫu gửi lên không hợp lệ (mã chống nhập trùng sai dạng); chưa có gì được lưu. Hãy tải lại trang."
-)
-FORM_KEY_REUSED = (
-    "Biểu mẫu này đã được dùng để nhập một mũi tiêm khác; không có gì được lưu thêm. "
-    "Hãy tải lại trang rồi nhập mũi tiêm mới."
-)
-
-
-def _dose_choices() -> dict[str, object]:
-    from tiemchung.reference.vaccines import DoseKind, vaccines
-
-    # A new token per rendered form: sending this form again is the same entry, a new form a new one.
-    return {"vaccines": vaccines(), "dose_kinds": list(DoseKind), "entry_key": uuid.uuid4().hex}
-
-
-def _form_key(value: str, action: str, fields: dict[str, object]) -> service.EntryKey | None:
-    """The form's entry key (None for a form without one, e.g. rendered before tokens existed)."""
-    return service.EntryKey.of(value, action, fields) if value else None
+PersonReader = Annotated[User, Depends(require_roles(*PERSON_READERS))]
+IdentityEditor = Annotated[User, Depends(require_roles(*IDENTITY_EDITORS))]
+Short = Annotated[str, Query(max_length=100)]
+Text = Annotated[str, Form(max_length=255)]
 
 
 @router.get("/subjects")
 def search_page(
     request: Request,
-    q: str = "",
-    birth_year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
-    user: User = Depends(require_roles(*PERSON_READERS)),
-    session: Session = Depends(get_session),
+    user: PersonReader,
+    session: SessionDep,
+    q: Short = "",
+    birth_year: Short = "",
+    province_code: Short = "",
+    district_code: Short = "",
+    ward_code: Short = "",
+    state: Short = "",
+    page: Annotated[int, Query(ge=1, le=1_000)] = 1,
 ) -> Response:
-    result = service.search(session, user, q, birth_year) if q else None
+    query = SearchQuery(q, birth_year, province_code, district_code, ward_code, state, page)
+    result = search(session, user, query) if not query.empty_for(user) else None
     session.commit()
     # Only the search form's own swap gets the results alone; a boosted link, a reload and htmx's reload of a page
     # missing from its history cache (the back button) get the whole page.
     swap = is_htmx(request.headers) and request.headers.get("hx-boosted") != "true"
     template = "subjects/results.html" if swap else "subjects/search.html"
-    return render(request, template, {"q": q, "birth_year": birth_year or "", "result": result})
+    context = {
+        "query": query,
+        "result": result,
+        "states": STATES,
+        "count_cap": COUNT_CAP,
+        "places": cascade(user, province_code, district_code, ward_code),
+        "page_link": _page_link(query),
+    }
+    return render(request, template, context)
+
+
+def _page_link(query: SearchQuery) -> Callable[[int], str]:
+    fields = {key: value for key, value in asdict(query).items() if key not in ("page", "text") and value}
+    if query.text:
+        fields["q"] = query.text
+    return lambda page: "/subjects?" + urlencode({**fields, "page": page})
 
 
 @router.get("/subjects/{subject_id}")
-def subject_page(
-    request: Request,
-    subject_id: RowId,
-    user: User = Depends(require_roles(*PERSON_READERS)),
-    session: Session = Depends(get_session),
-) -> Response:
+def subject_page(request: Request, subject_id: RowId, user: PersonReader, session: SessionDep) -> Response:
     subject = service.load_subject(session, user, subject_id)
     history = service.verification_history(session, subject.id)
+    pending = service.verification_pending(session, subject.id)
     session.commit()
-    context = {"subject": subject, "history": history, "Category": Category, "Reason": Reason}
+    context = {
+        "subject": subject,
+        "history": history,
+        "pending": pending,
+        "place": place_label(subject.province_code, subject.district_code, subject.ward_code),
+        "may_edit": user.role in IDENTITY_EDITORS,
+        "Category": Category,
+    }
     if user.role == Role.FACILITY:
-        context.update(_dose_choices())
+        context.update(dose_form_context())
     return render(request, "subjects/detail.html", context)
 
 
-@router.post("/subjects/{subject_id}/doses")
-def add_dose(
+@router.post("/subjects/{subject_id}/verify")
+def reverify(request: Request, subject_id: RowId, user: PersonReader, session: SessionDep) -> Response:
+    """ "Xác minh lại": queue the subject for verification with the population register (the queue's worker sends
+    it; an import's subjects are queued the same way)."""
+    subject = service.load_subject(session, user, subject_id, reason="Xác minh lại")
+    queued = queue.enqueue(session, [subject.id], reason="web-reverify")
+    session.commit()
+    flash(
+        request,
+        "Đã đưa hồ sơ vào hàng đợi xác minh với CSDL dân cư; kết quả hiện ở trang này khi có trả lời."
+        if queued
+        else "Hồ sơ đã nằm trong hàng đợi xác minh; kết quả hiện ở trang này khi có trả lời.",
+        "success",
+    )
+    return RedirectResponse(f"/subjects/{subject.id}", status_code=303)
+
+
+@router.get("/subjects/{subject_id}/edit")
+def edit_page(request: Request, subject_id: RowId, user: IdentityEditor, session: SessionDep) -> Response:
+    subject = service.load_subject(session, user, subject_id, reason="Chỉnh sửa trực tiếp")
+    session.commit()
+    typed = {
+        "full_name": subject.full_name,
+        "birth_date": service.typed_birth_date(subject.birth_date),
+        "sex": {"M": "Nam", "F": "Nữ"}.get(subject.sex or "", ""),
+        "id_number": subject.id_number or subject.id_number_raw,
+        "passport_number": subject.passport_number or "",
+        "phone": subject.phone or "",
+        "reason": "",
+    }
+    return render(request, "subjects/edit.html", {"subject": subject, "typed": typed, "errors": []})
+
+
+@router.post("/subjects/{subject_id}/edit")
+def edit_identity(
     request: Request,
     subject_id: RowId,
-    vaccine: Text,
-    vaccination_date: Text,
-    dose_kind: Text,
-    lot_number: Text = "",
-    idempotency_key: Text = "",
-    user: User = Depends(require_roles(Role.FACILITY)),
-    session: Session = Depends(get_session),
-) -> Response:
-    back = RedirectResponse(f"/subjects/{subject_id}", status_code=303)
-    if idempotency_key and not valid_idempotency_key(idempotency_key):
-        flash(request, FORM_KEY_MALFORMED, "error")
-        return back
-    entry = service.DoseEntry(vaccine, vaccination_date, dose_kind, lot_number)
-    key = _form_key(idempotency_key, "page-dose", {"subject_id": subject_id, **asdict(entry)})
-    subject = service.load_subject(session, user, subject_id, reason="Nhập mũi tiêm")
-    try:
-        outcome = service.add_dose(session, user, subject, entry, key)
-    except service.EntryKeyReused:
-        session.rollback()
-        flash(request, FORM_KEY_REUSED, "error")
-        return back
-    if not outcome.ok:
-        session.rollback()
-        flash(request, outcome.message, "error")
-        return back
-    if outcome.replayed:  # the same form sent again: the dose is stored already
-        session.commit()  # the audit of the subject's read
-        flash(request, outcome.message, "success")
-        return back
-    verified = request.app.state.verifier(session, subject.id)
-    session.commit()
-    flash(request, f"{outcome.message} {verified.message}", "success")
-    return back
-
-
-@router.get("/doses/new")
-def new_dose_page(request: Request, user: User = Depends(require_roles(Role.FACILITY))) -> Response:
-    return render(request, "subjects/new_dose.html", _dose_choices())
-
-
-@router.post("/doses/new")
-def new_subject_with_dose(
-    request: Request,
-    full_name: Text,
-    birth_date: Text,
-    sex: Text,
-    province_code: Text,
-    district_code: Text,
-    ward_code: Text,
-    vaccine: Text,
-    vaccination_date: Text,
-    dose_kind: Text,
+    user: IdentityEditor,
+    session: SessionDep,
+    full_name: Text = "",
+    birth_date: Text = "",
+    sex: Text = "",
     id_number: Text = "",
+    passport_number: Text = "",
     phone: Text = "",
-    lot_number: Text = "",
-    idempotency_key: Text = "",
-    user: User = Depends(require_roles(Role.FACILITY)),
-    session: Session = Depends(get_session),
+    reason: Text = "",
 ) -> Response:
-    def refused(message: str, status_code: int) -> Response:
+    """Correct the identity through the one path (`registry.editing`): the import's rules, the audit with old and
+    new values, the verdict cleared; then verified again online (or queued)."""
+    subject = service.load_subject(session, user, subject_id, reason="Chỉnh sửa trực tiếp")
+    # An empty name, birth date or sex leaves it as it is; an empty ID, passport or phone clears it.
+    changes = IdentityChanges(
+        full_name=full_name or None, birth_date=birth_date or None, sex=sex or None, id_number=id_number,
+        passport_number=passport_number, phone=phone,
+    )  # fmt: skip
+    result = edit_subject_identity(
+        session, subject.id, changes, actor=user.username, actor_role=user.role, reason=reason
+    )
+    if not result.ok:
         session.rollback()
-        return render(request, "subjects/new_dose.html", {**_dose_choices(), "error": message}, status_code=status_code)
-
-    def stored_before(dose: Dose) -> Response:
-        subject_id = dose.subject_id
-        session.rollback()  # nothing to keep: not even the subject this request created before losing a race
-        flash(request, service.ENTERED_BEFORE, "success")
-        return RedirectResponse(f"/doses/new?subject={subject_id}", status_code=303)
-
-    if idempotency_key and not valid_idempotency_key(idempotency_key):
-        return refused(FORM_KEY_MALFORMED, 422)
-    entry = service.DoseEntry(vaccine, vaccination_date, dose_kind, lot_number)
-    fields = {"full_name": full_name, "birth_date": birth_date, "sex": sex, "id_number": id_number, "phone": phone,
-              "province_code": province_code, "district_code": district_code, "ward_code": ward_code}  # fmt: skip
-    key = _form_key(idempotency_key, "page-new-subject", {**fields, **asdict(entry)})
-    try:
-        # Before creating the person: the same form sent again must not create them a second time either.
-        if (previous := service.entered_before(session, user, key)) is not None:
-            return stored_before(previous)
-        new = service.NewSubject(
-            IdentityInput(full_name, birth_date, sex, id_number), province_code, district_code, ward_code, phone
-        )
-        subject, problem = service.create_subject(session, user, new)
-        outcome = service.add_dose(session, user, subject, entry, key) if subject else None
-    except service.EntryKeyReused:
-        return refused(FORM_KEY_REUSED, 409)
-    if subject is None or outcome is None or not outcome.ok:
-        return refused(problem or (outcome.message if outcome else ""), 422)
-    if outcome.replayed and outcome.dose is not None:  # a concurrent request with the same form won the race
-        return stored_before(outcome.dose)
-    verified = request.app.state.verifier(session, subject.id)
+        typed = {"full_name": full_name, "birth_date": birth_date, "sex": sex, "id_number": id_number,
+                 "passport_number": passport_number, "phone": phone, "reason": reason}  # fmt: skip
+        context = {"subject": subject, "typed": typed, "errors": result.errors}
+        return render(request, "subjects/edit.html", context, status_code=422)
+    message = "Không có thay đổi nào." if not result.changes else "Đã lưu thay đổi."
+    if result.reverify:
+        message += " " + request.app.state.verifier(session, subject.id).message
     session.commit()
-    flash(request, f"Đã lưu đối tượng và mũi tiêm. {verified.message}", "success")
-    return RedirectResponse(f"/doses/new?subject={subject.id}", status_code=303)
+    flash(request, " ".join([message, *result.warnings]), "success")
+    return RedirectResponse(f"/subjects/{subject.id}", status_code=303)
 
 
 @router.get("/verification-results")
 def verification_results(
     request: Request,
+    user: Annotated[User, Depends(require_roles(*(PERSON_READERS - {Role.FACILITY})))],
+    session: SessionDep,
     category: Annotated[str, Query(max_length=32)] = Category.MISMATCH.value,
-    user: User = Depends(require_roles(*(PERSON_READERS - {Role.FACILITY}))),
-    session: Session = Depends(get_session),
 ) -> Response:
     choices = {**{item.value: item.label_vi for item in Category}, "NOT_YET": "Chưa xác minh"}
     chosen = category if category in choices else Category.MISMATCH.value
     subjects = service.verification_list(session, user, chosen)
     session.commit()
-    context = {"subjects": subjects, "choices": choices, "category": chosen, "Reason": Reason}
+    context = {"subjects": subjects, "choices": choices, "category": chosen}
     return render(request, "subjects/verification_results.html", context)
