@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.web_world import World, build_world
-from tiemchung.registry.models import AuditEvent, Dose
+from tiemchung.registry.models import AuditEvent, Dose, Subject
 from tiemchung.verification.models import VerificationRequest
 
 
@@ -66,9 +66,60 @@ def test_a_new_person_is_entered_with_a_dose(world: World) -> None:
         "dose_kind": "booster_1",
     }
     assert client.post("/doses/new", data=form).status_code == 303
-    found = client.get("/api/v1/subjects", params={"q": "001199000321"}).json()
+    found = client.get("/api/v1/subjects", params={"q": "001199000321"}).json()["subjects"]
     assert [(item["full_name"], item["birth_date"], item["sex"]) for item in found] == [
         ("Phạm Thị Thu", "1999-04-03", "F")
     ]
     missing = client.post("/doses/new", data={**form, "birth_date": "31/02/1999"})
     assert missing.status_code == 422 and "Ngày sinh" in missing.text
+
+
+PERSON = {"full_name": "Lê Thị Hoa", "birth_date": "02/02/1992", "sex": "Nữ", "id_number": "001192000555",
+          "province_code": "01", "district_code": "001", "ward_code": "00001"}  # fmt: skip
+VERO = {"vaccine": "Vero Cell", "vaccination_date": "2022-03-01", "dose_kind": "1"}
+
+
+def test_the_api_enters_a_dose_by_the_forms_rules(world: World) -> None:
+    """POST /api/v1/doses: the dose form's service call, so the same refusals and the same person found by ID."""
+    client = world.client("facility")
+    wrong = {
+        "ward_code": {**PERSON, "ward_code": "99999"},
+        "province_code": {**PERSON, "province_code": "79", "district_code": "760", "ward_code": "26734"},
+        "vaccination_date": {**PERSON, "birth_date": "05/05/2022"},
+    }
+    for field, person in wrong.items():
+        refused = client.post("/api/v1/doses", json={"person": person, "dose": VERO})
+        assert refused.status_code == 422 and field in refused.json()["detail"], (field, refused.text)
+    first = client.post("/api/v1/doses", json={"person": PERSON, "dose": VERO})
+    assert first.status_code == 201, first.text
+    second_dose = {**VERO, "dose_kind": "2", "vaccination_date": "2022-04-01"}
+    again = client.post("/api/v1/doses", json={"person": PERSON, "dose": second_dose})
+    assert again.status_code == 201 and again.json()["subject_id"] == first.json()["subject_id"]
+    assert "đã có trong sổ" in again.json()["verification_message"]
+    with world.app.state.session_factory() as session:
+        assert session.scalar(select(func.count()).where(Subject.id_number == "001192000555")) == 1
+    # Without a match by ID, the same name and birth date are offered (300) before anyone new is made.
+    twin = {**PERSON, "id_number": "001192000666"}
+    offered = client.post("/api/v1/doses", json={"person": twin, "dose": VERO})
+    assert offered.status_code == 300
+    assert [candidate["id"] for candidate in offered.json()["candidates"]] == [first.json()["subject_id"]]
+    made = client.post("/api/v1/doses", json={"person": twin, "dose": VERO, "new_person": True})
+    assert made.status_code == 201 and made.json()["subject_id"] != first.json()["subject_id"]
+
+
+def test_the_search_finds_by_id_or_any_words_of_the_name_on_either_database(world: World) -> None:
+    client = world.client("facility")
+    assert client.post("/api/v1/doses", json={"person": PERSON, "dose": VERO}).status_code == 201
+
+    def found(**params: str) -> list[str]:
+        answer = client.get("/api/v1/subjects", params=params)
+        assert answer.status_code == 200, answer.text
+        return [subject["full_name"] for subject in answer.json()["subjects"]]
+
+    assert found(q="001 192 000 555") == ["Lê Thị Hoa"]
+    assert found(q="le hoa") == found(q="Hoa Lê") == found(q="thi ho 1992") == ["Lê Thị Hoa"]
+    assert found(q="le hoa", birth_year="1991") == []
+    assert found(q="hoa", birth_year="19x2") == ["Lê Thị Hoa"]  # a wrong year is ignored, and said
+    assert client.get("/api/v1/subjects", params={"q": "hoa", "birth_year": "19x2"}).json()["errors"]
+    assert found(q="nguyen van an", state="MISMATCH") == ["Nguyễn Văn An"]
+    assert found(ward_code="00001", state="NOT_YET") == ["Lê Thị Hoa"]
