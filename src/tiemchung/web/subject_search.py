@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from tiemchung import identity
+from tiemchung import identity, reference
 from tiemchung.registry.audit import record
 from tiemchung.registry.models import Subject, User
 from tiemchung.registry.name_search import name_matches, search_words
 from tiemchung.verification.results import Category
-from tiemchung.web.access import area_clause
+from tiemchung.web.access import area_clause, covers
 
 PAGE_SIZE = 50
 # Counting stops here: "more than 1,000" says enough, and counting a common family name among millions does not.
@@ -52,6 +52,7 @@ class SearchResult:
     page: int = 1
     message: str = ""
     errors: dict[str, str] = field(default_factory=dict)  # field name -> what is wrong with it
+    entry_order: bool = False  # listed in the order they entered the registry, not by name (too many to sort)
 
     @property
     def capped(self) -> bool:
@@ -71,7 +72,12 @@ def search(session: Session, user: User, query: SearchQuery) -> SearchResult:
     matching = select(Subject.id).where(*conditions)
     result.total = session.scalar(select(func.count()).select_from(matching.limit(COUNT_CAP + 1).subquery())) or 0
     result.page = min(result.page, result.pages)
-    page = select(Subject).where(*conditions).order_by(Subject.name_folded, Subject.id)
+    # Name order, except for name words matching beyond the cap (a common family name in a province): then
+    # registration order, which the full-text index gives without sorting hundreds of thousands of rows per page.
+    # A place filter alone keeps name order: the index (district_code, name_folded) gives it unsorted.
+    result.entry_order = result.capped and bool(query.text.strip())
+    order = (Subject.id,) if result.entry_order else (Subject.name_folded, Subject.id)
+    page = select(Subject).where(*conditions).order_by(*order)
     result.subjects = list(session.scalars(page.limit(PAGE_SIZE).offset((result.page - 1) * PAGE_SIZE)))
     record(
         session,
@@ -90,7 +96,7 @@ def search(session: Session, user: User, query: SearchQuery) -> SearchResult:
 def _conditions(
     session: Session, user: User, query: SearchQuery, result: SearchResult
 ) -> list[ColumnElement[bool]] | None:
-    conditions = [area_clause(user, Subject.province_code, Subject.district_code, Subject.ward_code)]
+    conditions = [_area_or_place(user, query)]
     birth_year = _birth_year(query.birth_year, result)
     text = query.text.strip()
     if text:
@@ -106,17 +112,31 @@ def _conditions(
         return None
     if birth_year is not None:
         conditions.append(Subject.birth_year == birth_year)
-    if query.ward_code:
-        conditions.append(Subject.ward_code == query.ward_code)
-    elif query.district_code:
-        conditions.append(Subject.district_code == query.district_code)
-    elif query.province_code:
-        conditions.append(Subject.province_code == query.province_code)
     if query.state == NOT_YET:
         conditions.append(Subject.verification_category.is_(None))
     elif query.state in STATES:
         conditions.append(Subject.verification_category == query.state)
     return conditions
+
+
+def _area_or_place(user: User, query: SearchQuery) -> ColumnElement[bool]:
+    """The chosen place when it lies inside the user's area, else the area (a place outside it finds no one).
+
+    The place alone, not the place and the area: next to `province_code = ?`, SQLite's planner (without ANALYZE
+    statistics) walked the province's index — a million rows — instead of the district's (benchmarks/bench_pages.py).
+    """
+    area = area_clause(user, Subject.province_code, Subject.district_code, Subject.ward_code)
+    for code, find, column in ((query.ward_code, reference.ward, Subject.ward_code),
+                               (query.district_code, reference.district, Subject.district_code),
+                               (query.province_code, reference.province, Subject.province_code)):  # fmt: skip
+        unit = find(code) if code else None
+        if unit is None:
+            continue
+        place = {"province_code": getattr(unit, "province_code", unit.code),
+                 "district_code": getattr(unit, "district_code", code if column is Subject.district_code else None),
+                 "ward_code": code if column is Subject.ward_code else None}  # fmt: skip
+        return column == unit.code if covers(user, **place) else and_(area, column == unit.code)
+    return area
 
 
 def _typed_condition(session: Session, text: str) -> tuple[ColumnElement[bool], int | None] | None:
@@ -128,7 +148,9 @@ def _typed_condition(session: Session, text: str) -> tuple[ColumnElement[bool], 
         typed = [Subject.id_number_raw == text, Subject.id_number_raw == digits]
         if check.value:
             typed.append(Subject.id_number == check.value)
-        return or_(*typed), None
+        # As a subquery: next to the area's equality, SQLite's planner (without ANALYZE statistics) would walk the
+        # province's index — a million rows — instead of the ID indexes (measured: benchmarks/bench_pages.py).
+        return Subject.id.in_(select(Subject.id).where(or_(*typed))), None
     words = search_words(identity.fold_name(text))
     years = [int(word) for word in words if word.isdigit() and len(word) == 4 and 1900 <= int(word) <= 2100]
     words = [word for word in words if not word.isdigit()]
