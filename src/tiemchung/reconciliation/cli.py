@@ -371,14 +371,29 @@ def review(
 
 
 def check_seeds(
-    shared: Annotated[Path, typer.Option("--shared", help="Thư mục shared (chứa seeds/).")] = Path("../shared"),
+    seeds: Annotated[
+        Path | None,
+        typer.Option(
+            "--seeds",
+            help="Thư mục chứa văn bản gốc của hai seed (000_*.txt, 001_*.txt). Bỏ trống: dùng số liệu đóng gói "
+            "sẵn trong nền tảng.",
+        ),
+    ] = None,
     workbook: Annotated[
         Path | None, typer.Option("--workbook", help="Ghi Phụ lục 1 của seed 001 ra tệp Excel theo mẫu.")
     ] = None,
 ) -> None:
     from tiemchung.reconciliation.seedcheck import check_seed_000, check_seed_001
+    from tiemchung.reconciliation.seedfigures import SeedTextMissing, read_seeds, seed_documents
 
-    findings = check_seed_000(shared) + check_seed_001(shared, workbook)
+    try:
+        seed = read_seeds(seeds)
+    except SeedTextMissing as missing:
+        raise typer.BadParameter(str(missing), param_hint="--seeds") from None
+    where = f"văn bản trong {seeds}" if seeds is not None else "số liệu đóng gói trong nền tảng"
+    for document in seed_documents():
+        typer.echo(f"Nguồn ({where}): {document}")
+    findings = check_seed_000(seed.verification_report) + check_seed_001(seed.appendix1, workbook)
     _print_findings(findings)
     if workbook is not None:
         typer.echo(f"Đã ghi {workbook}")
