@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL, DatabaseOption
 
 db_app = typer.Typer(
     help=(
@@ -18,9 +18,6 @@ db_app = typer.Typer(
     )
 )
 
-DatabaseOption = Annotated[
-    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
-]
 FileArgument = Annotated[Path, typer.Argument(help="Tệp danh sách mũi tiêm (.xlsx hoặc .csv).", exists=True)]
 
 
