@@ -249,3 +249,17 @@ def test_the_unknown_birth_date_placeholder_keeps_the_dose(make_xlsx: Callable[.
     assert row.accepted and row.subject is not None
     assert (row.subject.birth_date, row.subject.birth_year) == (None, None)
     assert row.repairs[0].code == "date.placeholder_unknown"
+
+
+def test_nationality_is_read_from_cldr_and_iso_names(make_xlsx: Callable[..., Path]) -> None:
+    """Issue 17: "Ca-na-đa", "Ba Lan", "Pakistan", "New Zealand" were refused while "ZZ" passed."""
+    from tiemchung.registry.records import read_records
+
+    typed = ["Ca-na-đa", "Ba Lan", "Pakistan", "New Zealand", "Hàn Quốc", "KR", "ZZ", "Canadda"]
+    rows = [record(record_id=f"R{n}", subject_id=f"S{n}", nationality=name) for n, name in enumerate(typed)]
+    parsed = list(read_records(make_xlsx(rows), today=TODAY))
+    codes = [row.subject.nationality if row.subject else None for row in parsed]
+    assert codes == ["CA", "PL", "PK", "NZ", "KR", "KR", None, None]
+    (unknown,) = parsed[-1].errors
+    assert unknown.column == "nationality" and "Canada" in unknown.message_vi  # the closest names are suggested
+    assert parsed[-2].errors[0].column == "nationality"
