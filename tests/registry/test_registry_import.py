@@ -9,7 +9,6 @@ from registry_files import record
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.registry import sources
 from tiemchung.registry.export import write_error_workbook
 from tiemchung.registry.importer import import_records
 from tiemchung.registry.models import AuditEvent, Dose, Finding, ImportBatch, Subject
@@ -206,15 +205,19 @@ def test_a_file_found_unusable_half_way_writes_nothing(
     session_factory: Factory, make_csv: Callable[..., Path], monkeypatch
 ) -> None:
     from tiemchung.registry import importer
+    from tiemchung.registry.models import ImportRow
 
-    monkeypatch.setattr(sources, "MAX_DATA_ROWS", 5)
-    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
-    rows = [record(subject_id=f"S{n}", record_id=f"R{n}") for n in range(8)]
-    report = import_records(session_factory, make_csv(rows), actor="cs01", today=TODAY)
-    assert not report.ok and report.file_error is not None and "quá nhiều dòng" in report.file_error
+    monkeypatch.setattr(importer, "BATCH_ROWS", 50)
+    path = make_csv([record(subject_id=f"S{n}", record_id=f"R{n}") for n in range(500)])  # 100 kB
+    with path.open("ab") as handle:
+        handle.write(b"S9,R9,\xff\xfe not UTF-8\n")  # damaged after several staged chunks
+    report = import_records(session_factory, path, actor="cs01", today=TODAY)
+    assert not report.ok and report.file_error is not None and "Chưa có dòng nào được ghi" in report.file_error
     with session_factory() as session:
-        assert (count(session, Subject), count(session, Dose), count(session, ImportBatch)) == (0, 0, 0)
+        assert (count(session, Subject), count(session, Dose), count(session, ImportRow)) == (0, 0, 0)
         assert count(session, AuditEvent) == 0
+        batch = session.scalars(select(ImportBatch)).one()
+        assert batch.status == "failed" and batch.error_message == report.file_error
 
 
 def test_facility_and_reason_group_options(session_factory: Factory, make_xlsx: Callable[..., Path]) -> None:
@@ -237,7 +240,7 @@ def test_a_facility_cannot_overwrite_another_facilitys_keys(
     report = import_records(session_factory, make_xlsx(rows, name="cs02.xlsx"), actor="cs02", facility_code="CS02",
                             today=TODAY)  # fmt: skip
     assert (report.accepted, report.rejected) == (0, 2)
-    assert [error.column for error in report.errors] == ["subject_id", "record_id"]
+    assert [error.column for error in report.errors] == ["record_id", "record_id"]  # R1 is CS01's dose
     with session_factory() as session:
         assert session.scalars(select(Subject.full_name).where(Subject.subject_key == "S1")).one() == "Nguyễn Văn An"
 
