@@ -107,6 +107,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # timeout fails them (the load test showed it); as many threads as connections makes them queue instead.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.db_pool_size + settings.db_max_overflow
+        from tiemchung.web.import_jobs import resume_unfinished
+
+        resume_unfinished(_app)  # imports a stopped server left half-way (web/import_jobs.py)
         yield
 
     return lifespan
