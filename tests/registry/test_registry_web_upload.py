@@ -63,7 +63,7 @@ def wait_for(client: TestClient, batch_id: str, timeout: float = 60) -> str:
     """Poll the progress fragment as the page does, until the result is in it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        fragment = client.get(f"/imports/{batch_id}/progress")
+        fragment = client.get(f"/imports/progress?batch={batch_id}")
         assert fragment.status_code == 200, fragment.text
         if "hx-trigger" not in fragment.text:
             return fragment.text
@@ -76,7 +76,7 @@ def upload(client: TestClient, path: Path, name: str = "danh-sach.xlsx") -> str:
     files = {"file": (name, path.read_bytes(), "application/octet-stream")}
     answer = client.post("/imports", files=files, data={"csrf_token": token})
     assert answer.status_code == 303, answer.text
-    found = re.fullmatch(r"/imports/(\d+)", answer.headers["location"])
+    found = re.fullmatch(r"/imports\?batch=(\d+)", answer.headers["location"])
     assert found is not None
     return found[1]
 
@@ -89,7 +89,7 @@ def test_upload_shows_the_result_and_serves_the_error_workbook(
     assert page.status_code == 200 and "Nhập tệp danh sách mũi tiêm" in page.text
     path = make_xlsx([record(), record(record_id="R2", birth_date="??"), record(record_id="R3", facility_code="X")])
     batch_id = upload(client, path)
-    assert "Lần nhập " + batch_id in client.get(f"/imports/{batch_id}").text
+    assert "Lần nhập " + batch_id in client.get(f"/imports?batch={batch_id}").text
     result = wait_for(client, batch_id)
     assert "Dòng bị từ chối" in result and "Mã cơ sở khác với cơ sở đang nhập" in result
     batch = re.search(r"/imports/errors\?batch=(\d+)", result)
@@ -100,7 +100,7 @@ def test_upload_shows_the_result_and_serves_the_error_workbook(
     assert sheet is not None and sheet.max_row == 3  # header + the two rejected rows
     other = facility_client("cs01b")
     assert other.get(f"/imports/errors?batch={batch[1]}").status_code == 403
-    assert other.get(f"/imports/{batch_id}/progress").status_code == 403
+    assert other.get(f"/imports/progress?batch={batch_id}").status_code == 403
     with session_factory() as session:
         assert len(session.scalars(select(Dose)).all()) == 1
         download_event = session.scalars(select(AuditEvent).where(AuditEvent.action == "download")).one()
@@ -152,7 +152,7 @@ def test_the_api_queues_an_import_and_reports_its_progress_and_result(
     assert (status["rows_read"], status["rows_stored"], status["rows_rejected"]) == (2, 1, 1)
     assert status["counts"]["doses_created"] == 1 and status["errors"][0]["column"] == "sex"
     assert status["error_workbook_url"] == f"/imports/errors?batch={status['batch_id']}"
-    assert client.get("/api/v1/imports/999").status_code == 403
+    assert client.get("/api/v1/imports/status?batch=999").status_code == 403
 
 
 def test_two_imports_and_a_dose_entry_run_at_the_same_time(

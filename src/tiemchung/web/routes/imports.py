@@ -17,7 +17,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from tiemchung.registry.audit import record as audit_record
 from tiemchung.registry.models import ImportBatch, User
 from tiemchung.web import import_jobs
-from tiemchung.web.deps import MAX_KEY, RowId, get_session, released, render, require_roles, templates
+from tiemchung.web.deps import MAX_KEY, get_session, released, render, require_roles, templates
 from tiemchung.web.nav import NavItem
 
 router = APIRouter()
@@ -29,25 +29,29 @@ templates.env.globals["import_phases"] = import_jobs.PHASES
 Importer = Annotated[User, Depends(require_roles(*import_jobs.IMPORTING_ROLES))]
 DbSession = Annotated[Session, Depends(get_session)]
 UploadedFile = Annotated[UploadFile, File(description="Tệp .xlsx hoặc .csv (UTF-8) theo mẫu mục 2")]
+# Batches are named in the query (?batch=N), as the error workbook's link always was: a batch is its uploader's.
+BatchId = Annotated[int, Query(ge=1, le=MAX_KEY, description="Số lần nhập")]
+BatchQuery = Annotated[int | None, Query(ge=1, le=MAX_KEY)]
 ReasonGroupField = Annotated[str, Form(description="Nhóm lý do nhập muộn (1–6 hoặc other); trống nếu không có")]
 
 
 @router.get("/imports", include_in_schema=False)
-def upload_page(request: Request, user: Importer, session: DbSession) -> Response:
+def upload_page(request: Request, user: Importer, session: DbSession, batch: BatchQuery = None) -> Response:
+    """The upload form and the recent imports; with `?batch=N`, that import's progress or result on top."""
     context = {"batches": import_jobs.recent_batches(session, user), "no_scope": _no_scope(user), **_choices()}
+    if batch is not None:
+        context.update(_batch_context(request, session, user, batch))
     return render(request, "imports/index.html", context)
 
 
 @router.post("/imports", include_in_schema=False)
 def upload(request: Request, user: Importer, file: UploadedFile, reason_group: ReasonGroupField = "") -> Response:
     batch_id = import_jobs.start_import(request.app, user, file.file, file.filename or "", reason_group)
-    return RedirectResponse(f"/imports/{batch_id}", status_code=303)
+    return RedirectResponse(f"/imports?batch={batch_id}", status_code=303)
 
 
 @router.get("/imports/errors", include_in_schema=False)
-def download_errors(
-    request: Request, user: Importer, session: DbSession, batch: Annotated[int, Query(ge=1, le=MAX_KEY)]
-) -> Response:
+def download_errors(request: Request, user: Importer, session: DbSession, batch: BatchId) -> Response:
     found = import_jobs.batch_of(session, user, batch)
     path = import_jobs.error_workbook(request.app, found)
     if not path.exists():
@@ -58,16 +62,10 @@ def download_errors(
     return FileResponse(path, filename=f"loi-nhap-{found.id}.xlsx", media_type=_XLSX)
 
 
-@router.get("/imports/{batch_id}", include_in_schema=False)
-def batch_page(request: Request, user: Importer, session: DbSession, batch_id: RowId) -> Response:
-    context = _batch_context(request, session, user, batch_id)
-    return render(request, "imports/batch.html", {**context, "batches": import_jobs.recent_batches(session, user)})
-
-
-@router.get("/imports/{batch_id}/progress", include_in_schema=False)
-def batch_progress(request: Request, user: Importer, session: DbSession, batch_id: RowId) -> Response:
+@router.get("/imports/progress", include_in_schema=False)
+def batch_progress(request: Request, user: Importer, session: DbSession, batch: BatchId) -> Response:
     """The fragment the page polls: progress while the job runs, the result once it is over."""
-    return render(request, "imports/progress.html", _batch_context(request, session, user, batch_id))
+    return render(request, "imports/progress.html", _batch_context(request, session, user, batch))
 
 
 def _batch_context(request: Request, session: Session, user: User, batch_id: int) -> dict[str, Any]:
@@ -119,24 +117,24 @@ class ImportStatus(BaseModel):
 
 @router.post("/api/v1/imports", status_code=202, tags=["imports"])
 def api_upload(request: Request, user: Importer, file: UploadedFile, reason_group: ReasonGroupField = "") -> Any:
-    """Queue a records file for import; poll `GET /api/v1/imports/{batch_id}` for its progress and result."""
+    """Queue a records file for import; poll `GET /api/v1/imports/status?batch=N` for its progress and result."""
     batch_id = import_jobs.start_import(request.app, user, file.file, file.filename or "", reason_group)
-    return {"batch_id": batch_id, "status_url": f"/api/v1/imports/{batch_id}"}
+    return {"batch_id": batch_id, "status_url": f"/api/v1/imports/status?batch={batch_id}"}
 
 
-@router.get("/api/v1/imports/{batch_id}", tags=["imports"])
-def api_status(request: Request, user: Importer, session: DbSession, batch_id: RowId) -> ImportStatus:
+@router.get("/api/v1/imports/status", tags=["imports"])
+def api_status(request: Request, user: Importer, session: DbSession, batch: BatchId) -> ImportStatus:
     """The import's progress, then its counts and its first row errors (all of them in the error workbook)."""
-    context = _batch_context(request, session, user, batch_id)
-    batch: ImportBatch = context["batch"]
+    context = _batch_context(request, session, user, batch)
+    found: ImportBatch = context["batch"]
     report = context["report"]
     answer = ImportStatus(
-        batch_id=batch.id, file_name=batch.file_name, status=batch.status, phase=context["phase"],
-        rows_read=batch.rows_total, rows_expected=batch.rows_expected, rows_stored=batch.rows_accepted,
-        rows_rejected=batch.rows_rejected, file_error=report.file_error if report else None,
+        batch_id=found.id, file_name=found.file_name, status=found.status, phase=context["phase"],
+        rows_read=found.rows_total, rows_expected=found.rows_expected, rows_stored=found.rows_accepted,
+        rows_rejected=found.rows_rejected, file_error=report.file_error if report else None,
         counts=report.counts() if report and report.ok else {},
         errors=[ImportRowProblem(row=e.row, column=e.column, value=e.value, message=e.message_vi)
                 for e in context["errors"]],
-        error_workbook_url=f"/imports/errors?batch={batch.id}" if report and report.errors else None,
+        error_workbook_url=f"/imports/errors?batch={found.id}" if report and report.errors else None,
     )  # fmt: skip
     return released(session, answer)
