@@ -10,11 +10,11 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from registry_files import record
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.registry_files import record
 from tiemchung.registry.importer import import_records, resume_imports
 from tiemchung.registry.models import AuditEvent, Dose, ImportBatch, ImportRow, Subject
 
