@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 DEFAULT_IMPORTS_DIR = Path("var/imports")
 ERROR_WORKBOOK = "danh-sach-loi.xlsx"
 UPLOAD_CHUNK = 1024 * 1024
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024
 # Two imports run at once (two cores is the small server); more wait in the queue, shown as "Đang chờ".
 WORKERS = 2
 IMPORTING_ROLES = (Role.FACILITY, Role.HEALTH_STATION)
@@ -51,9 +52,8 @@ def imports_dir(app: FastAPI) -> Path:
 
 
 def upload_limit(app: FastAPI) -> int:
-    from tiemchung.registry.sources import MAX_FILE_BYTES
-
-    return int(getattr(app.state, "import_upload_limit", MAX_FILE_BYTES))
+    """The largest upload (`app.state.import_upload_limit`): 2 GiB by default, room for any CSV a facility has."""
+    return int(getattr(app.state, "import_upload_limit", MAX_UPLOAD_BYTES))
 
 
 def start_import(app: FastAPI, user: User, upload: BinaryIO, file_name: str, reason_group: str | None) -> int:
