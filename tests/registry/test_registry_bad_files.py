@@ -203,3 +203,41 @@ def test_a_one_megabyte_csv_cell_rejects_only_its_row(make_csv: Callable[..., Pa
     first, second = read_records(make_csv(rows), today=date(2023, 6, 1))
     assert first.accepted and not second.accepted
     assert second.errors[0].column == "address" and "quá dài" in second.errors[0].message_vi
+
+
+def _shared_strings_bomb(path: Path, megabytes: int, one_string: bool) -> None:
+    """A workbook whose sharedStrings part inflates to `megabytes` (about 200x its compressed size)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    size = megabytes * 1024 * 1024
+    if one_string:  # one <si> of `megabytes`
+        body = b"<si><t>" + b"A" * size + b"</t></si>"
+    else:  # many strings of 100 characters
+        item = b"<si><t>" + b"B" * 100 + b"</t></si>"
+        body = item * (size // len(item))
+    head = b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    members["xl/sharedStrings.xml"] = head + body + b"</sst>"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_shared_strings_bomb_reads_in_bounded_memory(make_xlsx: Callable[..., Path]) -> None:
+    """Issue 16 item 7: a small workbook with a huge sharedStrings part passed the bomb checks and took 3.3 GB.
+    The peak memory of a child process reading it stays small, whether the part is one string or many."""
+    child = (  # VmHWM: the peak resident memory of this process image
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tiemchung.registry.sources import RecordSource, open_source\n"
+        "source = open_source(Path(sys.argv[1]))\n"
+        "rows = sum(1 for _ in source.rows()) if isinstance(source, RecordSource) else -1\n"
+        "peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM')).split()[1]\n"
+        "print(rows, int(peak) // 1024)\n"
+    )
+    for one_string in (True, False):
+        path = make_xlsx([record()], name=f"bomb-{one_string}.xlsx")
+        _shared_strings_bomb(path, 300, one_string)
+        assert path.stat().st_size < 10 * 1024 * 1024
+        out = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, check=True)
+        rows, peak_mb = map(int, out.stdout.split())
+        assert rows == 1 and peak_mb < 120, f"peak {peak_mb} MB (one string: {one_string})"

@@ -181,7 +181,8 @@ def _open_workbook(path: Path) -> RecordSource | FileProblem:
             archive.close()
             return FileProblem("Tệp Excel không có trang tính nào.")
         stream = SheetStream(archive, layout)
-        source = _with_header(path, "xlsx", stream.rows(), _merged_rows(path, layout.sheet_part), [archive])
+        closers = [archive, layout.shared_strings]
+        source = _with_header(path, "xlsx", stream.rows(), _merged_rows(path, layout.sheet_part), closers)
     except (ExpatError, KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as error:
         # openpyxl (workbook part, stylesheet) and expat raise these on damaged or hand-made files
         archive.close()
