@@ -64,8 +64,12 @@ def download_errors(request: Request, user: Importer, session: DbSession, batch:
 
 @router.get("/imports/progress", include_in_schema=False)
 def batch_progress(request: Request, user: Importer, session: DbSession, batch: BatchId) -> Response:
-    """The fragment the page polls: progress while the job runs, the result once it is over."""
-    return render(request, "imports/progress.html", _batch_context(request, session, user, batch))
+    """The fragment the page polls: progress while the job runs, the result once it is over (with the list of
+    recent imports, swapped out of band, so that it shows the final counts too)."""
+    context = _batch_context(request, session, user, batch)
+    if context["finished"]:
+        context["oob_batches"] = import_jobs.recent_batches(session, user)
+    return render(request, "imports/progress.html", context)
 
 
 def _batch_context(request: Request, session: Session, user: User, batch_id: int) -> dict[str, Any]:
