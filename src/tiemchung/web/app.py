@@ -26,8 +26,10 @@ from starlette.responses import RedirectResponse, Response
 
 from tiemchung.registry.db import make_engine, make_session_factory
 from tiemchung.web import errors, routes
+from tiemchung.web.body_limit import BodyLimitMiddleware
 from tiemchung.web.csrf import CSRFMiddleware
 from tiemchung.web.deps import LoginRequired, login_url
+from tiemchung.web.import_jobs import body_limit_for
 from tiemchung.web.nav import NavItem
 from tiemchung.web.settings import Settings
 from tiemchung.web.verifier import Verifier, make_verifier
@@ -76,6 +78,8 @@ def create_app(
         same_site="lax",
         https_only=settings.https_only,
     )
+    # Outermost: a body over its endpoint's limit is refused before anything reads it (web/body_limit.py).
+    app.add_middleware(BodyLimitMiddleware, limit_for=lambda path: body_limit_for(app, path))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, _redirect_to_login)  # type: ignore[arg-type]
     # Only the errors of an unreachable or busy database (lost connection, refused, locked): a constraint or a

@@ -56,6 +56,22 @@ def upload_limit(app: FastAPI) -> int:
     return int(getattr(app.state, "import_upload_limit", MAX_UPLOAD_BYTES))
 
 
+UPLOAD_PATHS = frozenset({"/imports", "/api/v1/imports"})
+# The public certificate check takes a photo of the QR (certificates.MAX_IMAGE_BYTES, 5 MB) and its form.
+VERIFY_PATHS = frozenset({"/verify"})
+VERIFY_LIMIT = 6 * 1024 * 1024
+
+
+def body_limit_for(app: FastAPI, path: str) -> int:
+    """The largest request body each endpoint takes (`body_limit.py`): uploads of records files, the certificate
+    photo, and 1 MiB for every other form and JSON body."""
+    from tiemchung.web.body_limit import DEFAULT_LIMIT
+
+    if path in UPLOAD_PATHS:
+        return upload_limit(app) + 64 * 1024  # the file and the form's few fields
+    return VERIFY_LIMIT if path in VERIFY_PATHS else DEFAULT_LIMIT
+
+
 def start_import(app: FastAPI, user: User, upload: BinaryIO, file_name: str, reason_group: str | None) -> int:
     """Save the upload and queue its import; returns the batch id (403 for an account without scope, 413 for a
     file over the limit)."""
