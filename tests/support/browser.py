@@ -3,10 +3,10 @@
 from tests.support.cleaning_factories import PASSWORD
 
 
-def log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def log_in(page, base: str, username: str, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{base}/login")
     page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_label("Mật khẩu").fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_selector("text=Xin chào")
 
