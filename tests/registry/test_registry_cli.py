@@ -79,3 +79,12 @@ def test_verify_reads_the_spec_workbook_and_explains_unreadable_files(
     failed = runner.invoke(verify_app, [*arguments, "--records", str(broken)], env={"COLUMNS": "200"})
     assert failed.exit_code == 2 and "Không đọc được tệp hong.csv" in failed.output
     assert "Traceback" not in failed.output
+
+
+def test_db_resume_imports_says_what_it_did(tmp_path: Path) -> None:
+    from tiemchung.registry.db import create_schema
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    create_schema(make_engine(url))
+    result = runner.invoke(app, ["db", "resume-imports", "--database", url])
+    assert result.exit_code == 0 and "Không có lần nhập nào dở dang" in result.output

@@ -10,7 +10,7 @@ long (SQLite has a single one: a whole-file transaction made every other user's 
 2. **Applying**: once the whole file has been read, the staged rows are written to the registry in chunks of 2,000
    rows, each chunk one transaction that also records its progress. The file is then known good, so the import is
    completed: a crash or a kill in this phase leaves the batch `applying`, and `resume_imports` (run when the web
-   starts, and by `tiemchung import --resume`) applies its remaining rows. So, from a user's point of view, a file
+   starts, and by `tiemchung db resume-imports`) applies its remaining rows. So, from a user's point of view, a file
    is imported entirely or not at all, while other users' reads and writes go on between the chunks.
 
 Writes are Core `INSERT ... ON CONFLICT DO UPDATE` keyed by `subject_id` / `record_id`, so re-importing a file or
