@@ -248,6 +248,11 @@ def _set(session_factory: sessionmaker[Session], batch_id: int, **values: Any) -
         session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(**values))
 
 
+def fail_batch(session_factory: sessionmaker[Session], batch_id: int, message_vi: str) -> None:
+    """Mark a batch failed with its reason before it ran (the upload was refused, the job crashed)."""
+    _set(session_factory, batch_id, status=Status.FAILED, error_message=message_vi, finished_at=datetime.now(UTC))
+
+
 def _fail(session_factory: sessionmaker[Session], job: _Job, message_vi: str) -> ImportReport:
     """The file cannot be used: nothing of it reached the registry; forget what was staged, say why."""
     _delete_staged(session_factory, job.batch_id, errors_too=True)

@@ -108,9 +108,9 @@ def _save(upload: BinaryIO, path: Path, limit: int) -> bool:
 
 
 def _refuse(factory: sessionmaker[Session], batch_id: int, message: str) -> None:
-    from tiemchung.registry.importer import Status, _set
+    from tiemchung.registry.importer import fail_batch
 
-    _set(factory, batch_id, status=Status.FAILED, error_message=message)
+    fail_batch(factory, batch_id, message)
 
 
 def _executor(app: FastAPI) -> ThreadPoolExecutor:
