@@ -4,8 +4,8 @@
 batch gets its scope (`area_code`), its progress (`rows_expected`, `rows_applied`) and the reason a file was refused
 (`error_message`). New tables and added columns with defaults: no existing row is rewritten.
 
-Revision ID: 0005_imports_staging
-Revises: 0004_dose_entry_keys_created_at
+Revision ID: 0006_imports_staging
+Revises: 0005_subject_merges
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_imports_staging"
-down_revision: str | Sequence[str] | None = "0004_dose_entry_keys_created_at"
+revision: str = "0006_imports_staging"
+down_revision: str | Sequence[str] | None = "0005_subject_merges"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
