@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from tiemchung.cleaning import signing
@@ -53,17 +53,23 @@ def _refuse(message: str) -> Outcome:
 
 
 def _event(line: CleaningLine, actor: User, action: str, to_state: LineState, note: str = "", **detail: Any) -> None:
-    line.events.append(
-        CleaningLineEvent(
-            actor=actor.username,
-            actor_role=actor.role,
-            action=action,
-            from_state=line.state,
-            to_state=to_state.value,
-            note=note,
-            detail=detail,
-        )
+    event = CleaningLineEvent(
+        actor=actor.username,
+        actor_role=actor.role,
+        action=action,
+        from_state=line.state,
+        to_state=to_state.value,
+        note=note,
+        detail=detail,
     )
+    # Appending to a stored line's unloaded history would first load it: one SELECT per line, 2,000 for a
+    # commune's list sent to the police. Add the event beside it instead; a loaded history is kept in step.
+    state = inspect(line)
+    if state.persistent and "events" in state.unloaded and state.session is not None:
+        event.line_id = line.id
+        state.session.add(event)
+    else:
+        line.events.append(event)
     line.state = to_state.value
 
 
@@ -179,10 +185,12 @@ def record_family_answer(
     checked = identity.validated()
     if checked.problems:
         return _refuse(" ".join(checked.problems))
-    if outcome == FamilyOutcome.CORRECTED and not checked.values:
-        return _refuse("Hãy nhập ít nhất một thông tin được bổ sung/điều chỉnh.")
+    # The form comes pre-filled with what is known: keep only what the family changed.
+    changes = _differing(checked.values, line.listed)
+    if outcome == FamilyOutcome.CORRECTED and not changes:
+        return _refuse("Hãy nhập ít nhất một thông tin được bổ sung/điều chỉnh (khác với thông tin đang có).")
     line.family_outcome = outcome
-    line.family = checked.values if outcome == FamilyOutcome.CORRECTED else {}
+    line.family = changes if outcome == FamilyOutcome.CORRECTED else {}
     line.family_note = note.strip()
     _event(line, actor, "family_answer", LineState.REVIEWED, note, outcome=outcome, family=line.family)
     return Outcome(True, "Đã ghi nhận thông tin rà soát.", 1)
@@ -223,14 +231,20 @@ def police_decide(
     checked = corrections.validated()
     if checked.problems:
         return _refuse(" ".join(checked.problems))
-    if decision == PoliceDecision.CORRECTED and not checked.values:
-        return _refuse("Hãy nhập thông tin được điều chỉnh theo CSDL dân cư.")
+    # The form comes pre-filled with the team's answer: keep only what the police changed.
+    changes = _differing(checked.values, {**line.listed, **line.family})
+    if decision == PoliceDecision.CORRECTED and not changes:
+        return _refuse("Hãy nhập thông tin được điều chỉnh theo CSDL dân cư (khác với thông tin tổ thôn ghi nhận).")
     changes_identity = line.family_outcome in OUTCOMES_THAT_CHANGE_IDENTITY
     line.police_decision = decision
-    line.police = {**line.family, **checked.values} if changes_identity else {}
+    line.police = {**line.family, **changes} if changes_identity else {}
     line.police_note = note.strip()
     _event(line, actor, "police_decision", LineState.CONFIRMED, note, decision=decision, police=line.police)
     return Outcome(True, "Đã xác thực dòng.", 1)
+
+
+def _differing(values: dict[str, str], known: dict[str, Any]) -> dict[str, str]:
+    return {key: value for key, value in values.items() if value != (known.get(key) or "")}
 
 
 def send_back(session: Session, actor: User, line: CleaningLine, note: str) -> Outcome:
