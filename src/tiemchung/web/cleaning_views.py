@@ -2,13 +2,11 @@
 reads, progress figures, and a line's history in words."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -28,11 +26,11 @@ from tiemchung.verification.results import Category
 from tiemchung.web.access import COMMUNE_ROLES, SUPERVISOR_ROLES, area_clause, area_level
 from tiemchung.web.dashboard import unit_name
 from tiemchung.web.deps import ensure_in_area, get_session, get_settings, require_roles
+from tiemchung.web.formatting import vn_date, vn_datetime
 from tiemchung.web.settings import Settings
 
 NOT_FOUND = "Không tìm thấy."
 PAGE_SIZE = 50
-VIET_NAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # The dependencies every cleaning route states, once.
 DbSession = Annotated[Session, Depends(get_session)]
@@ -91,6 +89,12 @@ class LineFilter(BaseModel):
     q: str = Field(default="", max_length=100)
     page: int = Field(default=1, ge=1, le=10_000)
 
+    @field_validator("state", "problem", mode="before")
+    @classmethod
+    def _empty_is_any(cls, value: object) -> object:
+        """A filter form sends "Tất cả" as an empty value."""
+        return value or None
+
     @classmethod
     def from_form(cls, values: dict[str, Any]) -> "LineFilter":
         return cls.model_validate({key: value for key, value in values.items() if key in cls.model_fields and value})
@@ -114,7 +118,7 @@ def team_filter(user: User, wanted: LineFilter) -> LineFilter:
     return wanted
 
 
-def filtered_lines(worklist_id: int, wanted: LineFilter) -> Select[tuple[CleaningLine]]:
+def filtered_lines(worklist_id: int, wanted: LineFilter) -> Select[CleaningLine]:
     query = select(CleaningLine).where(CleaningLine.worklist_id == worklist_id)
     if wanted.state:
         query = query.where(CleaningLine.state == wanted.state.value)
@@ -292,20 +296,12 @@ IDENTITY_LABELS = {"full_name": "Họ và tên", "birth_date": "Ngày sinh", "se
 SEX_LABELS = {"M": "Nam", "F": "Nữ"}
 
 
-def local_time(moment: datetime | None) -> str:
-    """A stored time (UTC; SQLite gives it back without a zone) as read in Viet Nam: 'dd/mm/yyyy HH:MM'."""
-    if moment is None:
-        return ""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(VIET_NAM).strftime("%d/%m/%Y %H:%M")
-
-
 def identity_value(key: str, value: object) -> str:
     text = str(value or "")
     if key == "sex":
         return SEX_LABELS.get(text, text)
-    if key == "birth_date" and len(text) >= 10 and text[4] == "-":
-        return f"{text[8:10]}/{text[5:7]}/{text[:4]}"  # also drops a time part ("1900-01-01 00:00:00")
+    if key == "birth_date":
+        return vn_date(text[:10])  # also drops a time part ("1900-01-01 00:00:00")
     return text
 
 
@@ -325,7 +321,7 @@ def history(events: list[CleaningLineEvent], show_id: Any) -> list[HistoryEntry]
     them to the reader."""
     return [
         HistoryEntry(
-            at=local_time(event.at),
+            at=vn_datetime(event.at),
             actor=f"{event.actor} ({Role(event.actor_role).label_vi})"
             if event.actor_role in set(Role)
             else event.actor,

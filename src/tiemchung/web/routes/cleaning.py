@@ -9,7 +9,6 @@ swapped in place: a village team saving its 40th line stays where it is. The act
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -44,7 +43,6 @@ from tiemchung.web.cleaning_views import (
     line_counts,
     load_line,
     load_worklist,
-    local_time,
     progress,
     team_filter,
     team_work,
@@ -69,14 +67,6 @@ def _merged(*parts: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _number(value: float) -> str:
-    return format_decimal(value, locale="vi")
-
-
-def _percent(value: float | None) -> str:
-    return format_percent(value or 0, locale="vi", format="#,##0 %")
-
-
 PAGE_HELPERS: dict[str, Any] = {
     "LineState": LineState,
     "WorklistState": WorklistState,
@@ -87,9 +77,6 @@ PAGE_HELPERS: dict[str, Any] = {
     "Reason": Reason,
     "show": identity_value,
     "merged": _merged,
-    "number": _number,
-    "percent": _percent,
-    "local_time": local_time,
 }
 
 
