@@ -20,7 +20,7 @@ from tiemchung.cleaning.models import (
     Problem,
 )
 from tiemchung.identity import fold_name
-from tiemchung.registry.audit import record_subject_read
+from tiemchung.registry.audit import record_subject_reads
 from tiemchung.registry.models import Role, Subject, User, Village
 from tiemchung.verification.results import Category
 from tiemchung.web.access import COMMUNE_ROLES, SUPERVISOR_ROLES, area_clause, area_level
@@ -65,10 +65,8 @@ def load_line(session: Session, user: User, line_id: int) -> CleaningLine:
 
 def audit_lines_read(session: Session, user: User, lines: list[CleaningLine], reason: str) -> None:
     """The lines shown are people's records: one read event per person shown (the page's, not the whole list's)."""
-    for line in lines:
-        record_subject_read(
-            session, actor=user.username, actor_role=user.role, subject_id=line.subject_id, reason=reason
-        )
+    subject_ids = [line.subject_id for line in lines]
+    record_subject_reads(session, actor=user.username, actor_role=user.role, subject_ids=subject_ids, reason=reason)
 
 
 def audit_list_read(session: Session, user: User, worklist: CleaningWorklist) -> None:
