@@ -1,11 +1,8 @@
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "cleaning"))
+from tests.support.scale_world import ScaleWorld, build_scale_world, serve
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -26,3 +23,16 @@ def browser_page(chromium_path: str) -> Iterator[object]:
         page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="vi-VN")
         yield page
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def scale_world(tmp_path_factory: pytest.TempPathFactory) -> ScaleWorld:
+    """The district of ~110,000 people with a 2,000-line commune worklist (tests/support/scale_world.py), built once."""
+    return build_scale_world(tmp_path_factory.mktemp("scale-world"))
+
+
+@pytest.fixture(scope="session")
+def scale_url(scale_world: ScaleWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The web platform over the scale world, served on a free local port for the browser tests."""
+    with serve(scale_world, tmp_path_factory.mktemp("scale-keys")) as url:
+        yield url
