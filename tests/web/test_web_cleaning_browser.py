@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cleaning_factories import PASSWORD
-from cleaning_world import CleaningWorld, build_cleaning_world
-from live_server import serving
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.browser import log_in
+from tests.support.cleaning_world import CleaningWorld, build_cleaning_world, serving
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings
@@ -43,14 +42,6 @@ def commune(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ses
     with serving(app) as url:
         yield url, factory, world
     engine.dispose()
-
-
-def log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_selector("text=Xin chào")
 
 
 def shot(page, name: str, *, full_page: bool = False) -> None:  # type: ignore[no-untyped-def]
@@ -226,3 +217,20 @@ def test_the_police_see_the_engines_proposal_and_confirm_in_bulk(commune, browse
     page.get_by_role("button", name="Ký số").click()
     page.wait_for_selector(".flash:has-text('Đã ký và bàn giao danh sách 300 dòng')")
     page.wait_for_selector(".signature-ok")
+
+
+def test_the_pages_over_a_generated_district(scale_world, scale_url, browser_page) -> None:  # type: ignore[no-untyped-def]
+    """The shared scale world (a district of ~110,000 people): read only, so that other tests find it as built."""
+    page = browser_page
+    log_in(page, scale_url, scale_world.usernames["station"], scale_world.password)
+    page.goto(f"{scale_url}/cleaning/worklists/{scale_world.worklist_id}?page=7")
+    assert f"Dòng 301–350 trong {vn(scale_world.worklist_lines)} dòng" in visible_text(page)
+    assert page.locator("tr.line").count() == 50
+    page.goto(f"{scale_url}/cleaning")
+    assert f">{vn(scale_world.worklist_lines)}<" in page.content()
+
+    page.set_viewport_size(PHONE)
+    log_in(page, scale_url, scale_world.usernames["village"], scale_world.password)
+    for path in ("/cleaning", f"/cleaning/worklists/{scale_world.worklist_id}"):
+        page.goto(f"{scale_url}{path}")
+        assert no_sideways_scroll(page) <= PHONE["width"], path

@@ -7,12 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cleaning_world import CleaningWorld, build_cleaning_world
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import World
 
+from tests.support.cleaning_world import CleaningWorld, build_cleaning_world
+from tests.support.web_world import World
 from tiemchung.cleaning.models import CleaningLine, LineState
 from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings
