@@ -120,6 +120,7 @@ def test_one_line_through_the_four_steps(server, browser_page) -> None:  # type:
     # Step 2b: the village team records what the family said.
     log_in(page, server, "thon")
     page.goto(worklist_url)
+    page.get_by_text("Ghi nhận thông tin từ gia đình").click()
     form = page.locator("form[action$='/family']")
     form.locator("select[name=outcome]").select_option("corrected")
     form.locator("input[name=id_number]").fill("001 085 012 345")
@@ -137,6 +138,7 @@ def test_one_line_through_the_four_steps(server, browser_page) -> None:  # type:
     # Step 3: the commune police confirm the line and sign the list.
     log_in(page, server, "congan")
     page.goto(worklist_url)
+    page.get_by_text("Đối chiếu, xác thực").click()
     police = page.locator("form[action$='/police']")
     police.locator("select[name=decision]").select_option("confirmed")
     police.get_by_role("button", name="Xác thực").click()

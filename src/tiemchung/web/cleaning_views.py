@@ -31,6 +31,8 @@ from tiemchung.web.settings import Settings
 
 NOT_FOUND = "Không tìm thấy."
 PAGE_SIZE = 50
+# A village team reads on a phone, where a line is a card with its form: 20 cards keep a page a few screens long.
+PAGE_SIZE_ON_A_PHONE = 20
 
 # The dependencies every cleaning route states, once.
 DbSession = Annotated[Session, Depends(get_session)]
@@ -109,11 +111,11 @@ class LineFilter(BaseModel):
 LineFilterQuery = Annotated[LineFilter, Query()]
 
 
-def team_filter(user: User, wanted: LineFilter) -> LineFilter:
-    """A village team sees only its own village's lines."""
+def _scope(user: User) -> LineFilter:
+    """The lines a user works on: a village team only its own village's."""
     if user.role == Role.VILLAGE_TEAM and user.village_id is not None:
-        return wanted.model_copy(update={"village": str(user.village_id)})
-    return wanted
+        return LineFilter(village=str(user.village_id))
+    return LineFilter()
 
 
 def filtered_lines(worklist_id: int, wanted: LineFilter) -> Select[CleaningLine]:
@@ -149,10 +151,11 @@ class WorklistPage:
     state_counts: dict[str, int]
     villages: list[Village]
     filter: LineFilter
+    size: int = PAGE_SIZE
 
     @property
     def first_shown(self) -> int:
-        return (self.page - 1) * PAGE_SIZE + 1 if self.lines else 0
+        return (self.page - 1) * self.size + 1 if self.lines else 0
 
     @property
     def last_shown(self) -> int:
@@ -163,20 +166,20 @@ class WorklistPage:
         return {village.id: village.name for village in self.villages}
 
 
-def worklist_page(session: Session, worklist: CleaningWorklist, wanted: LineFilter) -> WorklistPage:
-    """One page of the list: four queries whatever the size (counts per state, matching count, the page, villages)."""
-    counts = dict(
-        session.execute(
-            select(CleaningLine.state, func.count())
-            .where(CleaningLine.worklist_id == worklist.id)
-            .group_by(CleaningLine.state)
-        ).all()
-    )
+def worklist_page(session: Session, user: User, worklist: CleaningWorklist, wanted: LineFilter) -> WorklistPage:
+    """One page of the list as `user` sees it: four queries whatever the size (counts per state, the matching
+    count, the page, the villages)."""
+    scope = _scope(user)
+    if scope.village:
+        wanted = wanted.model_copy(update={"village": scope.village})
+    size = PAGE_SIZE_ON_A_PHONE if user.role == Role.VILLAGE_TEAM else PAGE_SIZE
+    counted = filtered_lines(worklist.id, scope).with_only_columns(CleaningLine.state, func.count())
+    counts = dict(session.execute(counted.group_by(CleaningLine.state)).all())
     query = filtered_lines(worklist.id, wanted)
     matching = session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
-    pages = max(1, -(-matching // PAGE_SIZE))
+    pages = max(1, -(-matching // size))
     page = min(wanted.page, pages)
-    lines = list(session.scalars(query.order_by(CleaningLine.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    lines = list(session.scalars(query.order_by(CleaningLine.id).offset((page - 1) * size).limit(size)))
     villages = session.scalars(select(Village).where(Village.ward_code == worklist.ward_code).order_by(Village.name))
     return WorklistPage(
         lines=lines,
@@ -187,6 +190,7 @@ def worklist_page(session: Session, worklist: CleaningWorklist, wanted: LineFilt
         state_counts=counts,
         villages=list(villages),
         filter=wanted.model_copy(update={"page": page}),
+        size=size,
     )
 
 
@@ -324,13 +328,17 @@ def history(events: list[CleaningLineEvent], show_id: Any) -> list[HistoryEntry]
             if event.actor_role in set(Role)
             else event.actor,
             action=ACTION_LABELS.get(event.action, event.action),
-            from_state=LineState(event.from_state).label_vi if event.from_state in set(LineState) else "—",
-            to_state=LineState(event.to_state).label_vi if event.to_state in set(LineState) else "—",
+            from_state=_state_label(event.from_state) if event.action != "list" else "—",
+            to_state=_state_label(event.to_state),
             note=event.note,
             facts=_facts(event.detail or {}, show_id),
         )
         for event in events
     ]
+
+
+def _state_label(state: str) -> str:
+    return LineState(state).label_vi if state in set(LineState) else "—"
 
 
 def _facts(detail: dict[str, Any], show_id: Any) -> list[str]:

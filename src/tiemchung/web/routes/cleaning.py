@@ -44,7 +44,6 @@ from tiemchung.web.cleaning_views import (
     load_line,
     load_worklist,
     progress,
-    team_filter,
     team_work,
     villages_of,
     worklist_page,
@@ -132,7 +131,7 @@ def worklist_view(
     request: Request, worklist_id: RowId, wanted: LineFilterQuery, user: Viewer, session: DbSession
 ) -> Response:
     worklist = load_worklist(session, user, worklist_id)
-    page = worklist_page(session, worklist, team_filter(user, wanted))
+    page = worklist_page(session, user, worklist, wanted)
     audit_lines_read(session, user, page.lines, f"Xem danh sách làm sạch số {worklist.id}")
     signature = signing.check(session, worklist) if worklist.state in ("signed", "applied") else None
     session.commit()
