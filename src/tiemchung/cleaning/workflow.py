@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
@@ -46,6 +47,11 @@ class Outcome:
     message: str
     changed: int = 0
     details: list[str] = field(default_factory=list)
+
+
+def _count(number: int) -> str:
+    """A count as every page writes numbers (Babel's `vi` locale): 1860 as "1.860"."""
+    return format_decimal(number, format="#,##0", locale="vi")
 
 
 def _refuse(message: str) -> Outcome:
@@ -135,7 +141,7 @@ def build_worklist(session: Session, actor: User, *, title: str = "") -> tuple[O
         worklist.lines.append(line)
         _event(line, actor, "list", LineState.LISTED)
     session.flush()
-    return Outcome(True, f"Đã lập danh sách {len(subjects)} đối tượng.", len(subjects)), worklist
+    return Outcome(True, f"Đã lập danh sách {_count(len(subjects))} đối tượng.", len(subjects)), worklist
 
 
 # Step 2 ---------------------------------------------------------------------------------------------------------
@@ -158,10 +164,10 @@ def assign(
         line.village_id = village.id
         _event(line, actor, "assign", LineState.ASSIGNED, village=village.name, village_id=village.id)
     skipped = len(wanted) - len(movable)
-    message = f"Đã giao {len(movable)} dòng cho {village.name}."
-    return Outcome(
-        bool(movable), message + (f" {skipped} dòng không giao được ở bước hiện tại." if skipped else ""), len(movable)
-    )
+    message = f"Đã giao {_count(len(movable))} dòng cho {village.name}."
+    if skipped:
+        message += f" {_count(skipped)} dòng không giao được ở bước hiện tại."
+    return Outcome(bool(movable), message, len(movable))
 
 
 def record_family_answer(
@@ -204,7 +210,7 @@ def send_to_police(session: Session, actor: User, worklist: CleaningWorklist) ->
         return _refuse("Danh sách đã được ký.")
     waiting = [line for line in worklist.lines if line.state in (LineState.LISTED, LineState.ASSIGNED)]
     if waiting:
-        return _refuse(f"Còn {len(waiting)} dòng chưa được tổ thôn rà soát.")
+        return _refuse(f"Còn {_count(len(waiting))} dòng chưa được tổ thôn rà soát.")
     reviewed = [line for line in worklist.lines if line.state == LineState.REVIEWED]
     if not reviewed:
         return _refuse("Không có dòng nào cần chuyển.")
@@ -212,7 +218,7 @@ def send_to_police(session: Session, actor: User, worklist: CleaningWorklist) ->
         _event(line, actor, "send_to_police", LineState.WITH_POLICE)
     worklist.state = WorklistState.WITH_POLICE.value
     worklist.sent_to_police_at = datetime.now(UTC)
-    return Outcome(True, f"Đã chuyển {len(reviewed)} dòng cho Công an xã/phường.", len(reviewed))
+    return Outcome(True, f"Đã chuyển {_count(len(reviewed))} dòng cho Công an xã/phường.", len(reviewed))
 
 
 # Step 3 ---------------------------------------------------------------------------------------------------------
@@ -272,7 +278,7 @@ def sign_worklist(session: Session, actor: User, worklist: CleaningWorklist, key
         return _refuse("Danh sách không ở bước chờ Công an ký.")
     pending = [line for line in worklist.lines if line.state != LineState.CONFIRMED]
     if pending:
-        return _refuse(f"Còn {len(pending)} dòng chưa được xác thực.")
+        return _refuse(f"Còn {_count(len(pending))} dòng chưa được xác thực.")
     now = datetime.now(UTC)
     for line in worklist.lines:
         _event(line, actor, "sign", LineState.SIGNED)
@@ -280,7 +286,8 @@ def sign_worklist(session: Session, actor: User, worklist: CleaningWorklist, key
     worklist.signed_at = signing.utc_seconds(now)
     session.flush()
     signing.sign(session, worklist, actor.username, keys_dir, now)
-    return Outcome(True, f"Đã ký và bàn giao danh sách {len(worklist.lines)} dòng cho Trạm Y tế.", len(worklist.lines))
+    count = len(worklist.lines)
+    return Outcome(True, f"Đã ký và bàn giao danh sách {_count(count)} dòng cho Trạm Y tế.", count)
 
 
 def reopen_signed(session: Session, actor: User, worklist: CleaningWorklist, note: str) -> Outcome:
@@ -319,7 +326,8 @@ def apply_worklist(session: Session, actor: User, worklist: CleaningWorklist, ve
     verified = sum(1 for line in worklist.lines if line.result_category in (Category.VERIFIED, Category.NO_ID_VERIFIED))
     return Outcome(
         True,
-        f"Đã cập nhật {len(worklist.lines)} đối tượng; {verified} đối tượng đã xác minh đúng với CSDL dân cư.",
+        f"Đã cập nhật {_count(len(worklist.lines))} đối tượng; "
+        f"{_count(verified)} đối tượng đã xác minh đúng với CSDL dân cư.",
         len(worklist.lines),
         details,
     )
