@@ -69,6 +69,7 @@ def test_the_station_pages_filters_and_gives_every_matching_line_at_once(commune
     assert "Dòng 1–50 trong 2.000 dòng" in visible_text(page)
     assert page.locator("tr.line").count() == 50
     assert "Phúc Xá" in visible_text(page)  # the commune's name, not its code alone
+    assert not RAW_CODES.search(visible_text(page)) and "None" not in visible_text(page)
 
     page.get_by_label("Vấn đề", exact=True).select_option(label="Sai thông tin cá nhân cơ bản")
     page.get_by_label("Bước", exact=True).select_option(label="Đã lập danh sách")
@@ -237,6 +238,7 @@ def test_the_pages_over_a_generated_district(scale_world, scale_url, browser_pag
     assert page.locator("tr.line").count() == 50
     page.goto(f"{scale_url}/cleaning")
     assert f">{vn(scale_world.worklist_lines)}<" in page.content()
+    assert not RAW_CODES.search(visible_text(page)) and "None" not in visible_text(page)
 
     page.set_viewport_size(PHONE)
     log_in(page, scale_url, scale_world.usernames["village"], scale_world.password)
