@@ -5,8 +5,8 @@ three villages, 300 lines with the police next door) plus `--people` verified pe
 the subjects table has a district's size. Each page is asked `--requests` times in turn by one logged-in user through
 the ASGI app in-process (the whole FastAPI stack and the templates; no network), after two warm-up requests.
 
-    .venv/bin/python -m benchmarks.bench_cleaning_pages --people 50000 --requests 60
-    .venv/bin/python -m benchmarks.bench_cleaning_pages --database postgresql+psycopg://postgres@127.0.0.1:5432/tc_x
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_cleaning_pages.py --people 50000 --requests 60
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_cleaning_pages.py --database postgresql+psycopg://postgres@127.0.0.1:5432/tc_x
 """
 
 import argparse
