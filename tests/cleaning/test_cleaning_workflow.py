@@ -179,3 +179,18 @@ def test_the_command_line_checks_a_signature(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "sửa đổi sau khi ký" in bad.output
     listing = runner.invoke(app, ["cleaning", "worklists", "--database", url], env={"COLUMNS": "300"})
     assert listing.exit_code == 0 and "Công an đã ký" in listing.output
+
+
+def test_a_prefilled_form_records_only_what_was_changed(session: Session, people) -> None:  # type: ignore[no-untyped-def]
+    """The pages pre-fill the forms with what is known: sending it back unchanged is no correction."""
+    users, village, (no_id, _bad_id, _mismatch) = people
+    _outcome, worklist = workflow.build_worklist(session, users["station"])
+    assert worklist is not None
+    line = next(line for line in worklist.lines if line.subject_id == no_id.id)
+    assert workflow.assign(session, users["station"], worklist, [line.id], village.id).ok
+    as_shown = IdentityInput(full_name="Nguyễn Văn An", birth_date="01/05/1980", sex="Nam")
+    refused = workflow.record_family_answer(session, users["team"], line, "corrected", as_shown)
+    assert not refused.ok and "khác với thông tin đang có" in refused.message
+    with_id = IdentityInput(full_name="Nguyễn Văn An", birth_date="01/05/1980", sex="Nam", id_number="001080000456")
+    assert workflow.record_family_answer(session, users["team"], line, "corrected", with_id).ok
+    assert line.family == {"id_number": "001080000456"}

@@ -44,6 +44,7 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/cleaning/lines/{line_id}/police"): ("form", {**IDENTITY, "decision": "confirmed"}),
     ("POST", "/cleaning/lines/{line_id}/send-back"): ("form", {"note": "x"}),
     ("POST", "/cleaning/worklists/{worklist_id}/sign"): ("form", {}),
+    ("POST", "/cleaning/worklists/{worklist_id}/confirm"): ("form", {}),
     ("POST", "/cleaning/worklists/{worklist_id}/reopen"): ("form", {"note": "x"}),
     ("POST", "/cleaning/worklists/{worklist_id}/apply"): ("form", {}),
     ("POST", "/subjects/{subject_id}/doses"): ("form", DOSE),
@@ -59,6 +60,8 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/api/v1/cleaning/lines/{line_id}/police"): ("json", {**IDENTITY, "decision": "confirmed"}),
     ("POST", "/api/v1/cleaning/lines/{line_id}/send-back"): ("json", {"note": "x"}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/sign"): ("json", {}),
+    ("POST", "/api/v1/cleaning/worklists/{worklist_id}/confirm"): ("json", {}),
+    ("POST", "/api/v1/cleaning/worklists/{worklist_id}/reopen"): ("json", {"note": "x"}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/apply"): ("json", {}),
 }
 QUERIES = {("GET", "/api/v1/subjects"): {"q": "nguyen van an"}, ("GET", "/subjects"): {"q": "nguyen van an"}}
