@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.registry.models import AuditEvent, Role, User
+from tiemchung.registry.models import AuditEvent, Facility, Role, User
 from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings
 from tiemchung.web.users import seed_demo_users
@@ -104,7 +104,8 @@ def test_after_log_in_only_local_paths(session_factory, tmp_path: Path) -> None:
 
 
 def test_demo_accounts_one_per_role(session: Session) -> None:
-    created = seed_demo_users(session, "00001", password="mat-khau-demo-1")
+    session.add(Facility(code="F1", name="Trạm Y tế Phúc Xá", province_code="01", ward_code="00001"))
+    created = seed_demo_users(session, "00001", facility_code="F1", password="mat-khau-demo-1")
     session.commit()
     assert sorted(role for _name, _password, role in created) == sorted(role.value for role in Role)
     users = {user.role: user for user in session.scalars(select(User))}
