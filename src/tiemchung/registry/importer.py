@@ -14,13 +14,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tiemchung.registry import audit
 from tiemchung.registry.audit import record as audit_record
 from tiemchung.registry.columns import header_label
 from tiemchung.registry.db import transaction
-from tiemchung.registry.models import AuditEvent, Dose, Finding, ImportBatch, Subject
+from tiemchung.registry.models import Dose, Finding, ImportBatch, Subject
 from tiemchung.registry.records import RecordRow, RowError, RowParser, SubjectIdentity, disagreements
 from tiemchung.registry.sources import FileProblem, RecordSource, open_source
 
@@ -351,7 +352,7 @@ def _audit_subject_changes(
             }
         )
     if events:
-        session.execute(insert(AuditEvent), events)
+        audit.record_many(session, events)
 
 
 def _changes(before: dict[str, Any], identity: SubjectIdentity) -> dict[str, list[Any]]:

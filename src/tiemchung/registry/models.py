@@ -267,3 +267,14 @@ class LoginThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The last failure: an address's count starts again after a quiet lock-out period (web/security.py).
     last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditChainLink(Base):
+    """One link of the audit log's hash chain (registry/audit.py): the event it seals and the hash over the previous
+    link and the event's content. Append-only like the events."""
+
+    __tablename__ = "audit_chain"
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
