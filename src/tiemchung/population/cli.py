@@ -349,6 +349,9 @@ def drain_command(
         f"Đã gửi {report.sent}, có kết quả {report.answered}, bị từ chối {report.refused}, "
         f"hoãn {report.deferred}; còn {report.remaining} yêu cầu chờ."
     )
+    if report.key_refused:
+        typer.echo(report.key_refused, err=True)
+        raise typer.Exit(3)
     if report.register_down:
         typer.echo("CSDL dân cư chưa phản hồi: các yêu cầu còn lại sẽ được gửi lại ở lần chạy sau.", err=True)
         raise typer.Exit(2)
