@@ -1,7 +1,6 @@
 """The certificate pages: issue from the subject's page, print and PDF, the public verifier with an uploaded QR."""
 
 import re
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -9,11 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "web"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "cleaning"))
-
-from web_world import World, build_world
-
+from tests.support.web_world import World, build_world
 from tiemchung.certificates import hcert
 from tiemchung.certificates.keys import init_keys
 from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cleaning_factories import PASSWORD, add_user
 from fastapi.testclient import TestClient
-from live_server import live_server
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.cleaning_factories import PASSWORD, add_user
+from tests.support.live_server import live_server
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.models import Facility, Role, User
 from tiemchung.web.app import create_app

@@ -4,11 +4,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cleaning_factories import PASSWORD, add_user
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.cleaning_factories import PASSWORD, add_user
 from tiemchung.registry.models import AuditEvent, Facility, Role, User
 from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings

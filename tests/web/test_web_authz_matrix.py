@@ -10,8 +10,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import World, build_world
 
+from tests.support.routes import allowed_roles
+from tests.support.web_world import World, build_world
 from tiemchung.registry.models import Role
 from tiemchung.web.app import route_modules
 
@@ -66,17 +67,6 @@ def all_routes() -> list[tuple[str, APIRoute]]:
         if isinstance(route, APIRoute)
         for method in sorted(route.methods)
     ]
-
-
-def allowed_roles(route: APIRoute) -> frozenset[str] | None:
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependency = pending.pop()
-        roles = getattr(dependency.call, "allowed_roles", None)
-        if roles is not None:
-            return frozenset(roles)
-        pending.extend(dependency.dependencies)
-    return None
 
 
 def test_every_route_states_its_roles() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cleaning_factories import PASSWORD, add_user
-from live_server import live_server
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.cleaning_factories import PASSWORD, add_user
+from tests.support.live_server import live_server
 from tiemchung.registry.models import Role
 from tiemchung.web import security
 from tiemchung.web.app import create_app

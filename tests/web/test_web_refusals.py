@@ -4,8 +4,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import build_world
 
+from tests.support.web_world import build_world
 from tiemchung.registry.models import AuditEvent
 from tiemchung.web.refusals import RefusalLog
 

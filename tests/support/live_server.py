@@ -1,6 +1,5 @@
 """A real uvicorn server on a free port in a thread, for tests that need real HTTP (browser, concurrency)."""
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -9,11 +8,7 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.ports import free_port
 
 
 @contextmanager
