@@ -154,3 +154,28 @@ def application_role_grants(role: str) -> list[str]:
         f"revoke update, delete on audit_events, audit_chain from {role}",
         f"grant usage, select on all sequences in schema public to {role}",
     ]
+
+
+def test_the_upgrade_links_the_events_already_there(tmp_path: Path) -> None:
+    from tiemchung.registry.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    upgrade(url, "0005_security_login_throttle")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for number in (1, 2, 3):
+            connection.execute(
+                text("insert into audit_events (actor, actor_role, action, entity, entity_id, reason, detail) "
+                     "values ('tram', '', 'read', 'subject', :n, '', '{}')"),
+                {"n": str(number)},
+            )  # fmt: skip
+    upgrade(url)
+    assert _verify(engine).links == 3 and _verify(engine).ok
+    _record(engine, 1)
+    assert _verify(engine).links == 4 and _verify(engine).ok
+    with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
+        connection.execute(
+            text("replace into audit_events (id, at, actor, actor_role, action, entity, entity_id, reason, detail) "
+                 "values (1, '2021-01-01 00:00:00', 'ai-do', '', 'read', 'subject', '1', '', '{}')")
+        )  # fmt: skip
+    engine.dispose()
