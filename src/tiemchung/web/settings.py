@@ -24,6 +24,8 @@ class Settings:
     register_url: str | None = None
     register_api_key: str | None = None
     keys_dir: Path = Path("var/keys")
+    # Where the FHIR Bulk Data exports write their NDJSON files (one folder per export job).
+    export_dir: Path = Path("var/exports")
     session_max_age_seconds: int = 8 * 3600
     https_only: bool = False
     # Database connections per worker process (SQLAlchemy pool size + overflow); also the number of request
@@ -42,7 +44,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Settings from `TIEMCHUNG_DATABASE_URL`, `TIEMCHUNG_SECRET_KEY`, `TIEMCHUNG_REGISTER_URL`,
-        `TIEMCHUNG_REGISTER_API_KEY`, `TIEMCHUNG_KEYS_DIR`, `TIEMCHUNG_HTTPS_ONLY`; keyword overrides win."""
+        `TIEMCHUNG_REGISTER_API_KEY`, `TIEMCHUNG_KEYS_DIR`, `TIEMCHUNG_EXPORT_DIR`, `TIEMCHUNG_HTTPS_ONLY`;
+        keyword overrides win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for name in ("database_url", "secret_key", "register_url", "register_api_key"):
@@ -50,6 +53,8 @@ class Settings:
                 values[name] = value
         if keys_dir := env.get(ENV_PREFIX + "KEYS_DIR"):
             values["keys_dir"] = Path(keys_dir)
+        if export_dir := env.get(ENV_PREFIX + "EXPORT_DIR"):
+            values["export_dir"] = Path(export_dir)
         if https_only := env.get(ENV_PREFIX + "HTTPS_ONLY"):
             values["https_only"] = https_only.lower() in {"1", "true", "yes"}
         values.update({key: value for key, value in overrides.items() if value is not None})
