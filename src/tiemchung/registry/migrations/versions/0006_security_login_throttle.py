@@ -2,8 +2,8 @@
 
 A new table; no existing row is touched.
 
-Revision ID: 0005_security_login_throttle
-Revises: 0004_dose_entry_keys_created_at
+Revision ID: 0006_security_login_throttle
+Revises: 0005_lead_subject_merges
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_security_login_throttle"
-down_revision: str | Sequence[str] | None = "0004_dose_entry_keys_created_at"
+revision: str = "0006_security_login_throttle"
+down_revision: str | Sequence[str] | None = "0005_lead_subject_merges"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
