@@ -3,7 +3,7 @@
 A new table; no existing row is touched.
 
 Revision ID: 0006_security_login_throttle
-Revises: 0005_lead_subject_merges
+Revises: 0005_subject_merges
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_security_login_throttle"
-down_revision: str | Sequence[str] | None = "0005_lead_subject_merges"
+down_revision: str | Sequence[str] | None = "0005_subject_merges"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
