@@ -160,7 +160,7 @@ def test_the_upgrade_links_the_events_already_there(tmp_path: Path) -> None:
     from tiemchung.registry.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    upgrade(url, "0006_security_login_throttle")
+    upgrade(url, "0007_security_login_throttle")
     engine = make_engine(url)
     with engine.begin() as connection:
         for number in (1, 2, 3):

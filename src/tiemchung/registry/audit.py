@@ -45,7 +45,7 @@ POSTGRES_APPEND_ONLY = (
     "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
     "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
 )
-# Added with the chain (migration 0007_security_audit_chain): keep these texts identical to the migration's.
+# Added with the chain (migration 0008_security_audit_chain): keep these texts identical to the migration's.
 SQLITE_CHAIN_GUARDS = (
     # REPLACE INTO deletes the old row without firing DELETE triggers (unless recursive_triggers is on): refuse any
     # INSERT that does not come after the last event, so that no row can be replaced. (In a BEFORE INSERT trigger

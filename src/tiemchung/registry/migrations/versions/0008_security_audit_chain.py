@@ -5,8 +5,8 @@ time), and adds the triggers: PostgreSQL refuses TRUNCATE of both tables and UPD
 refuses an INSERT that does not come after the last row (`REPLACE INTO` rewrote any event) and UPDATE/DELETE of the
 links. Trigger texts are kept literally (registry/audit.py holds the same for new databases).
 
-Revision ID: 0007_security_audit_chain
-Revises: 0006_security_login_throttle
+Revision ID: 0008_security_audit_chain
+Revises: 0007_security_login_throttle
 """
 
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_security_audit_chain"
-down_revision: str | Sequence[str] | None = "0006_security_login_throttle"
+revision: str = "0008_security_audit_chain"
+down_revision: str | Sequence[str] | None = "0007_security_login_throttle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,8 +2,8 @@
 
 A new table; no existing row is touched.
 
-Revision ID: 0006_security_login_throttle
-Revises: 0005_subject_merges
+Revision ID: 0007_security_login_throttle
+Revises: 0006_imports_staging
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_security_login_throttle"
-down_revision: str | Sequence[str] | None = "0005_subject_merges"
+revision: str = "0007_security_login_throttle"
+down_revision: str | Sequence[str] | None = "0006_imports_staging"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
