@@ -1,5 +1,5 @@
 """Registry commands: `check`, `import`, and the `db` group (upgrade, revision, load-parquet, backup, restore,
-prune-entry-keys).
+prune-entry-keys, resume-imports).
 
 `db_app` is exported so that other packages can add their commands to the same group.
 """
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL, DatabaseOption
 
 db_app = typer.Typer(
     help=(
@@ -18,10 +18,10 @@ db_app = typer.Typer(
     )
 )
 
-DatabaseOption = Annotated[
-    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
-]
 FileArgument = Annotated[Path, typer.Argument(help="Tệp danh sách mũi tiêm (.xlsx hoặc .csv).", exists=True)]
+
+
+audit_app = typer.Typer(help="Nhật ký kiểm toán: kiểm tra chuỗi băm chống sửa, xóa.")
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +29,28 @@ def register(app: typer.Typer) -> None:
     app.command("check", help="Kiểm tra một tệp danh sách mũi tiêm (không cần cơ sở dữ liệu).")(check_command)
     app.command("import", help="Nhập tệp danh sách mũi tiêm vào sổ tiêm chủng.")(import_command)
     app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command(
+    "verify",
+    help="Tính lại chuỗi băm của nhật ký kiểm toán; báo mắt xích hỏng đầu tiên (mã thoát 1) nếu có sự kiện bị sửa, "
+    "xóa hoặc chèn ngoài ứng dụng.",
+)
+def audit_verify_command(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    from tiemchung.registry.audit import verify_chain
+    from tiemchung.registry.db import make_engine
+
+    engine = make_engine(database)
+    with engine.connect() as connection:
+        report = verify_chain(connection)
+    engine.dispose()
+    if not report.ok:
+        typer.echo(f"NHẬT KÝ KIỂM TOÁN BỊ SỬA: {report.problem}", err=True)
+        typer.echo(f"{report.links:,} mắt xích đầu tiên vẫn nguyên vẹn.".replace(",", "."), err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Nhật ký kiểm toán nguyên vẹn: {report.links:,} sự kiện trong chuỗi băm.".replace(",", "."))
+    typer.echo(f"Mã băm cuối (ghi lại ở nơi khác để phát hiện việc xóa cả chuỗi): {report.last_hash}")
 
 
 def check_command(path: FileArgument) -> None:
@@ -178,3 +200,20 @@ def prune_entry_keys_command(
     finally:
         engine.dispose()
     print_pruned_keys(result)
+
+
+@db_app.command(
+    "resume-imports",
+    help=(
+        "Hoàn tất các lần nhập tệp bị dừng giữa chừng khi đang ghi vào sổ (tệp đã được đọc hết, không lỗi); "
+        "các lần nhập dừng khi đang đọc tệp được đánh dấu không thành công (chưa ghi gì, cần nhập lại tệp)."
+    ),
+)
+def resume_imports_command(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    from tiemchung.registry.db import make_engine, make_session_factory
+    from tiemchung.registry.importer import resume_imports
+
+    engine = make_engine(database)
+    resumed = resume_imports(make_session_factory(engine))
+    engine.dispose()
+    typer.echo(f"Đã xử lý {len(resumed)} lần nhập dở dang." if resumed else "Không có lần nhập nào dở dang.")
