@@ -58,7 +58,7 @@ def test_an_id_with_a_province_prefix_that_does_not_exist_is_refused(session: Se
     ("typed", "stored"),
     [
         (IdentityInput(id_number="1080000456"), {"id_number": "001080000456", "id_kind": "cccd"}),
-        (IdentityInput(birth_date="01.05.1980"), {"birth_date": "1980-05-01", "birth_year": 1980}),
+        (IdentityInput(birth_date="02.05.1980"), {"birth_date": "1980-05-02", "birth_year": 1980}),
         (IdentityInput(sex="female"), {"sex": "F"}),
         (IdentityInput(full_name="NGUYỄN  văn  ân"), {"full_name": "Nguyễn Văn Ân", "name_folded": "nguyen van an"}),
     ],

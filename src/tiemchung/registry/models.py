@@ -102,7 +102,7 @@ class Subject(Base):
     __table_args__ = (
         Index("ix_subjects_name_folded_birth_year", "name_folded", "birth_year"),
         Index("ix_subjects_ward_category", "ward_code", "verification_category"),
-        # The search of a district's people in name order (migration 0006): pages without sorting 50,000 rows.
+        # The search of a district's people in name order (migration 0009): pages without sorting 50,000 rows.
         Index("ix_subjects_district_name", "district_code", "name_folded"),
     )
 
@@ -118,7 +118,7 @@ class Subject(Base):
     birth_date: Mapped[str | None] = mapped_column(String(10))  # "YYYY-MM-DD" or "YYYY"
     birth_year: Mapped[int | None] = mapped_column(Integer)
     sex: Mapped[str | None] = mapped_column(String(1))  # "M" / "F"
-    # Indexed (migration 0006) for the search by an ID number stored as typed because it is invalid.
+    # Indexed (migration 0009) for the search by an ID number stored as typed because it is invalid.
     id_number_raw: Mapped[str] = mapped_column(String(64), default="", index=True)
     id_number: Mapped[str | None] = mapped_column(String(12), index=True)
     id_kind: Mapped[str] = mapped_column(String(16), default="none")

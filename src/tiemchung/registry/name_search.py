@@ -9,7 +9,7 @@ database gets its own full-text index of `subjects.name_folded`, the folded form
 - PostgreSQL: a GIN index on `to_tsvector('simple', name_folded)`, an expression index that needs no trigger.
 
 Both answer a prefix query (`nguyen* AND thoai*`, `nguyen:* & thoai:*`) from the index. The DDL here is what
-`create_schema` installs; migration 0006 holds a copy of the same text (as 0002 does for its triggers).
+`create_schema` installs; migration 0009 holds a copy of the same text (as 0002 does for its triggers).
 """
 
 import re

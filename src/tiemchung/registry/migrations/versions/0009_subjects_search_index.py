@@ -6,16 +6,16 @@ the subjects already there; PostgreSQL a GIN index on `to_tsvector('simple', nam
 `tiemchung.registry.name_search` when this revision was written. Building the index reads every subject once
 (about a minute per 10 million on PostgreSQL; writes to `subjects` wait meanwhile).
 
-Revision ID: 0006_subjects_search
-Revises: 0005_subject_merges
+Revision ID: 0009_subjects_search
+Revises: 0008_security_audit_chain
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006_subjects_search"
-down_revision: str | Sequence[str] | None = "0005_subject_merges"
+revision: str = "0009_subjects_search"
+down_revision: str | Sequence[str] | None = "0008_security_audit_chain"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
