@@ -2,7 +2,7 @@
 
 import json
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import add_subject
 from tests.support.web_world import World, build_world
+from tiemchung.certificates.models import Certificate
+from tiemchung.duplicates.detect import Evidence
+from tiemchung.duplicates.merge import merge_subjects
 from tiemchung.fhir import validated
 from tiemchung.fhir.export import ExportJobs
 from tiemchung.registry.models import AuditEvent, Dose, Subject
@@ -161,3 +164,24 @@ def test_bulk_export_for_the_ministry(world: World) -> None:
             validated(json.loads(line))
     assert world.client("province").get(status_url).status_code == 403
     assert client.get(status_url.rsplit("/", 1)[0] + "/not-a-job").status_code == 404
+
+
+def test_a_merged_person_and_a_revoked_certificate_export_valid_resources(world: World) -> None:
+    home_id, foreigner_id = world.ids["home"]["subject_id"], world.ids["home"]["foreigner_id"]
+    with world.app.state.session_factory() as session:
+        merge = merge_subjects(session, [home_id, foreigner_id], actor="tram", evidence=Evidence.CONFIRMED_BY_PERSON)
+        dose_id = session.scalars(select(Dose.id).where(Dose.subject_id == merge.survivor_id)).first()
+        now = datetime.now(UTC)
+        session.add(Certificate(uvci="URN:UVCI:01:VN:TEST1", subject_id=merge.survivor_id, dose_id=dose_id,
+                                dose_number=1, total_doses=2, issued_at=now, expires_at=now, kid="00" * 8, hc1="HC1:x",
+                                revoked_at=now, revocation_reason="Gộp hồ sơ", revoked_by="tram"))  # fmt: skip
+        session.commit()
+    merged_id = merge.merges[0].merged_id
+    client = world.client("health_station")
+    merged = resource(client.get(f"/fhir/Patient/{merged_id}"))
+    assert merged["active"] is False
+    assert merged["link"][0] == {"other": {"reference": f"Patient/{merge.survivor_id}"}, "type": "replaced-by"}
+    everything = resource(client.get(f"/fhir/Patient/{merge.survivor_id}/$everything"))
+    kinds = [entry["resource"]["resourceType"] for entry in everything["entry"]]
+    assert kinds.count("Immunization") == 2  # the merged record's dose counts on the survivor
+    assert everything["entry"][0]["resource"]["link"][0]["type"] == "replaces"

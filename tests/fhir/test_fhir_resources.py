@@ -7,6 +7,7 @@ import pytest
 from fhir.resources.R4B.immunization import Immunization
 from fhir.resources.R4B.patient import Patient
 
+from tiemchung.duplicates.merge import MergeLinks
 from tiemchung.fhir import immunization, organization, patient, searchset, systems, validated
 from tiemchung.reference import DoseKind, vaccines
 from tiemchung.registry.models import Dose, Facility, Subject
@@ -159,3 +160,12 @@ def test_an_invalid_resource_is_refused() -> None:
     broken["birthDate"] = "02/03/1985"
     with pytest.raises(ValueError):
         validated(broken)
+
+
+def test_a_merged_record_is_inactive_and_replaced_by_its_survivor() -> None:
+    merged = validated(patient(subject("never_verified"), MergeLinks(replaced_by=41)))
+    assert merged["active"] is False
+    assert merged["link"] == [{"other": {"reference": "Patient/41"}, "type": "replaced-by"}]
+    survivor = validated(patient(subject("citizen"), MergeLinks(replaces=(42, 43))))
+    assert survivor["active"] is True
+    assert [link["type"] for link in survivor["link"]] == ["replaces", "replaces"]

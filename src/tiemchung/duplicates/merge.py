@@ -98,6 +98,39 @@ def unmerge(session: Session, merge_id: int, *, actor: str) -> SubjectMerge:
     return merge
 
 
+@dataclass(frozen=True)
+class MergeLinks:
+    """A record's active merges: the survivor it was merged into, the records merged into it."""
+
+    replaced_by: int | None = None
+    replaces: tuple[int, ...] = ()
+
+    def as_fhir(self) -> list[dict[str, object]]:
+        """The links of a FHIR Patient (`replaced-by` on the merged record, `replaces` on the survivor)."""
+        links: list[dict[str, object]] = []
+        if self.replaced_by is not None:
+            links.append({"other": {"reference": f"Patient/{self.replaced_by}"}, "type": "replaced-by"})
+        links += [{"other": {"reference": f"Patient/{other}"}, "type": "replaces"} for other in self.replaces]
+        return links
+
+
+def merge_links(session: Session, subject_ids: Sequence[int] | None = None) -> dict[int, MergeLinks]:
+    """The active merges of the given records (of every record when None), by record id."""
+    query = select(SubjectMerge.survivor_id, SubjectMerge.merged_id).where(SubjectMerge.unmerged_at.is_(None))
+    if subject_ids is not None:
+        ids = list(subject_ids)
+        query = query.where(SubjectMerge.survivor_id.in_(ids) | SubjectMerge.merged_id.in_(ids))
+    replaced_by: dict[int, int] = {}
+    replaces: dict[int, list[int]] = {}
+    for survivor, merged in session.execute(query.order_by(SubjectMerge.id)):
+        replaced_by[merged] = survivor
+        replaces.setdefault(survivor, []).append(merged)
+    return {
+        subject_id: MergeLinks(replaced_by.get(subject_id), tuple(replaces.get(subject_id, ())))
+        for subject_id in set(replaced_by) | set(replaces)
+    }
+
+
 def survivor_of(session: Session, subject_id: int) -> int:
     """The record a subject's doses now live on: itself, or the survivor it was merged into (followed to the end)."""
     seen = {subject_id}

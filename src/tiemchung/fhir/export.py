@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tiemchung.duplicates.merge import merge_links
 from tiemchung.fhir.resources import Resource, immunization, organization, patient
 from tiemchung.registry.models import Dose, Facility, Subject
 
@@ -48,8 +49,9 @@ def _writers() -> dict[str, Callable[[Session], Iterator[Resource]]]:
 
 
 def _patients(session: Session) -> Iterator[Resource]:
+    links = merge_links(session)  # merges are few next to the people: held whole, looked up per person
     for subject in session.scalars(select(Subject).order_by(Subject.id).execution_options(yield_per=CHUNK)):
-        yield patient(subject)
+        yield patient(subject, links.get(subject.id))
 
 
 def _immunizations(session: Session) -> Iterator[Resource]:

@@ -19,6 +19,7 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 
 from tiemchung import reference
+from tiemchung.duplicates.merge import MergeLinks
 from tiemchung.fhir import systems
 from tiemchung.identity.ids import IdKind
 from tiemchung.identity.names import split_name
@@ -37,12 +38,18 @@ HEALTHCARE_PROVIDER = {
 }
 
 
-def patient(subject: Subject) -> Resource:
+def patient(subject: Subject, links: MergeLinks | None = None) -> Resource:
     """A registry subject as a Patient: ID numbers, name as given, birth date (a year when only the year is known),
-    sex, nationality, the residence's administrative units, and the population register's latest verdict."""
+    sex, nationality, the residence's administrative units, and the population register's latest verdict.
+
+    A record merged into another (the same person, `tiemchung.duplicates`) is inactive and `replaced-by` the
+    survivor, which `replaces` it: FHIR's own way of saying that two records were one person.
+    """
+    links = links or MergeLinks()
     resource: Resource = {
         "resourceType": "Patient",
         "id": str(subject.id),
+        "active": links.replaced_by is None,
         "identifier": _identifiers(subject),
         "name": [_human_name(subject.full_name)],
         "gender": GENDER.get(subject.sex or "", "unknown"),
@@ -56,6 +63,8 @@ def patient(subject: Subject) -> Resource:
         resource["telecom"] = [{"system": "phone", "value": subject.phone}]
     if subject.verification_category:
         resource["extension"].append(_verification(subject))
+    if merged := links.as_fhir():
+        resource["link"] = merged
     return resource
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from tiemchung.duplicates.merge import merge_links
 from tiemchung.fhir import immunization, organization, patient, searchset, systems, validated
 from tiemchung.fhir.capability import capability_statement
 from tiemchung.fhir.export import ExportJobs, manifest
@@ -70,7 +71,9 @@ def search_patients(
     record(session, actor=user.username, actor_role=user.role, action="search", entity="subject",
            reason="Tra cứu FHIR Patient", detail={"results": [subject.id for subject in found]})  # fmt: skip
     session.commit()
-    return fhir_answer(searchset([patient(subject) for subject in found], self_url=str(request.url)))
+    links = merge_links(session, [subject.id for subject in found])
+    resources = [patient(subject, links.get(subject.id)) for subject in found]
+    return fhir_answer(searchset(resources, self_url=str(request.url)))
 
 
 def _identifier_condition(identifier: str) -> Any:
@@ -94,7 +97,7 @@ def _identifier_condition(identifier: str) -> Any:
 @router.get("/Patient/{subject_id}")
 def read_patient(subject_id: RowId, session: SessionDep, user: Reader) -> Response:
     subject = load_subject(session, user, subject_id, reason="Đọc FHIR Patient")
-    resource = patient(subject)
+    resource = patient(subject, merge_links(session, [subject.id]).get(subject.id))
     session.commit()
     return fhir_answer(resource)
 
@@ -105,7 +108,8 @@ def patient_everything(request: Request, subject_id: RowId, session: SessionDep,
     subject = load_subject(session, user, subject_id, reason="Đọc FHIR Patient/$everything")
     doses = list(subject.doses)
     facilities = session.scalars(select(Facility).where(Facility.code.in_({dose.facility_code for dose in doses})))
-    resources = [patient(subject), *(immunization(dose) for dose in doses), *(organization(f) for f in facilities)]
+    person = patient(subject, merge_links(session, [subject.id]).get(subject.id))
+    resources = [person, *(immunization(dose) for dose in doses), *(organization(f) for f in facilities)]
     session.commit()
     return fhir_answer(searchset(resources, self_url=str(request.url)))
 
