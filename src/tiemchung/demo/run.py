@@ -69,8 +69,10 @@ def run_demo(
             )
         pipeline.count_categories(factory, state)
         console.print(_categories_table(state))
+        state.facility_passphrase = password or ""  # the accounts' shared password, when one was given
         signed = step(
-            "7. Cơ sở tiêm chủng ký số mũi tiêm theo ngày", lambda: pipeline.sign_facility_days(factory, keys_dir)
+            "7. Cơ sở tiêm chủng ký số mũi tiêm theo ngày",
+            lambda: pipeline.sign_facility_days(factory, keys_dir, state),
         )
         console.print(f"Đã ký {signed:,} ngày tiêm.")
         step("8. Cấp hộ chiếu vắc xin (EU DCC)", lambda: pipeline.issue_certificates(factory, keys_dir, state))
@@ -149,7 +151,11 @@ def _serve(
     from tiemchung.web.settings import Settings
 
     settings = Settings(
-        database_url=database_url, register_url=register_url, register_api_key=api_key, keys_dir=keys_dir
+        database_url=database_url,
+        register_url=register_url,
+        register_api_key=api_key,
+        keys_dir=keys_dir,
+        key_passphrase_file=pipeline.passphrase_path(keys_dir),
     )
     accounts = Table(title=f"Tài khoản thử (xã {_ward_name(state.ward_code)})")
     for column in ("Vai trò", "Tên đăng nhập", "Mật khẩu"):
@@ -159,6 +165,7 @@ def _serve(
     for username, password, role in state.accounts:
         accounts.add_row(Role(role).label_vi, username, password)
     console.print(accounts)
+    console.print(f"Mật khẩu khóa ký số của các cơ sở tiêm (trang “Ký số trong ngày”): {state.facility_passphrase}")
     console.print(
         f"[bold green]Nền tảng đang chạy tại http://127.0.0.1:{port}[/] — nhấn Ctrl-C để dừng mọi tiến trình."
     )

@@ -23,3 +23,8 @@
   document.addEventListener("htmx:sendError", noAnswer);
   document.addEventListener("htmx:timeout", noAnswer);
 })();
+// Buttons marked data-print print the page (no inline handlers: the Content Security Policy forbids them).
+document.addEventListener("click", function (event) {
+  var target = event.target instanceof Element ? event.target.closest("[data-print]") : null;
+  if (target) window.print();
+});
