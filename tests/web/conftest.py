@@ -26,3 +26,21 @@ def browser_page(chromium_path: str) -> Iterator[object]:
         page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="vi-VN")
         yield page
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def scale_world(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The district of ~110,000 people with a 2,000-line commune worklist (tests/web/scale_world.py), built once."""
+    from scale_world import build_scale_world
+
+    return build_scale_world(tmp_path_factory.mktemp("scale-world"))
+
+
+@pytest.fixture(scope="session")
+def scale_url(scale_world: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The web platform over the scale world, served on a free local port for the browser tests."""
+    from scale_world import ScaleWorld, serve
+
+    assert isinstance(scale_world, ScaleWorld)
+    with serve(scale_world, tmp_path_factory.mktemp("scale-keys")) as url:
+        yield url

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from tiemchung.reference import DoseKind
 from tiemchung.registry.models import Role, User
-from tiemchung.web import access, charts, errors
+from tiemchung.web import access, charts, errors, formatting
 from tiemchung.web.dashboard import unit_name
 from tiemchung.web.security import new_csrf_token
 from tiemchung.web.settings import Settings
@@ -31,13 +31,7 @@ templates.env.globals["NO_ANSWER_WRITE"] = errors.NO_ANSWER_WRITE
 templates.env.globals["NO_ANSWER_READ"] = errors.NO_ANSWER_READ
 
 
-def vn_date(value: object) -> str:
-    """ "1985-03-02" as Vietnamese offices write it, "02/03/1985"; a bare year or anything else unchanged."""
-    text = str(value or "")
-    return f"{text[8:10]}/{text[5:7]}/{text[:4]}" if len(text) == 10 and text[4] == "-" else text
-
-
-templates.env.filters["vn_date"] = vn_date
+templates.env.filters.update(formatting.FILTERS)
 templates.env.globals["unit_name"] = unit_name
 templates.env.globals["bar_chart"] = charts.bar_chart
 templates.env.globals["stacked_bars"] = charts.stacked_bars
