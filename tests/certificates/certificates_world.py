@@ -2,10 +2,15 @@
 (`KeyLayout`), a facility key on the server, and a verified person with one signed and one unsigned dose."""
 
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
+import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "web"))
@@ -42,3 +47,19 @@ def certificate_world(session_factory: sessionmaker[Session], tmp_path: Path, mo
         assert sign_facility_day(session, "F-home", date(2022, 3, 1), facility_key).ok
         session.commit()
     return world
+
+
+@contextmanager
+def serve(world: World, port: int) -> Iterator[str]:
+    """The world's app served by uvicorn on a thread (for Chromium and for concurrent clients); its base URL."""
+    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -14,8 +14,7 @@ from pathlib import Path
 import base45
 import httpx
 import pytest
-import uvicorn
-from certificates_world import certificate_world
+from certificates_world import certificate_world, serve
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from web_world import World
@@ -111,16 +110,8 @@ def test_the_page_answers_every_bad_input_in_words(world: World) -> None:
 def served(world: World) -> Iterator[str]:
     from test_web_browser import free_port
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(world, free_port()) as base:
+        yield base
 
 
 def test_slow_images_never_block_other_requests(served: str) -> None:

@@ -6,16 +6,13 @@ import io
 import os
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "certificates"))
-from certificates_world import FACILITY_PASSPHRASE, certificate_world
+from certificates_world import FACILITY_PASSPHRASE, certificate_world, serve
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from test_web_browser import free_port, log_in
@@ -37,16 +34,8 @@ def served(
     session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, World]]:
     world = certificate_world(session_factory, tmp_path, monkeypatch)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", world
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(world, free_port()) as base:
+        yield base, world
 
 
 def shot(page, name: str, *, full_page: bool = False) -> bytes:  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ from tiemchung.web import errors, routes
 from tiemchung.web.csrf import CSRFMiddleware
 from tiemchung.web.deps import LoginRequired, login_url
 from tiemchung.web.nav import NavItem
+from tiemchung.web.security_headers import SecurityHeadersMiddleware
 from tiemchung.web.settings import Settings
 from tiemchung.web.verifier import Verifier, make_verifier
 
@@ -62,6 +63,10 @@ def create_app(
         description="Nền tảng dữ liệu tiêm chủng COVID-19: trang web và API JSON (/api/v1).",
         version="1.0",
         lifespan=_lifespan(settings),
+        # Swagger UI and ReDoc load their scripts from a CDN (no internet in production networks, and the CSP
+        # forbids it): not served. The OpenAPI document itself stays at /openapi.json (docs/security.md).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory or make_session_factory(_engine(settings))
@@ -76,6 +81,7 @@ def create_app(
         same_site="lax",
         https_only=settings.https_only,
     )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, errors included, gets the headers
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, _redirect_to_login)  # type: ignore[arg-type]
     # Only the errors of an unreachable or busy database (lost connection, refused, locked): a constraint or a
