@@ -129,3 +129,55 @@ def test_only_facilities_sign_and_a_facility_without_a_code_sees_nothing(world: 
     facility = world.client(user.username)
     assert facility.get("/certificates/unsigned").status_code == 403  # never the nationwide list
     assert facility.get("/certificates/sign").status_code == 403
+
+
+def test_the_api_lists_issues_and_revokes_as_the_pages_do(world: World) -> None:
+    subject_id = world.ids["home"]["subject_id"]
+    ministry = world.client("ministry")
+    listed = ministry.get(f"/api/v1/subjects/{subject_id}/certificates").json()
+    assert listed["eligible"] and listed["certificates"] == []
+    reasons = {dose["vaccination_date"]: dose["reason"] for dose in listed["doses"]}
+    assert reasons == {
+        "2022-03-01": "Đủ điều kiện: chờ Cục Y tế dự phòng ký cấp.",
+        "2022-03-02": "Cơ sở tiêm chưa ký số mũi tiêm này.",
+    }
+    issued = ministry.post(f"/api/v1/subjects/{subject_id}/certificates")
+    assert issued.status_code == 200, issued.text
+    [certificate] = issued.json()["issued"]
+    assert certificate["hc1"].startswith("HC1:") and certificate["dose_number"] == 1
+    again = ministry.get(f"/api/v1/subjects/{subject_id}/certificates").json()
+    assert [dose["uvci"] for dose in again["doses"]] == [certificate["uvci"], None]
+    # The page shows what the API issued: one service behind both.
+    assert certificate["uvci"] in ministry.get(f"/subjects/{subject_id}/certificates").text
+
+    facility = world.client("facility")
+    assert facility.post(f"/api/v1/subjects/{subject_id}/certificates").status_code == 403
+    refused = ministry.post(f"/api/v1/subjects/{subject_id}/certificates/revoke", json={"uvci": "x", "reason": "y"})
+    assert refused.status_code == 409 and refused.json()["detail"] == "Không có chứng nhận này trong hồ sơ đối tượng."
+    revoked = ministry.post(
+        f"/api/v1/subjects/{subject_id}/certificates/revoke", json={"uvci": certificate["uvci"], "reason": "Trùng lặp"}
+    )
+    assert revoked.status_code == 200 and revoked.json()["message"].startswith("Đã thu hồi")
+    assert ministry.get(f"/api/v1/subjects/{subject_id}/certificates").json()["certificates"][0]["revoked_at"]
+    assert ministry.get("/api/v1/subjects/9223372036854775808/certificates").status_code == 422
+
+
+def test_a_facility_signs_its_day_through_the_api(world: World) -> None:
+    facility = world.client("facility")
+    [day] = facility.get("/api/v1/certificates/unsigned").json()
+    assert day["facility_code"] == "F-home" and day["unsigned"] == 1
+    wrong = facility.post("/api/v1/certificates/sign-day", json={"day": day["day"], "passphrase": "sai-mat-khau-a"})
+    assert wrong.status_code == 409 and "Sai mật khẩu" in wrong.json()["detail"]
+    signed = facility.post("/api/v1/certificates/sign-day", json={"day": day["day"], "passphrase": FACILITY_PASSPHRASE})
+    assert signed.status_code == 200 and signed.json()["signed"] == 1
+    assert facility.get("/api/v1/certificates/unsigned").json() == []
+    assert world.client("ministry").post("/api/v1/certificates/sign-day", json=day).status_code == 403
+
+
+def test_without_keys_issuing_says_what_to_configure(world: World, tmp_path: Path) -> None:
+    import dataclasses
+
+    world.app.state.settings = dataclasses.replace(world.app.state.settings, keys_dir=tmp_path / "empty")
+    subject_id = world.ids["home"]["subject_id"]
+    answer = world.client("ministry").post(f"/api/v1/subjects/{subject_id}/certificates")
+    assert answer.status_code == 409 and "tiemchung cert keys init" in answer.json()["detail"]

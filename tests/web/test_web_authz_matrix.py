@@ -54,6 +54,8 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/api/v1/cleaning/lines/{line_id}/send-back"): ("json", {"note": "x"}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/sign"): ("json", {}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/apply"): ("json", {}),
+    ("POST", "/subjects/{subject_id}/certificates/revoke"): ("form", {"uvci": "x", "reason": "y"}),
+    ("POST", "/api/v1/subjects/{subject_id}/certificates/revoke"): ("json", {"uvci": "x", "reason": "y"}),
 }
 QUERIES = {("GET", "/api/v1/subjects"): {"q": "nguyen van an"}, ("GET", "/subjects"): {"q": "nguyen van an"}}
 
