@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.services import unavailable
 from tiemchung.registry.db import create_schema, import_all_models, make_engine, make_session_factory
-from tiemchung_testing import unavailable
 
 POSTGRES_URL = os.environ.get("TIEMCHUNG_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -1,7 +1,6 @@
 """Fixtures of the certificates tests: a key set made by the real `init_keys`, and registry rows to certify."""
 
 import itertools
-import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,8 +12,6 @@ from sqlalchemy.orm import Session
 from tiemchung.certificates.keys import DocumentSigner, TrustList, init_keys
 from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day
 from tiemchung.registry.models import Dose, Facility, Subject
-
-sys.path.insert(0, str(Path(__file__).parent))  # certificates_world, beside the tests
 
 PASSPHRASE = b"correct horse battery staple"
 FACILITY = "F001"

@@ -14,11 +14,11 @@ from pathlib import Path
 import base45
 import httpx
 import pytest
-from certificates_world import certificate_world, serve
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import World
 
+from tests.support.certificates_world import certificate_world, serve
+from tests.support.web_world import World
 from tiemchung.certificates import hcert
 from tiemchung.certificates.keys import TrustList
 from tiemchung.certificates.verifier import verify_hc1
@@ -108,9 +108,7 @@ def test_the_page_answers_every_bad_input_in_words(world: World) -> None:
 
 @pytest.fixture
 def served(world: World) -> Iterator[str]:
-    from test_web_browser import free_port
-
-    with serve(world, free_port()) as base:
+    with serve(world) as base:
         yield base
 
 

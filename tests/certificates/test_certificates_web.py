@@ -4,11 +4,11 @@ import re
 from pathlib import Path
 
 import pytest
-from certificates_world import FACILITY_PASSPHRASE, certificate_world
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import World
 
+from tests.support.certificates_world import FACILITY_PASSPHRASE, certificate_world
+from tests.support.web_world import World
 from tiemchung.certificates import hcert
 
 

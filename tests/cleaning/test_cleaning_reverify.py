@@ -5,10 +5,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cleaning_factories import add_subject, add_user, add_village
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from tests.support.cleaning_factories import add_subject, add_user, add_village
 from tiemchung.cleaning import workflow
 from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.population.keys import KeyStore

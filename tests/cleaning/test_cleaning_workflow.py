@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
-from cleaning_factories import HOME_WARD, OTHER_WARD, add_subject, add_user, add_village
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tests.support.cleaning_factories import HOME_WARD, OTHER_WARD, add_subject, add_user, add_village
 from tiemchung.cleaning import signing, workflow
 from tiemchung.cleaning.identity_input import IdentityInput
 from tiemchung.cleaning.models import CleaningLine, CleaningLineEvent, LineState, Problem, WorklistState

@@ -4,7 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from private_postgres import PrivatePostgres, private_postgres
+
+from tests.support.private_postgres import PrivatePostgres, private_postgres
 
 
 @pytest.fixture

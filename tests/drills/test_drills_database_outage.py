@@ -21,12 +21,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from commit_cutter import CommitCutter
-from drill_server import Server, add_facility_user, logged_in_client, record_rows, upload, write_records_xlsx
 from fastapi.testclient import TestClient
-from private_postgres import PrivatePostgres
 from sqlalchemy import select, text
 
+from tests.support.commit_cutter import CommitCutter
+from tests.support.drill_server import (
+    Server,
+    add_facility_user,
+    logged_in_client,
+    record_rows,
+    upload,
+    write_records_xlsx,
+)
+from tests.support.private_postgres import PrivatePostgres
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.importer import import_records
 from tiemchung.registry.models import Dose, Subject

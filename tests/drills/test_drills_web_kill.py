@@ -10,10 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from drill_server import Server, add_facility_user, logged_in_client, record_rows, upload, write_records_xlsx
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine, make_url
 
+from tests.support.drill_server import (
+    Server,
+    add_facility_user,
+    logged_in_client,
+    record_rows,
+    upload,
+    write_records_xlsx,
+)
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.models import AuditEvent, Dose, ImportBatch, Subject
 

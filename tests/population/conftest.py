@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from population_testing import FakeClock
 
+from tests.support.clock import FakeClock
 from tiemchung.population.keys import KeyStore
 from tiemchung.population.sample import write_sample
 from tiemchung.population.service import ServiceConfig, create_app

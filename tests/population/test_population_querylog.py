@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from population_testing import FakeClock
 from typer.testing import CliRunner
 
+from tests.support.clock import FakeClock
 from tiemchung.population import querylog
 from tiemchung.population.cli import register_app
 from tiemchung.population.ledger import Ledger, LogEntry, connect

@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from population_testing import FakeClock
 
+from tests.support.clock import FakeClock
 from tiemchung.population.sample import SAMPLE_SUBJECTS
 from tiemchung.population.service import ServiceConfig, create_app
 from tiemchung.population.verifier import ProgressCallback, Verifier, open_register

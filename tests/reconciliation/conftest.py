@@ -1,8 +1,9 @@
 """Fixtures of the reconciliation tests."""
 
 import pytest
-from reconciliation_world import RegistryIds, build_registry
 from sqlalchemy.orm import Session, sessionmaker
+
+from tests.support.reconciliation_world import RegistryIds, build_registry
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 from openpyxl import load_workbook
-from reconciliation_world import RegistryIds
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from tests.support.reconciliation_world import RegistryIds
 from tiemchung.cli import app
 from tiemchung.reconciliation.seedcheck import write_seed_appendix1_workbook
 from tiemchung.reconciliation.seedtext import find_seed, parse_appendix1

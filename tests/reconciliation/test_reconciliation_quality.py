@@ -1,10 +1,10 @@
 """Data-quality checks: drop-out, outliers, doses before birth or too soon, duplicate doses."""
 
-from reconciliation_world import AS_OF, RegistryIds
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.reconciliation_world import AS_OF, RegistryIds
 from tiemchung.reconciliation.appendix1 import assemble_appendix1, build_appendix1
 from tiemchung.reconciliation.layout import CELL_KEYS
 from tiemchung.reconciliation.quality import (

@@ -3,11 +3,11 @@
 from datetime import date
 from pathlib import Path
 
-from reconciliation_world import AS_OF, RegistryIds
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.reconciliation_world import AS_OF, RegistryIds
 from tiemchung.reconciliation import queries
 from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row, build_appendix1
 from tiemchung.reconciliation.reported import ReportedFigures, load_reported, record_review, store_reported

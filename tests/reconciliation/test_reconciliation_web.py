@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from reconciliation_world import RegistryIds
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.reconciliation_world import RegistryIds
 from tiemchung.registry.models import Role, User
 from tiemchung.web.app import create_app
 from tiemchung.web.security import hash_password

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_files import write_csv, write_xlsx
+
+from tests.support.registry_files import write_csv, write_xlsx
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from registry_files import KEYS, VI_HEADERS, record
-
+from tests.support.registry_files import KEYS, VI_HEADERS, record
 from tiemchung.registry import sources
 from tiemchung.registry.export import neutralise, write_error_workbook
 from tiemchung.registry.importer import ImportReport

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from registry_files import KEYS, record
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.registry_files import KEYS, record
 from tiemchung.registry.bulk import load_parquet
 from tiemchung.registry.models import AuditEvent, Dose, Subject
 

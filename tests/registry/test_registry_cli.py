@@ -4,10 +4,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from registry_files import record
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from tests.support.registry_files import record
 from tiemchung.registry import cli
 from tiemchung.registry.db import make_engine
 from tiemchung.registry.models import Dose

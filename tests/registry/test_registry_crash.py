@@ -9,11 +9,11 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from registry_files import record
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.registry_files import record
 from tiemchung.registry.importer import import_records
 from tiemchung.registry.models import AuditEvent, Dose, ImportBatch, Subject
 

@@ -4,10 +4,10 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from registry_files import record
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.registry_files import record
 from tiemchung.registry.editing import IdentityChanges, edit_subject_identity
 from tiemchung.registry.importer import import_records
 from tiemchung.registry.models import AuditEvent, Subject

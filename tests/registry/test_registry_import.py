@@ -5,10 +5,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from openpyxl import load_workbook
-from registry_files import record
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.registry_files import record
 from tiemchung.registry import sources
 from tiemchung.registry.export import write_error_workbook
 from tiemchung.registry.importer import import_records
@@ -182,7 +182,8 @@ def test_legacy_fonts_excel_damage_and_english_headers(
 
 def test_formulas_long_cells_and_merged_cells_reject_their_rows(session_factory: Factory, tmp_path: Path) -> None:
     from openpyxl import Workbook
-    from registry_files import KEYS, VI_HEADERS
+
+    from tests.support.registry_files import KEYS, VI_HEADERS
 
     workbook = Workbook()
     sheet = workbook.active

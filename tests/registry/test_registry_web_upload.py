@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from registry_files import record
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.registry_files import record
 from tiemchung.registry.models import AuditEvent, Dose, Facility, Role, User
 from tiemchung.web.app import create_app
 from tiemchung.web.security import hash_password

@@ -4,10 +4,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from test_engine_exact import SUBJECTS, write_csv, write_register
 
+from tests.support.engine_world import SUBJECTS, write_csv, write_register
+from tests.support.services import unavailable
 from tiemchung.verification.engine import RegisterIndex
-from tiemchung_testing import unavailable
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -1,11 +1,8 @@
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "cleaning"))
+from tests.support.scale_world import ScaleWorld, build_scale_world, serve
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -29,18 +26,13 @@ def browser_page(chromium_path: str) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def scale_world(tmp_path_factory: pytest.TempPathFactory) -> object:
-    """The district of ~110,000 people with a 2,000-line commune worklist (tests/web/scale_world.py), built once."""
-    from scale_world import build_scale_world
-
+def scale_world(tmp_path_factory: pytest.TempPathFactory) -> ScaleWorld:
+    """The district of ~110,000 people with a 2,000-line commune worklist (tests/support/scale_world.py), built once."""
     return build_scale_world(tmp_path_factory.mktemp("scale-world"))
 
 
 @pytest.fixture(scope="session")
-def scale_url(scale_world: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def scale_url(scale_world: ScaleWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The web platform over the scale world, served on a free local port for the browser tests."""
-    from scale_world import ScaleWorld, serve
-
-    assert isinstance(scale_world, ScaleWorld)
     with serve(scale_world, tmp_path_factory.mktemp("scale-keys")) as url:
         yield url

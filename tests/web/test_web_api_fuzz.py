@@ -11,9 +11,9 @@ import pytest
 from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy.orm import Session, sessionmaker
-from test_web_authz_matrix import allowed_roles
-from web_world import build_world
 
+from tests.support.routes import allowed_roles
+from tests.support.web_world import build_world
 from tiemchung.registry.models import Role
 from tiemchung.web.app import route_modules
 

@@ -3,11 +3,11 @@
 import re
 from pathlib import Path
 
-from cleaning_factories import PASSWORD, add_user
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.cleaning_factories import PASSWORD, add_user
 from tiemchung.registry.models import AuditEvent, Role, User
 from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings

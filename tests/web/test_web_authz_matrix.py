@@ -3,6 +3,7 @@
 A route without a `require_roles` rule fails here, so a new page cannot ship without deciding who may use it.
 """
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,10 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import World, build_world
 
-from tiemchung.registry.models import Role
+from tests.support.routes import allowed_roles
+from tests.support.web_world import World, build_world
+from tiemchung.registry.models import Dose, Role
 from tiemchung.web.app import route_modules
 
 PUBLIC = {
@@ -24,9 +26,13 @@ PUBLIC = {
     ("POST", "/verify"),
     ("GET", "/certificates/trust-list.json"),
     ("GET", "/certificates/revocation-list.json"),
+    # FHIR clients read the server's capabilities before they log in.
+    ("GET", "/fhir/metadata"),
 }
 SESSION_ENDING = {("POST", "/logout"), ("DELETE", "/api/v1/session")}
-PATH_PARAMETERS = {"subject_id", "worklist_id", "line_id", "user_id"}
+PATH_PARAMETERS = {"subject_id", "worklist_id", "line_id", "user_id", "dose_id"}
+# Path parameters that name nothing inside an area (a facility's public record, a ministry-only export job).
+FIXED_PARAMETERS = {"code": "F-home", "job_id": "no-such-export-job-0000", "kind": "Patient"}
 IDENTITY = {"full_name": "Nguyễn Văn Bình", "birth_date": "01/05/1980", "sex": "Nam", "id_number": "", "note": "x"}
 DOSE = {"vaccine": "Pfizer", "vaccination_date": "2022-01-10", "dose_kind": "1", "lot_number": "L1"}
 # A valid body per mutating route, so that the area check (inside the endpoint) is reached for the other area.
@@ -70,17 +76,6 @@ def all_routes() -> list[tuple[str, APIRoute]]:
     ]
 
 
-def allowed_roles(route: APIRoute) -> frozenset[str] | None:
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependency = pending.pop()
-        roles = getattr(dependency.call, "allowed_roles", None)
-        if roles is not None:
-            return frozenset(roles)
-        pending.extend(dependency.dependencies)
-    return None
-
-
 def test_every_route_states_its_roles() -> None:
     missing = [
         f"{method} {route.path}"
@@ -89,13 +84,16 @@ def test_every_route_states_its_roles() -> None:
     ]
     assert not missing, f"routes without require_roles(...): {missing}"
     unknown = {
-        name for _method, route in all_routes() for name in route.param_convertors if name not in PATH_PARAMETERS
+        name
+        for _method, route in all_routes()
+        for name in route.param_convertors
+        if name not in PATH_PARAMETERS | FIXED_PARAMETERS.keys()
     }
     assert not unknown, f"add own/other-area values for path parameters {unknown} to this test"
 
 
 def _fill(template: str, ids: dict[str, int]) -> str:
-    for name, value in ids.items():
+    for name, value in {**FIXED_PARAMETERS, **ids}.items():
         template = template.replace("{" + name + "}", str(value))
     return template
 
@@ -117,7 +115,22 @@ def _call(world_client: Any, method: str, route: APIRoute, ids: dict[str, int]) 
 
 @pytest.fixture
 def world(session_factory: sessionmaker[Session], tmp_path: Path) -> World:
-    return build_world(session_factory, tmp_path / "keys")
+    world = build_world(session_factory, tmp_path / "keys")
+    with session_factory() as session:
+        for side, ids in world.ids.items():
+            dose = Dose(
+                record_id=f"R-{side}",
+                subject_id=ids["subject_id"],
+                vaccine="Pfizer",
+                vaccination_date=date(2021, 9, 1),
+                dose_kind="1",
+                facility_code=f"F-{side}",
+            )
+            session.add(dose)
+            session.flush()
+            ids["dose_id"] = dose.id
+        session.commit()
+    return world
 
 
 def test_roles_and_areas(world: World) -> None:

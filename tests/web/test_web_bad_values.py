@@ -4,8 +4,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import build_world
 
+from tests.support.web_world import build_world
 from tiemchung.web.app import INVALID_VALUE
 
 

@@ -5,7 +5,6 @@ refresh docs/screenshots/, otherwise they go to a temporary folder so that a tes
 """
 
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -15,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from cleaning_factories import HOME_WARD, PASSWORD, add_subject, add_user, add_village
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.browser import log_in, log_out
+from tests.support.cleaning_factories import HOME_WARD, add_subject, add_user, add_village
+from tests.support.ports import free_port
 from tiemchung.cleaning.models import CleaningLine, LineState
 from tiemchung.population.keys import KeyStore
 from tiemchung.population.sample import write_sample
@@ -39,12 +40,6 @@ SCREENSHOTS = (
     else Path(tempfile.gettempdir()) / "tiemchung-screenshots"
 )
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -93,19 +88,6 @@ def register_client(root: Path) -> Iterator[RegisterClient]:
     with TestClient(create_register_app(config), base_url="http://register") as service:
         key = KeyStore(config.keys).add("browser-test", rate_per_second=1000, burst=1000)
         yield RegisterClient("http://register", key, http=service, backoff=Backoff(0, 1, 0))
-
-
-def log_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_selector("text=Xin chào")
-
-
-def log_out(page) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("button", name="Đăng xuất").click()
-    page.wait_for_selector("text=Bạn đã đăng xuất")
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from cleaning_factories import HOME_WARD, PASSWORD, add_subject, add_user
 from fastapi import FastAPI
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
-from test_web_browser import free_port, log_in
 
+from tests.support.browser import log_in
+from tests.support.cleaning_factories import HOME_WARD, PASSWORD, add_subject, add_user
+from tests.support.ports import free_port
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.registry.models import Dose, Facility, Role
 from tiemchung.web.app import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_READ, create_app

@@ -4,20 +4,17 @@ answers valid, invalid and revoked. Screenshots go to docs/user-guide/img with T
 
 import io
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "certificates"))
-from certificates_world import FACILITY_PASSPHRASE, certificate_world, serve
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from test_web_browser import free_port, log_in
-from web_world import World
 
+from tests.support.browser import log_in
+from tests.support.certificates_world import FACILITY_PASSPHRASE, certificate_world, serve
+from tests.support.web_world import World
 from tiemchung.certificates import hcert
 from tiemchung.certificates.models import Certificate
 
@@ -34,7 +31,7 @@ def served(
     session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, World]]:
     world = certificate_world(session_factory, tmp_path, monkeypatch)
-    with serve(world, free_port()) as base:
+    with serve(world) as base:
         yield base, world
 
 

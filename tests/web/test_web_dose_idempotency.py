@@ -14,12 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cleaning_factories import add_user
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import World, build_world
 
+from tests.support.cleaning_factories import add_user
+from tests.support.web_world import World, build_world
 from tiemchung.registry.entry_keys import prune_entry_keys
 from tiemchung.registry.models import Dose, DoseEntryKey, Role, Subject, User
 from tiemchung.web.subjects_service import ENTERED_BEFORE
@@ -103,7 +103,7 @@ def test_keys_of_different_users_do_not_collide(world: World) -> None:
 
 
 def add_subject_in_home_area(world: World) -> int:
-    from cleaning_factories import add_subject
+    from tests.support.cleaning_factories import add_subject
 
     with world.app.state.session_factory() as session:
         subject = add_subject(session, "home-3")

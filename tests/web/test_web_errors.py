@@ -10,8 +10,8 @@ from fastapi import Depends
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import World, build_world
 
+from tests.support.web_world import World, build_world
 from tiemchung.registry.models import Role
 from tiemchung.web.csrf import REFUSED
 from tiemchung.web.deps import OUTSIDE_AREA, require_roles

@@ -3,16 +3,15 @@
 import pytest
 from sqlalchemy import func, select
 
+from tests.support.browser import log_in
+from tests.support.scale_world import ScaleWorld
 from tiemchung.cleaning.models import CleaningLine
 from tiemchung.registry.models import Subject
 
 pytestmark = [pytest.mark.slow]
 
 
-def test_the_district_and_the_commune_are_at_real_scale(scale_world: object) -> None:
-    from scale_world import ScaleWorld
-
-    assert isinstance(scale_world, ScaleWorld)
+def test_the_district_and_the_commune_are_at_real_scale(scale_world: ScaleWorld) -> None:
     assert scale_world.district_subjects >= 50_000
     assert scale_world.worklist_lines >= 2_000
     with scale_world.session_factory() as session:
@@ -26,12 +25,8 @@ def test_the_district_and_the_commune_are_at_real_scale(scale_world: object) -> 
 
 
 @pytest.mark.browser
-def test_every_role_logs_in_at_scale(scale_world: object, scale_url: str, browser_page: object) -> None:
-    from scale_world import ScaleWorld, log_in
-
-    assert isinstance(scale_world, ScaleWorld)
+def test_the_station_opens_its_worklist_at_scale(scale_world: ScaleWorld, scale_url: str, browser_page: object) -> None:
     page = browser_page
-    log_in(page, scale_url, scale_world.usernames["station"])
-    assert "/login" not in page.url  # type: ignore[attr-defined]
+    log_in(page, scale_url, scale_world.usernames["station"], scale_world.password)
     page.goto(f"{scale_url}/cleaning/worklists/{scale_world.worklist_id}")  # type: ignore[attr-defined]
     assert "Danh sách làm sạch quy mô thực" in page.locator("body").inner_text()  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@ console error: a Content Security Policy violation (an inline script, an `onclic
 is a console error there, so a page that breaks the policy fails this test."""
 
 import re
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,14 +11,13 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from test_web_authz_matrix import all_routes, allowed_roles
-from web_world import World
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "certificates"))
-from certificates_world import certificate_world, serve
-
+from tests.support.certificates_world import certificate_world, serve
+from tests.support.routes import allowed_roles
+from tests.support.web_world import World
 from tiemchung.certificates.models import Certificate
 from tiemchung.registry.models import Role
+from tiemchung.web.app import route_modules
 from tiemchung.web.security_headers import CONTENT_SECURITY_POLICY
 
 DOWNLOADS = (".json", ".xlsx", ".csv", "/pdf", "/imports/errors")  # files, not pages
@@ -68,14 +66,24 @@ def test_no_page_loads_anything_from_another_site(world: World) -> None:
         assert not re.search(r'(src|href)="(https?:)?//', anonymous.get(path).text)
 
 
+def _all_routes() -> list[tuple[str, APIRoute]]:
+    return [
+        (method, route)
+        for module in route_modules()
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+    ]
+
+
 def _page_urls(world: World, role: Role) -> list[str]:
     with world.app.state.session_factory() as session:
         uvci = session.scalars(select(Certificate.uvci)).first()
     ids = {name: str(value) for name, value in world.ids["home"].items()}
     urls = []
-    for method, route in all_routes():
+    for method, route in _all_routes():
         assert isinstance(route, APIRoute)
-        if method != "GET" or route.path.startswith("/api/") or route.path.endswith(DOWNLOADS):
+        if method != "GET" or route.path.startswith(("/api/", "/fhir/")) or route.path.endswith(DOWNLOADS):
             continue
         roles = allowed_roles(route)
         if roles is not None and role not in roles:
@@ -90,13 +98,13 @@ def _page_urls(world: World, role: Role) -> list[str]:
 def test_every_page_of_every_role_runs_without_a_console_error(world: World, browser_page, request) -> None:  # type: ignore[no-untyped-def]
     if "postgresql" in request.node.name:
         pytest.skip("the pages' scripts do not depend on the database: SQLite is enough")
-    from test_web_browser import free_port, log_in
+    from tests.support.browser import log_in
 
     page = browser_page
     errors: list[str] = []
     page.on("console", lambda message: errors.append(f"{page.url}: {message.text}") if message.type == "error" else 0)
     page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    with serve(world, free_port()) as base:
+    with serve(world) as base:
         visited = 0
         for role in Role:
             if role != Role.ADMIN:
@@ -115,7 +123,7 @@ def test_every_page_of_every_role_runs_without_a_console_error(world: World, bro
 
 
 def _log_in_admin(page, base: str) -> None:  # type: ignore[no-untyped-def]
-    from cleaning_factories import PASSWORD
+    from tests.support.cleaning_factories import PASSWORD
 
     page.goto(f"{base}/login")
     page.get_by_label("Tên đăng nhập").fill("admin")

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from web_world import World, build_world
 
+from tests.support.web_world import World, build_world
 from tiemchung.registry.models import AuditEvent, Dose
 from tiemchung.verification.models import VerificationRequest
 

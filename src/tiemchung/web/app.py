@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 
+from tiemchung.fhir.export import ExportJobs
 from tiemchung.registry.db import make_engine, make_session_factory
 from tiemchung.web import errors, routes
 from tiemchung.web.csrf import CSRFMiddleware
@@ -72,6 +73,7 @@ def create_app(
     app.state.session_factory = session_factory or make_session_factory(_engine(settings))
     app.state.verifier = verifier or make_verifier(settings)
     app.state.nav_items = []
+    app.state.fhir_exports = ExportJobs(settings.export_dir, app.state.session_factory)
     app.add_middleware(CSRFMiddleware, exempt_paths=[API_LOGIN_PATH])
     app.add_middleware(
         SessionMiddleware,
@@ -156,7 +158,7 @@ async def _invalid_value(request: Request, error: DataError) -> Response:
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
     """A route's refusal (403 outside the area, 404, 422...): the API keeps FastAPI's JSON, pages get HTML."""
-    if errors.is_api(request.url.path):
+    if errors.is_api(request.url.path) and not errors.is_fhir(request.url.path):
         return await http_exception_handler(request, error)
     message = errors.http_error_message(error.status_code, error.detail)
     return _error(request, error.status_code, message, error.headers)
@@ -164,7 +166,7 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> Respon
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> Response:
     """A value the route's types refuse (a year that is not a number): the API keeps FastAPI's list of errors."""
-    if errors.is_api(request.url.path):
+    if errors.is_api(request.url.path) and not errors.is_fhir(request.url.path):
         return await request_validation_exception_handler(request, error)
     message = errors.validation_message(list(error.errors()), write=request.method not in READ_METHODS)
     return _error(request, 422, message)

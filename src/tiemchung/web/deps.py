@@ -91,7 +91,7 @@ def released[Answer](session: Session, answer: Answer) -> Answer:
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return errors.is_api(request.url.path)
 
 
 def current_user(request: Request, session: Session = Depends(get_session)) -> User:

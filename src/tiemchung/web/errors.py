@@ -68,8 +68,20 @@ FIELD_LABELS = {
 }
 
 
+def is_fhir(path: str) -> bool:
+    return path == "/fhir" or path.startswith("/fhir/")
+
+
 def is_api(path: str) -> bool:
-    return path.startswith("/api/")
+    """The JSON API and the FHIR API: answers for programs, never pages or redirects to the log-in page."""
+    return path.startswith("/api/") or is_fhir(path)
+
+
+def operation_outcome(status_code: int, message: str) -> dict[str, object]:
+    """A FHIR API error as FHIR's OperationOutcome, the message in Vietnamese."""
+    codes = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 422: "invalid"}
+    code = codes.get(status_code, "exception")
+    return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": message}]}
 
 
 def is_htmx(request_headers: Mapping[str, str]) -> bool:
@@ -86,6 +98,9 @@ def error_answer(
 ) -> Response:
     """`message` as JSON under /api/, as a fragment for `#error-area` to htmx, as a small page otherwise."""
     extra = dict(headers or {})
+    if is_fhir(path):
+        outcome = operation_outcome(status_code, message)
+        return JSONResponse(outcome, status_code=status_code, headers=extra, media_type="application/fhir+json")
     if is_api(path):
         return JSONResponse({"detail": message}, status_code=status_code, headers=extra)
     if is_htmx(request_headers):

@@ -26,6 +26,8 @@ class Settings:
     keys_dir: Path = Path("var/keys")
     # A file holding the passphrase of the certificate keys (else TIEMCHUNG_KEY_PASSPHRASE is read).
     key_passphrase_file: Path | None = None
+    # Where the FHIR Bulk Data exports write their NDJSON files (one folder per export job).
+    export_dir: Path = Path("var/exports")
     session_max_age_seconds: int = 8 * 3600
     https_only: bool = False
     # Database connections per worker process (SQLAlchemy pool size + overflow); also the number of request
@@ -38,7 +40,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Settings from `TIEMCHUNG_DATABASE_URL`, `TIEMCHUNG_SECRET_KEY`, `TIEMCHUNG_REGISTER_URL`,
-        `TIEMCHUNG_REGISTER_API_KEY`, `TIEMCHUNG_KEYS_DIR`, `TIEMCHUNG_KEY_PASSPHRASE_FILE`,
+        `TIEMCHUNG_REGISTER_API_KEY`, `TIEMCHUNG_KEYS_DIR`, `TIEMCHUNG_KEY_PASSPHRASE_FILE`, `TIEMCHUNG_EXPORT_DIR`,
         `TIEMCHUNG_HTTPS_ONLY`; keyword overrides win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -49,6 +51,8 @@ class Settings:
             values["keys_dir"] = Path(keys_dir)
         if passphrase_file := env.get(ENV_PREFIX + "KEY_PASSPHRASE_FILE"):
             values["key_passphrase_file"] = Path(passphrase_file)
+        if export_dir := env.get(ENV_PREFIX + "EXPORT_DIR"):
+            values["export_dir"] = Path(export_dir)
         if https_only := env.get(ENV_PREFIX + "HTTPS_ONLY"):
             values["https_only"] = https_only.lower() in {"1", "true", "yes"}
         values.update({key: value for key, value in overrides.items() if value is not None})

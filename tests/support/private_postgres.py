@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from drill_server import free_port
-
-from tiemchung_testing import unavailable
+from tests.support.drill_server import free_port
+from tests.support.services import unavailable
 
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 SERVER_USER = "postgres"

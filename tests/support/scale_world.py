@@ -8,7 +8,6 @@ bulk: what the pages show does not depend on how the answers were found, and the
 Built once per test session (about a minute on two cores); `build_scale_world` serves benchmarks too.
 """
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import uvicorn
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.ports import free_port
 from tiemchung.cleaning import workflow
 from tiemchung.demo.pipeline import register_facilities
 from tiemchung.registry.bulk import load_parquet
@@ -35,7 +35,7 @@ from tiemchung.web.settings import Settings
 
 PEOPLE = 110_000
 SEED = 11  # puts the district in Hồ Chí Minh City (district 771), 11 wards
-PASSWORD = "mat-khau-quy-mo-thuc"
+PASSWORD = "mat-khau-quy-mo-thuc"  # the accounts' password (tests.support.browser.log_in takes it)
 VILLAGES = ("Khu phố 1", "Khu phố 2", "Khu phố 3", "Khu phố 4", "Khu phố 5", "Khu phố 6")
 LISTED = workflow.LISTED_CATEGORIES
 ANSWER_CHUNK = 5_000
@@ -191,12 +191,6 @@ def _add_accounts(session: Session, world: ScaleWorld) -> None:
         world.usernames[label] = username
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def serve(world: ScaleWorld, keys_dir: Path) -> Iterator[str]:
     """The web platform over the world's registry on a free local port, for a browser; yields its base URL."""
@@ -214,16 +208,3 @@ def serve(world: ScaleWorld, keys_dir: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def log_in(page: object, base_url: str, username: str, password: str = PASSWORD) -> None:
-    """Log in through the log-in form of a Playwright page, as a person does."""
-    page.goto(f"{base_url}/login")  # type: ignore[attr-defined]
-    page.fill("input[name=username]", username)  # type: ignore[attr-defined]
-    page.fill("input[name=password]", password)  # type: ignore[attr-defined]
-    page.click("button[type=submit]")  # type: ignore[attr-defined]
-    try:
-        page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)  # type: ignore[attr-defined]
-    except Exception as error:
-        message = page.locator("body").inner_text()  # type: ignore[attr-defined]
-        raise AssertionError(f"log-in of {username} failed: {message[:300]}") from error

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.ports import free_port
 from tiemchung.registry.columns import COLUMNS
 from tiemchung.registry.models import Facility, Role, User
 from tiemchung.web.security import hash_password
@@ -62,12 +62,6 @@ def write_records_xlsx(path: Path, rows: list[dict[str, Any]]) -> Path:
         sheet.append([row[column.key] for column in COLUMNS])
     workbook.save(path)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests (a module with a unique name: `conftest` is ambiguous with one per folder)."""
+"""Optional services (PostgreSQL, Chromium, Spark): fail on CI when missing, skip elsewhere."""
 
 import os
 from typing import NoReturn

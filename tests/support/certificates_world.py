@@ -1,7 +1,6 @@
-"""The web world of the certificate pages: tests/web's world, with certificate keys in the documented layout
+"""The web world of the certificate pages: the web tests' world, with certificate keys in the documented layout
 (`KeyLayout`), a facility key on the server, and a verified person with one signed and one unsigned dose."""
 
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,11 +12,8 @@ import pytest
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "web"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "cleaning"))
-
-from web_world import World, build_world
-
+from tests.support.ports import free_port
+from tests.support.web_world import World, build_world
 from tiemchung.certificates.keys import KeyLayout, init_keys
 from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day, write_facility_key
 from tiemchung.registry.models import Dose, Facility, Subject
@@ -50,8 +46,9 @@ def certificate_world(session_factory: sessionmaker[Session], tmp_path: Path, mo
 
 
 @contextmanager
-def serve(world: World, port: int) -> Iterator[str]:
+def serve(world: World) -> Iterator[str]:
     """The world's app served by uvicorn on a thread (for Chromium and for concurrent clients); its base URL."""
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -5,12 +5,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cleaning_factories import HOME_WARD, OTHER_WARD, PASSWORD, add_subject, add_user, add_village
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.cleaning_factories import HOME_WARD, OTHER_WARD, PASSWORD, add_subject, add_user, add_village
 from tiemchung.cleaning import workflow
 from tiemchung.registry.models import Facility, Role, User
 from tiemchung.web.app import create_app

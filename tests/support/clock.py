@@ -1,4 +1,4 @@
-"""Helpers shared by the register service's tests (a unique module name: `conftest` is one per folder)."""
+"""A clock the tests move by hand (the register service's retention and query-log tests)."""
 
 from datetime import datetime, timedelta
 
