@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
 from rich.progress import Progress, TaskID
@@ -11,6 +11,9 @@ from sqlalchemy import inspect, select
 
 from tiemchung.demo import pipeline
 from tiemchung.demo.pipeline import DemoError, DemoState
+
+if TYPE_CHECKING:
+    from tiemchung.web.settings import Settings
 
 T = TypeVar("T")
 REGISTER_CALLER = "bo-y-te-demo"
@@ -142,21 +145,27 @@ def _ward_name(ward_code: str) -> str:
     return f"{ward.full_name} ({ward_code})" if ward else ward_code
 
 
-def _serve(
-    console: Console, state: DemoState, database_url: str, register_url: str, api_key: str, keys_dir: Path, port: int
-) -> None:
-    import uvicorn
-
-    from tiemchung.web.app import create_app
+def web_settings(database_url: str, register_url: str, api_key: str, keys_dir: Path) -> "Settings":
+    """The web platform's settings over what the stages made: the same key layout and passphrase file."""
     from tiemchung.web.settings import Settings
 
-    settings = Settings(
+    return Settings(
         database_url=database_url,
         register_url=register_url,
         register_api_key=api_key,
         keys_dir=keys_dir,
         key_passphrase_file=pipeline.passphrase_path(keys_dir),
     )
+
+
+def _serve(
+    console: Console, state: DemoState, database_url: str, register_url: str, api_key: str, keys_dir: Path, port: int
+) -> None:
+    import uvicorn
+
+    from tiemchung.web.app import create_app
+
+    settings = web_settings(database_url, register_url, api_key, keys_dir)
     accounts = Table(title=f"Tài khoản thử (xã {_ward_name(state.ward_code)})")
     for column in ("Vai trò", "Tên đăng nhập", "Mật khẩu"):
         accounts.add_column(column)

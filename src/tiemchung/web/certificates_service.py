@@ -79,6 +79,11 @@ class DoseStatus:
     certificate: Certificate | None
     refusal_vi: str
 
+    @property
+    def ready(self) -> bool:
+        """No certificate yet, and nothing stands in the way: the next issuance signs it."""
+        return self.certificate is None and self.refusal_vi == READY_VI
+
 
 def dose_statuses(session: Session, subject: Subject) -> list[DoseStatus]:
     certificates = subject_certificates(session, subject.id)
