@@ -21,6 +21,7 @@ DOMAINS_WITH_COMMANDS = (
     "identity",
     "synth",
     "registry",
+    "duplicates",
     "population",
     "verification",
     "cleaning",

@@ -74,7 +74,7 @@ def build_scale_world(directory: Path, *, people: int = PEOPLE, seed: int = SEED
     assert report.file_error is None and report.subjects > 0, report.file_error
     factory = make_session_factory(engine)
     register_facilities(factory)
-    _answer_as_the_truth_says(factory, directory / "synth" / "truth_subjects.parquet")
+    answer_as_the_truth_says(factory, directory / "synth" / "truth_subjects.parquet")
     with factory() as session:
         ward_code = _busiest_ward(session, manifest.district_code or "")
         world = ScaleWorld(
@@ -101,7 +101,7 @@ def build_scale_world(directory: Path, *, people: int = PEOPLE, seed: int = SEED
     return world
 
 
-def _answer_as_the_truth_says(factory: sessionmaker[Session], truth_path: Path) -> None:
+def answer_as_the_truth_says(factory: sessionmaker[Session], truth_path: Path) -> None:
     """Each subject's latest answer and its history row, as the register would answer (the generator's truth)."""
     truth = pq.read_table(
         truth_path, columns=["subject_id", "expected_category", "expected_reasons", "expected_matched_person_id"]

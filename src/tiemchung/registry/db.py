@@ -32,6 +32,7 @@ MODEL_MODULES = (
     "tiemchung.cleaning.models",
     "tiemchung.certificates.models",
     "tiemchung.reconciliation.models",
+    "tiemchung.duplicates.models",
     "tiemchung.reconciliation.summary",
 )
 
