@@ -101,6 +101,9 @@ def test_a_facility_signs_its_day_in_the_browser(served, browser_page) -> None: 
     page.wait_for_selector(".flash-error:has-text('Sai mật khẩu khóa ký của cơ sở')")
     assert page.locator("td:has-text('W2')").count() == 1  # nothing signed, the list is still there
 
+    page.set_viewport_size({"width": 390, "height": 844})  # a facility's phone: nothing sticks out sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 860})
     page.get_by_label("Mật khẩu khóa ký của cơ sở").fill(FACILITY_PASSPHRASE)
     page.get_by_role("button", name="Ký số 1 mũi tiêm ngày 02/03/2022").click()
     page.wait_for_selector(".flash:has-text('Đã ký 1 mũi tiêm của ngày 02/03/2022.')")

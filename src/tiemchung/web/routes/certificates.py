@@ -8,7 +8,6 @@ import json
 from datetime import date
 from typing import Annotated
 
-import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -23,7 +22,14 @@ from tiemchung.web import subjects_service as service
 from tiemchung.web.access import ALL_ROLES, PERSON_READERS
 from tiemchung.web.deps import RowId, flash, get_session, get_settings, render, require_roles
 from tiemchung.web.nav import NavItem
-from tiemchung.web.public_verifier import BUSY_VI, VerificationPool, VerifierBusy, verify_submission
+from tiemchung.web.public_verifier import (
+    BUSY_VI,
+    MAX_IMAGE_BYTES,
+    VerificationPool,
+    VerifierBusy,
+    VerifyAnswer,
+    verify_submission,
+)
 from tiemchung.web.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -180,21 +186,21 @@ async def verify_submit(
     text: Annotated[str, Form()] = "",
     image: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    # The database read runs in a worker thread, the decoding in the verifier's own pool: never on the event loop.
-    revocations = await anyio.to_thread.run_sync(revocation_list, session)
-    session.close()
-    data = await image.read(MAX_READ) if image is not None and image.filename else None
-    trusted = certificates.trust_list(settings)
+    # One byte more than allowed is read, so that a larger file is recognised and refused.
+    data = await image.read(MAX_IMAGE_BYTES + 1) if image is not None and image.filename else None
+
+    def work() -> VerifyAnswer:
+        # Reading the lists and decoding both run in the verifier's own threads: never on the event loop, and a
+        # burst of posts waits there instead of taking the threads (and database connections) the pages need.
+        return verify_submission(text, data, certificates.trust_list(settings), revocation_list(session))
+
     try:
-        answer = await pool.run(lambda: verify_submission(text, data, trusted, revocations))
+        answer = await pool.run(work)
     except VerifierBusy:
         raise HTTPException(status_code=503, detail=BUSY_VI, headers={"Retry-After": "5"}) from None
     payload = answer.report.payload if answer.report else None
     fields = verified_fields(payload) if payload else []
     return render(request, "certificates/verify.html", {"answer": answer, "fields": fields})
-
-
-MAX_READ = 5 * 1024 * 1024 + 1  # one byte more than allowed, so that a larger file is recognised and refused
 
 
 @router.get("/certificates/trust-list.json")
