@@ -94,13 +94,20 @@ def evaluate(truth_path: Path, results_path: Path, register_path: Path) -> dict[
     register = set(pq.read_table(register_path, columns=["person_id"]).column(0).to_pylist())
     by_category: dict[str, Score] = defaultdict(Score)
     by_kind: dict[str, Score] = defaultdict(Score)
+    no_id_by_kind: dict[str, Score] = defaultdict(Score)  # the no-ID subjects alone, per damage kind
+    no_id = Score()
     confusion: Counter[tuple[str, str]] = Counter()
     for truth in pq.read_table(truth_path).to_pylist():
         answer = answers[truth["subject_id"]]
         in_register = truth["person_id"] in register
         by_category[truth["expected_category"]].add(truth, answer, in_register)
+        without_id = str(truth["expected_category"]).startswith("NO_ID")
+        if without_id:
+            no_id.add(truth, answer, in_register)
         for kind in kinds_of(truth.get("errors", truth.get("error_kinds"))):
             by_kind[kind].add(truth, answer, in_register)
+            if without_id:
+                no_id_by_kind[kind].add(truth, answer, in_register)
         if answer["category"] != truth["expected_category"]:
             confusion[(truth["expected_category"], answer["category"])] += 1
     id_bearing = Score()
@@ -111,7 +118,9 @@ def evaluate(truth_path: Path, results_path: Path, register_path: Path) -> dict[
             id_bearing.category_right += score.category_right
     return {
         "id_bearing_category_accuracy": id_bearing.as_dict()["category_accuracy"],
+        "no_id": no_id.as_dict(),
         "by_category": {name: score.as_dict() for name, score in sorted(by_category.items())},
+        "no_id_by_error_kind": {name: score.as_dict() for name, score in sorted(no_id_by_kind.items())},
         "by_error_kind": {name: score.as_dict() for name, score in sorted(by_kind.items())},
         "confusion": {f"{expected}->{got}": count for (expected, got), count in confusion.most_common(20)},
     }

@@ -24,7 +24,7 @@ from tiemchung.registry.models import AuditEvent, Dose, Finding
 def test_doses_before_birth_and_too_soon_are_listed(engine: Engine, registry: RegistryIds) -> None:
     problems = dose_problems(RegistrySource(engine))
     by_dose = {problem.dose_id: problem.message for problem in problems}
-    assert "trước ngày sinh 2025-01-01" in by_dose[registry.doses["s5d1"]]
+    assert "trước ngày sinh 01/01/2025" in by_dose[registry.doses["s5d1"]]
     assert "9 ngày" in by_dose[registry.doses["s2d2"]]
     assert registry.doses["s1d2"] not in by_dose  # 31 days after dose 1: on schedule
     assert len(problems) == 2

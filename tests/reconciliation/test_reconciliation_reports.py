@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support.reconciliation_world import AS_OF, RegistryIds
 from tiemchung.reconciliation import queries
 from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row, build_appendix1
+from tiemchung.reconciliation.area import Area
 from tiemchung.reconciliation.reported import ReportedFigures, load_reported, record_review, store_reported
 from tiemchung.reconciliation.service import ReportContext, appendix1, cleaning_progress, unit_report
 from tiemchung.reconciliation.sources import ParquetSource, RegistrySource
@@ -126,8 +127,11 @@ def _sorted(rows: list[tuple[object, ...]]) -> list[tuple[str, ...]]:
 
 STATEMENTS = {
     "cells": queries.entered_cells(AS_OF),
-    "cells-79": queries.entered_cells(None, "79"),
+    "cells-79": queries.entered_cells(None, Area("79")),
+    "cells-district": queries.entered_cells(None, Area("001")),
+    "units-ward": queries.unit_counts(True, None, Area("00001")),
     "verification": queries.verification_counts(),
+    "verification-01": queries.verification_counts(Area("01")),
     "units": queries.unit_counts(True, AS_OF),
     "units-province": queries.unit_counts(False),
     "monthly": queries.monthly_doses(),

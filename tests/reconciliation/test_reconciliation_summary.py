@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tiemchung.reconciliation import queries, summary
 from tiemchung.reconciliation.appendix1 import Appendix1Report, build_appendix1
+from tiemchung.reconciliation.area import Area
 from tiemchung.reconciliation.models import EnteredDoseCount
 from tiemchung.reconciliation.quality import resolve_duplicates, same_day_duplicates
 from tiemchung.reconciliation.reported import ReportedFigures
@@ -88,9 +89,9 @@ def counted(engine: Engine) -> RegistrySource:
 def assert_summary_right(engine: Engine) -> None:
     assert summary.differences(engine) == []
     for as_of, province in ((None, None), (date(2022, 1, 31), None), (None, "79"), (date(2022, 6, 30), "01")):
-        from_summary = _rows(build_appendix1(RegistrySource(engine), ReportedFigures(), as_of=as_of,
-                                             province_code=province))  # fmt: skip
-        from_doses = _rows(build_appendix1(counted(engine), ReportedFigures(), as_of=as_of, province_code=province))
+        area = Area(province) if province else None
+        from_summary = _rows(build_appendix1(RegistrySource(engine), ReportedFigures(), as_of=as_of, area=area))
+        from_doses = _rows(build_appendix1(counted(engine), ReportedFigures(), as_of=as_of, area=area))
         assert from_summary == from_doses, (as_of, province)
     source = RegistrySource(engine)
     monthly = sorted((code or "", *rest) for code, *rest in source.rows(queries.monthly_doses()))
@@ -205,7 +206,8 @@ def test_a_birth_date_correction_moves_the_doses_to_the_new_age_group(
 
 def _cells(engine: Engine, province: str) -> dict[tuple[str, str], int]:
     return {
-        (age, kind): int(n) for _, age, kind, n in RegistrySource(engine).rows(queries.summarised_cells(None, province))
+        (age, kind): int(n)
+        for _, age, kind, n in RegistrySource(engine).rows(queries.summarised_cells(None, Area(province)))
     }
 
 

@@ -59,7 +59,13 @@ def build_registry(session_factory: sessionmaker[Session]) -> RegistryIds:
     with session_factory() as session, session.begin():
         session.add_all(
             [
-                Facility(code="F01", name="Trạm Y tế phường Phúc Xá", province_code="01"),
+                Facility(
+                    code="F01",
+                    name="Trạm Y tế phường Phúc Xá",
+                    province_code="01",
+                    district_code="001",
+                    ward_code="00001",
+                ),
                 Facility(code="F79", name="Bệnh viện Quận 1", province_code="79"),
                 Facility(code="F99", name="Đội tiêm lưu động", province_code="99"),
             ]

@@ -151,6 +151,7 @@ class _Register:
             if row["old_id"]:
                 self.by_key[("old_id", row["old_id"])].append(row)
             self.by_key[("ward_code", row["ward_code"])].append(row)
+        self.everyone = rows
 
 
 def _expected_by_rules(subject: dict[str, object], register: _Register) -> tuple[str, str, str]:
@@ -182,6 +183,8 @@ def _expected_by_rules(subject: dict[str, object], register: _Register) -> tuple
         return ("MISMATCH", ";".join(best), "") if best else ("VERIFIED", "", "")
     residents = register.by_key[("ward_code", subject["ward_code"])]
     candidates = [person for person in residents if not differences(person)]
+    if not candidates:  # nobody of the ward: someone who moved, searched in the whole register
+        candidates = [person for person in register.everyone if not differences(person)]
     if len(candidates) == 1:
         return "NO_ID_VERIFIED", "", str(candidates[0]["person_id"])
     return "NO_ID_UNVERIFIABLE", "", ""

@@ -78,6 +78,7 @@ def _row(rng: random.Random) -> dict[str, Any]:
         "ward_code": rng.choice(["00001", "00004", None]),
         "id_value": rng.choice(["001090000001", "001090000011", "001090000110", None]),
         "old_id": rng.choice(["012345678", "012345687", None]),
+        "household": rng.choice(["12 Tổ 3", "Thôn 2", None]),
     }
 
 

@@ -12,12 +12,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from tiemchung.reconciliation.area import Area
 from tiemchung.reconciliation.layout import CELL_KEYS
-from tiemchung.reconciliation.queries import entered_cells, summarised_cells
+from tiemchung.reconciliation.queries import entered_cells, summarised_cells, summary_covers
 from tiemchung.reconciliation.reported import ReportedFigures
 from tiemchung.reconciliation.sources import Source
 from tiemchung.reconciliation.text import fmt
-from tiemchung.reference import provinces
+from tiemchung.reference import DoseKind, provinces
 
 UNKNOWN_PROVINCE = ""
 UNKNOWN_PROVINCE_NAME = "Không rõ tỉnh/thành phố"
@@ -62,7 +63,8 @@ class Appendix1Row:
         for (age_group, dose_kind), reported, entered in zip(CELL_KEYS, self.reported, self.entered_cells, strict=True):
             if self.has_report and entered > reported:
                 found.append(
-                    f"{name}: nhóm {age_group}, mũi {dose_kind}: đã nhập {fmt(entered)} > báo cáo {fmt(reported)}."
+                    f"{name}: nhóm {age_group} tuổi, {DoseKind(dose_kind).label_vi}: đã nhập {fmt(entered)} > "
+                    f"báo cáo {fmt(reported)}."
                 )
         if self.tt is None and self.entered:
             found.append(f"{fmt(self.entered)} mũi đã nhập không xác định được tỉnh/thành phố (dòng riêng).")
@@ -130,11 +132,14 @@ def build_appendix1(
     reported: ReportedFigures,
     *,
     as_of: date | None = None,
-    province_code: str | None = None,
+    area: Area | None = None,
     stated: StatedNational | None = None,
+    since: date | None = None,
 ) -> Appendix1Report:
-    """The report for every province (or one), with a row for doses whose province is unknown."""
-    entered = entered_by_province(source, as_of, province_code)
+    """The report for every province (or the one `area` lies in, counting the doses inside `area` only), with a
+    row for doses whose province is unknown."""
+    entered = entered_by_province(source, as_of, area, since)
+    province_code = area.province_code if area is not None else None
     return assemble_appendix1(reported, entered, as_of=as_of, province_code=province_code, stated=stated)
 
 
@@ -163,11 +168,11 @@ def assemble_appendix1(
 
 
 def entered_by_province(
-    source: Source, as_of: date | None, province_code: str | None
+    source: Source, as_of: date | None, area: Area | None, since: date | None = None
 ) -> dict[str, dict[tuple[str, str], int]]:
     entered: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
-    cells = summarised_cells if source.summarised else entered_cells
-    for code, age_group, dose_kind, count in source.rows(cells(as_of, province_code)):
+    cells = summarised_cells if source.summarised and summary_covers(area) else entered_cells
+    for code, age_group, dose_kind, count in source.rows(cells(as_of, area, since)):
         entered[code or UNKNOWN_PROVINCE][(age_group, dose_kind)] = int(count)
     return entered
 

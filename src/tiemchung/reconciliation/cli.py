@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tiemchung.reconciliation.area import Area, known
 from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
@@ -40,7 +41,20 @@ SynthOption = Annotated[
         exists=True,
     ),
 ]
-ProvinceOption = Annotated[str | None, typer.Option("--province", help="Chỉ một tỉnh (mã 2 chữ số).")]
+ProvinceOption = Annotated[
+    str | None,
+    typer.Option("--province", help="Chỉ một địa bàn: mã tỉnh (2 chữ số), huyện (3) hoặc xã/phường (5)."),
+]
+
+
+def _area(code: str | None) -> Area | None:
+    if not code:
+        return None
+    if not known(code):
+        raise typer.BadParameter(f"Không có tỉnh, huyện hay xã nào mã “{code}”.", param_hint="--province")
+    return Area(code)
+
+
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="Ngày chốt số liệu (YYYY-MM-DD); mặc định: lần báo cáo gần nhất.")
 ]
@@ -201,7 +215,7 @@ def verification(
     from tiemchung.reconciliation.xlsx import to_bytes, verification_workbook
 
     context = _context(database, backup, synth)
-    report = build_verification_report(context.source, province)
+    report = build_verification_report(context.source, _area(province))
     tables = [
         ("Kết quả xác minh", verification_lines_table(report)),
         ("Theo tỉnh, thành phố", verification_provinces_table(report)),
@@ -224,7 +238,7 @@ def appendix1(
     from tiemchung.reconciliation.xlsx import appendix1_workbook, to_bytes
 
     context = _context(database, backup, synth)
-    report = service.appendix1(context, _parse_date(as_of), province)
+    report = service.appendix1(context, _parse_date(as_of), _area(province))
     workbook = to_bytes(appendix1_workbook(report)) if fmt == "xlsx" else None
     _emit([("Phụ lục 1", appendix1_table(report))], workbook, fmt, out)
     _print_findings(report.findings())
@@ -245,7 +259,7 @@ def units(
     from tiemchung.reconciliation.xlsx import to_bytes, unit_workbook
 
     context = _context(database, backup, synth)
-    table = service.unit_report(context, _parse_date(as_of), province, by_facility=by != "province")
+    table = service.unit_report(context, _parse_date(as_of), _area(province), by_facility=by != "province")
     workbook = to_bytes(unit_workbook(table)) if fmt == "xlsx" else None
     _emit([("Phụ lục 2", unit_table(table))], workbook, fmt, out)
     _print_findings(table.findings())
@@ -271,7 +285,7 @@ def quality(
     context = _context(database, backup, synth)
     if resolve_duplicates:
         _resolve_duplicates(context, province, actor)
-    result = service.quality(context, _parse_date(as_of), province)
+    result = service.quality(context, _parse_date(as_of), _area(province))
     tables = [
         ("Tỷ lệ bỏ mũi", drop_out_table(result.drop_outs)),
         ("Giá trị bất thường", outlier_table(result.outliers)),
@@ -290,7 +304,7 @@ def _resolve_duplicates(context: "ReportContext", province: str | None, actor: s
     if context.session_factory is None or context.source.name == "duckdb":
         typer.echo("Chỉ xử lý trùng lặp được trên cơ sở dữ liệu sổ tiêm (không phải tệp Parquet).", err=True)
         raise typer.Exit(2)
-    pairs = same_day_duplicates(context.source, province)
+    pairs = same_day_duplicates(context.source, _area(province))
     with transaction(context.session_factory) as session:
         outcome = resolve_duplicates(session, pairs, actor)
     typer.echo(f"Đã xử lý {outcome.resolved} cặp trùng lặp đơn giản; {outcome.listed_for_review} cặp cần rà soát.")

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row
+from tiemchung.reconciliation.area import Area
 from tiemchung.reconciliation.layout import CELL_KEYS
 from tiemchung.reconciliation.queries import (
     doses_before_birth,
@@ -27,8 +28,10 @@ from tiemchung.reconciliation.queries import (
     same_day_pairs,
     short_intervals,
     summarised_monthly_doses,
+    summary_covers,
 )
 from tiemchung.reconciliation.sources import Source
+from tiemchung.reconciliation.text import day
 from tiemchung.reference import AgeGroup, DoseKind, provinces, vaccine_by_name
 from tiemchung.registry import audit
 from tiemchung.registry.models import Dose, Finding
@@ -85,6 +88,16 @@ def drop_outs(report: Appendix1Report, *, entered: bool = True) -> list[DropOut]
     return result
 
 
+def drop_out_totals(drops: list[DropOut]) -> list[DropOut]:
+    """One "Tổng cộng" line per age group and step: the doses of every province added up, in the table's order."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for drop in drops:
+        pair = sums.setdefault((drop.age_group, drop.step), [0, 0])
+        pair[0] += drop.first
+        pair[1] += drop.second
+    return [DropOut("", "Tổng cộng", age, step, first, second) for (age, step), (first, second) in sums.items()]
+
+
 @dataclass(frozen=True)
 class Outlier:
     subject: str  # what is measured, in Vietnamese
@@ -127,12 +140,18 @@ def province_outliers(report: Appendix1Report) -> list[Outlier]:
     return _outliers("Tỷ lệ chênh lệch (p/n)", gap_rates) + _outliers("Tỷ lệ bỏ mũi 1 → 2 (18+)", adult_drop)
 
 
-def monthly_outliers(source: Source, province_code: str | None = None, minimum_months: int = 6) -> list[Outlier]:
+def monthly_outliers(
+    source: Source,
+    area: Area | None = None,
+    minimum_months: int = 6,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[Outlier]:
     """Months in which a province entered far more or fewer doses than in its usual month."""
     names = {p.code: p.name for p in provinces()}
     series: dict[str, list[tuple[str, float]]] = {}
-    statement = summarised_monthly_doses if source.summarised else monthly_doses
-    for code, year, month, count in source.rows(statement(province_code)):
+    statement = summarised_monthly_doses if source.summarised and summary_covers(area) else monthly_doses
+    for code, year, month, count in source.rows(statement(area, since, until)):
         label = f"{names.get(code or '', 'Không rõ tỉnh')} {int(month):02d}/{int(year)}"
         series.setdefault(code or "", []).append((label, float(count)))
     found = []
@@ -149,20 +168,27 @@ class DoseProblem:
     message: str
 
 
-def dose_problems(source: Source, province_code: str | None = None, limit: int = 1000) -> list[DoseProblem]:
+def dose_problems(
+    source: Source,
+    area: Area | None = None,
+    limit: int = 1000,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[DoseProblem]:
     """Doses before birth and doses sooner than the schedule allows (at most `limit` of each kind)."""
     found = [
-        DoseProblem(int(dose_id), key, f"Ngày tiêm {when} trước ngày sinh {birth}.")
-        for dose_id, key, birth, when in source.rows(doses_before_birth(province_code, limit))
+        DoseProblem(int(dose_id), key, f"Ngày tiêm {day(when)} trước ngày sinh {day(birth)}.")
+        for dose_id, key, birth, when in source.rows(doses_before_birth(area, limit, since, until))
     ]
     for earlier_kind, later_kind, minimum in MINIMUM_INTERVALS:
-        query = short_intervals(earlier_kind.value, later_kind.value, minimum, province_code, limit)
+        query = short_intervals(earlier_kind.value, later_kind.value, minimum, area, limit, since, until)
         for dose_id, key, earlier_day, later_day, days in source.rows(query):
             found.append(
                 DoseProblem(
                     int(dose_id),
                     key,
-                    f"{later_kind.label_vi} ngày {later_day} chỉ cách {earlier_kind.label_vi} ngày {earlier_day} "
+                    f"{later_kind.label_vi} ngày {day(later_day)} chỉ cách {earlier_kind.label_vi} ngày "
+                    f"{day(earlier_day)} "
                     f"{int(days)} ngày (tối thiểu {minimum + GRACE_DAYS} ngày theo lịch tiêm).",
                 )
             )
@@ -200,10 +226,10 @@ def vaccine_family(vaccine: str) -> str:
     return known.key if known is not None else vaccine.strip().casefold()
 
 
-def same_day_duplicates(source: Source, province_code: str | None = None) -> list[SameDayPair]:
+def same_day_duplicates(source: Source, area: Area | None = None) -> list[SameDayPair]:
     """Pairs of one person's doses on one day of one vaccine family."""
     pairs = []
-    for row in source.rows(same_day_pairs(province_code)):
+    for row in source.rows(same_day_pairs(area)):
         pair = _pair(row)
         if vaccine_family(pair.vaccines[0]) == vaccine_family(pair.vaccines[1]):
             pairs.append(pair)

@@ -1,7 +1,9 @@
-"""Reports as flat tables (header, rows): what the CSV files and the web pages show.
+"""Reports as flat tables (header, rows): what the CSV files, the JSON API and the web pages show.
 
-CSV headers are the English column keys (stable for machines); `labels` gives the Vietnamese heading of
-each key for pages. Totals are rows of the same table, computed from the other rows by the report.
+`keys` are the English column keys (stable for machines: the JSON API); `labels` the Vietnamese headings (pages
+and CSV, which people open in Excel). `rates` are the keys whose values are fractions (0.123), which pages and
+workbooks show as percentages. Totals are the last `totals` rows, computed from the other rows by the report.
+Every value written to a CSV is neutralised against formula injection (`registry.export.neutralise`).
 """
 
 import csv
@@ -12,10 +14,11 @@ from typing import Any
 
 from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row
 from tiemchung.reconciliation.layout import APPENDIX1_COLUMNS
-from tiemchung.reconciliation.quality import DoseProblem, DropOut, Outlier
+from tiemchung.reconciliation.quality import DROP_OUT_PAIRS, DoseProblem, DropOut, Outlier, drop_out_totals
 from tiemchung.reconciliation.unit_report import GROUPS, UnitReportTable, UnitRow
 from tiemchung.reconciliation.verification_report import ProvinceVerificationRow, VerificationReport
 from tiemchung.reference import ReasonGroup
+from tiemchung.registry.export import neutralise
 
 
 @dataclass(frozen=True)
@@ -23,17 +26,38 @@ class Table:
     keys: tuple[str, ...]
     labels: tuple[str, ...]
     rows: list[tuple[Any, ...]]
+    rates: frozenset[str] = frozenset()
+    totals: int = 0  # the last `totals` rows are totals
 
     def csv(self) -> str:
+        """The table as CSV with the Vietnamese headings; no cell can start a formula in a spreadsheet."""
         buffer = StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(self.keys)
-        writer.writerows(["" if value is None else value for value in row] for row in self.rows)
+        writer.writerow([neutralise(label) for label in self.labels])
+        writer.writerows([_csv_value(value) for value in row] for row in self.rows)
         return buffer.getvalue()
 
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dictionaries by key (the JSON API)."""
+        return [dict(zip(self.keys, row, strict=True)) for row in self.rows]
 
-def _table(columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]]) -> Table:
-    return Table(tuple(key for key, _ in columns), tuple(label for _, label in columns), rows)
+    def is_total(self, index: int) -> bool:
+        return index >= len(self.rows) - self.totals
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 4)
+    return neutralise(value)
+
+
+def _table(
+    columns: Sequence[tuple[str, str]], rows: list[tuple[Any, ...]], *, rates: Sequence[str] = (), totals: int = 0
+) -> Table:
+    keys = tuple(key for key, _ in columns)
+    return Table(keys, tuple(label for _, label in columns), rows, frozenset(rates), totals)
 
 
 def appendix1_table(report: Appendix1Report) -> Table:
@@ -64,7 +88,7 @@ def appendix1_table(report: Appendix1Report) -> Table:
             row.review,
         )
 
-    return _table(columns, [values(row) for row in report.rows] + [values(report.total())])
+    return _table(columns, [values(row) for row in report.rows] + [values(report.total())], totals=1)
 
 
 def verification_lines_table(report: VerificationReport) -> Table:
@@ -81,6 +105,7 @@ def verification_provinces_table(report: VerificationReport) -> Table:
         ("wrong_basic_information", "Số đối tượng sai thông tin cơ bản"),
         ("sent", "Số đối tượng đã gửi xác minh"),
         ("verified", "Số đối tượng đã xác minh đúng"),
+        ("verification_rate", "Tỷ lệ đã xác minh đúng"),
     ]
 
     def values(row: ProvinceVerificationRow) -> tuple[Any, ...]:
@@ -92,9 +117,11 @@ def verification_provinces_table(report: VerificationReport) -> Table:
             row.wrong_basic_information,
             row.sent.subjects,
             row.verified.subjects,
+            row.verification_rate,
         )
 
-    return _table(columns, [values(row) for row in report.provinces] + [values(report.province_total())])
+    rows = [values(row) for row in report.provinces] + [values(report.province_total())]
+    return _table(columns, rows, rates=["verification_rate"], totals=1)
 
 
 def unit_table(table: UnitReportTable) -> Table:
@@ -129,34 +156,23 @@ def unit_table(table: UnitReportTable) -> Table:
             row.needing_correction,
         )
 
-    return _table(columns, [values(row) for row in table.rows] + [values(table.total())])
+    return _table(columns, [values(row) for row in table.rows] + [values(table.total())], totals=1)
 
 
 def drop_out_table(drops: list[DropOut]) -> Table:
-    columns = [
-        ("province_code", "Mã tỉnh"),
-        ("province_name", "Tỉnh, thành phố"),
-        ("age_group", "Nhóm tuổi"),
-        ("step", "Bước"),
-        ("first", "Mũi trước"),
-        ("second", "Mũi sau"),
-        ("drop_out_rate", "Tỷ lệ bỏ mũi"),
-        ("negative", "Bỏ mũi âm"),
-    ]
-    rows = [
-        (
-            d.province_code,
-            d.province_name,
-            d.age_group,
-            d.step,
-            d.first,
-            d.second,
-            None if d.rate is None else round(d.rate, 4),
-            d.negative,
-        )
-        for d in drops
-    ]
-    return _table(columns, rows)
+    """One row per province, a drop-out rate per age group and step (the DQR's table), then the total row (the
+    provinces' doses added up). The workbook keeps the long form with the doses of each step."""
+    steps = [(age.value, step) for age, _first, _second, step in DROP_OUT_PAIRS]
+    columns = [("province_code", "Mã tỉnh"), ("province_name", "Tỉnh, thành phố")]
+    columns += [(f"drop_out_{age}_{index}", f"{age}: {step}") for index, (age, step) in enumerate(steps)]
+    by_province: dict[tuple[str, str], dict[tuple[str, str], float | None]] = {}
+    for drop in drops:
+        by_province.setdefault((drop.province_code, drop.province_name), {})[(drop.age_group, drop.step)] = drop.rate
+    total = {(d.age_group, d.step): d.rate for d in drop_out_totals(drops)}
+    rows = [(code, name, *(rates.get(key) for key in steps)) for (code, name), rates in by_province.items()]
+    if rows:
+        rows.append(("", "Tổng cộng", *(total.get(key) for key in steps)))
+    return _table(columns, rows, rates=[key for key, _ in columns[2:]], totals=1 if rows else 0)
 
 
 def outlier_table(outliers: list[Outlier]) -> Table:

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tiemchung.reconciliation.area import Area
 from tiemchung.reconciliation.models import UnitReport
 from tiemchung.reconciliation.queries import unit_counts
 from tiemchung.reconciliation.sources import Source
@@ -122,19 +123,17 @@ def build_unit_report(
     *,
     by_facility: bool,
     as_of: date | None = None,
-    province_code: str | None = None,
+    area: Area | None = None,
     unit_names: dict[str, str] | None = None,
+    since: date | None = None,
 ) -> UnitReportTable:
-    """One row per unit that has doses in the registry or a report; units are facilities or provinces."""
-    computed = _computed(source, by_facility, as_of, province_code)
+    """One row per unit that has doses in the registry or a report; units are facilities or provinces.
+    `unit_names` names the facilities of `area`; below a province, only their reports are shown."""
+    computed = _computed(source, by_facility, as_of, area, since)
     names = dict(unit_names or {})
     if not by_facility:
         names.update({p.code: p.name for p in provinces()})
-    in_scope = {
-        code: unit
-        for code, unit in reported.items()
-        if province_code is None or unit.province_code in (None, province_code) or code == province_code
-    }
+    in_scope = _reported_in_area(reported, area, set(unit_names or {}))
     codes = sorted(set(computed) | set(in_scope))
     rows = [
         _row(tt, code, names.get(code) or in_scope.get(code, UnitReported()).name or code, computed, in_scope)
@@ -143,10 +142,28 @@ def build_unit_report(
     return UnitReportTable(as_of=as_of, by_facility=by_facility, rows=rows)
 
 
-def _computed(source: Source, by_facility: bool, as_of: date | None, province_code: str | None) -> dict[str, _Computed]:
+def _reported_in_area(
+    reported: dict[str, UnitReported], area: Area | None, facilities: set[str]
+) -> dict[str, UnitReported]:
+    """The units' own reports that belong to `area`: a province's and its facilities' for a province; below a
+    province only the facilities of the area (a province's report cannot be split among its districts)."""
+    if area is None or area.national:
+        return dict(reported)
+    if area.level == "province":
+        return {
+            code: unit
+            for code, unit in reported.items()
+            if unit.province_code in (None, area.code) or code == area.code
+        }
+    return {code: unit for code, unit in reported.items() if code in facilities}
+
+
+def _computed(
+    source: Source, by_facility: bool, as_of: date | None, area: Area | None, since: date | None
+) -> dict[str, _Computed]:
     units: dict[str, _Computed] = defaultdict(_Computed)
     for unit, province, group, category, is_duplicate, count in source.rows(
-        unit_counts(by_facility, as_of, province_code)
+        unit_counts(by_facility, as_of, area, since)
     ):
         entry = units[unit or ""]
         entry.province_code = province or entry.province_code
@@ -246,10 +263,10 @@ def read_synth_gaps(path: Path) -> dict[str, UnitReported]:
     return dict(units)
 
 
-def facility_names(session: Session, province_code: str | None = None) -> dict[str, str]:
+def facility_names(session: Session, area: Area | None = None) -> dict[str, str]:
     query = select(Facility.code, Facility.name)
-    if province_code is not None:
-        query = query.where(Facility.province_code == province_code)
+    if area is not None and not area.national:
+        query = query.where(getattr(Facility, f"{area.level}_code") == area.code)
     return {code: name for code, name in session.execute(query)}
 
 

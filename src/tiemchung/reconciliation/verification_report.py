@@ -10,6 +10,7 @@ shown apart, so that the registry's whole count is explained too.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from tiemchung.reconciliation.area import Area
 from tiemchung.reconciliation.queries import verification_counts
 from tiemchung.reconciliation.sources import Source
 from tiemchung.reconciliation.text import fmt
@@ -124,18 +125,19 @@ def reasons_label(reasons: str) -> str:
     return "; ".join(labels) or "Không ghi lý do"
 
 
-def build_verification_report(source: Source, province_code: str | None = None) -> VerificationReport:
+def build_verification_report(source: Source, area: Area | None = None) -> VerificationReport:
+    """The report over the subjects living in `area` (the whole registry when None)."""
     by_category: dict[str, Count] = defaultdict(Count)
     mismatch: dict[str, Count] = defaultdict(Count)
     by_province: dict[str, dict[str, Count]] = defaultdict(lambda: defaultdict(Count))
-    for category, reasons, code, subjects, doses in source.rows(verification_counts(province_code)):
+    for category, reasons, code, subjects, doses in source.rows(verification_counts(area)):
         key = category or NOT_ANSWERED
         count = Count(int(subjects), int(doses or 0))
         by_category[key] = by_category[key] + count
         if key == Category.MISMATCH:
             mismatch[reasons or ""] = mismatch[reasons or ""] + count
         by_province[code or ""][key] = by_province[code or ""][key] + count
-    rows = _province_rows(by_province, province_code)
+    rows = _province_rows(by_province, area.province_code if area is not None else None)
     return VerificationReport(dict(by_category), dict(mismatch), rows)
 
 

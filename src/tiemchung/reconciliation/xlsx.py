@@ -3,6 +3,10 @@
 Renderers only: they take a computed report and lay it out. Totals that the layout defines as formulas
 (n = c+…+m, p = n − o, the national line) are written as formulas, so a reader who edits a cell sees the
 totals follow; every cell they sum is written from the same rows the page and the CSV show.
+
+Only those formulas are formulas: every value that comes from data (a facility's name, a subject key, a review
+text, a finding quoting them) goes through `_put`, which neutralises it (`registry.export.neutralise`), so an
+imported `=HYPERLINK(...)` is shown as text. Rates are real fractions with a percentage format.
 """
 
 from collections.abc import Sequence
@@ -17,10 +21,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from tiemchung.reconciliation.appendix1 import Appendix1Report
 from tiemchung.reconciliation.layout import AGE_GROUP_HEADERS_VI, APPENDIX1_COLUMNS, FORMULA_LABELS, TOTAL_HEADERS_VI
-from tiemchung.reconciliation.quality import DoseProblem, DropOut, Outlier
+from tiemchung.reconciliation.quality import DoseProblem, DropOut, Outlier, drop_out_totals
 from tiemchung.reconciliation.unit_report import UnitReportTable
 from tiemchung.reconciliation.verification_report import VerificationReport
 from tiemchung.reference import ReasonGroup
+from tiemchung.registry.export import neutralise
 
 THIN = Side(style="thin")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
@@ -29,7 +34,18 @@ WRAP = Alignment(vertical="center", wrap_text=True)
 BOLD = Font(bold=True)
 ITALIC = Font(italic=True)
 NUMBER_FORMAT = "#,##0"
+PERCENT_FORMAT = "0.0%"
 TITLE_FONT = Font(bold=True, size=12)
+
+
+def _put(sheet: Worksheet, row: int, column: int, value: Any) -> Any:
+    """Write a value from the data: never a formula."""
+    return sheet.cell(row=row, column=column, value=neutralise(value))  # type: ignore[call-overload]
+
+
+def _put_row(sheet: Worksheet, row: int, values: Sequence[Any]) -> None:
+    for position, value in enumerate(values, start=1):
+        _put(sheet, row, position, value)
 
 
 def to_bytes(workbook: Workbook) -> bytes:
@@ -72,6 +88,8 @@ def _style_block(sheet: Worksheet, first_row: int, last_row: int, last_column: i
             if (cell.row or 0) < first_row + header_rows:
                 cell.alignment = CENTER
                 cell.font = BOLD
+            elif cell.number_format != "General":
+                continue  # a format set on purpose (a percentage)
             elif isinstance(cell.value, int | float) or (isinstance(cell.value, str) and cell.value.startswith("=")):
                 cell.number_format = NUMBER_FORMAT
             else:
@@ -88,7 +106,7 @@ def _findings_sheet(workbook: Workbook, findings: Sequence[str]) -> None:
         sheet["B3"] = "Không có điểm nào không khớp."
     for index, finding in enumerate(findings, start=1):
         sheet.cell(row=index + 2, column=1, value=index)
-        sheet.cell(row=index + 2, column=2, value=finding).alignment = WRAP
+        _put(sheet, index + 2, 2, finding).alignment = WRAP
 
 
 # Appendix 1 ------------------------------------------------------------------------------------------------
@@ -118,9 +136,7 @@ def appendix1_workbook(report: Appendix1Report, *, typed_totals: bool = False, w
     last = FIRST_DATA_ROW - 1
     for index, row in enumerate(rows):
         last = FIRST_DATA_ROW + index
-        values: list[Any] = [row.tt if row.tt is not None else "", row.province_name, *row.reported]
-        for position, value in enumerate(values, start=1):
-            sheet.cell(row=last, column=position, value=value)
+        _put_row(sheet, last, [row.tt if row.tt is not None else "", row.province_name, *row.reported])
         if typed_totals:
             sheet.cell(row=last, column=_column("n"), value=row.stated_total)
         else:
@@ -128,7 +144,7 @@ def appendix1_workbook(report: Appendix1Report, *, typed_totals: bool = False, w
         if with_entered:
             sheet.cell(row=last, column=_column("o"), value=row.entered)
             sheet.cell(row=last, column=_column("p"), value=f"=N{last}-O{last}")
-            sheet.cell(row=last, column=_column("q"), value=row.review or None)
+            _put(sheet, last, _column("q"), row.review or None)
     total_row = last + 1
     sheet.cell(row=total_row, column=2, value="Tổng cộng")
     for letter in "cdefghijklmnop" if with_entered else "cdefghijklmn":
@@ -194,9 +210,7 @@ def verification_workbook(report: VerificationReport, as_of: date | None = None)
     for position, header in enumerate(headers, start=1):
         sheet.cell(row=4, column=position, value=header)
     for index, (number, label, count) in enumerate(report.lines(), start=5):
-        line_values: list[Any] = [number, label, count.subjects, count.doses]
-        for position, value in enumerate(line_values, start=1):
-            sheet.cell(row=index, column=position, value=value)
+        _put_row(sheet, index, [number, label, count.subjects, count.doses])
     _style_block(sheet, 4, 4 + len(report.lines()), 4, header_rows=1)
     for letter, width in zip("ABCD", (8, 70, 16, 16), strict=True):
         sheet.column_dimensions[letter].width = width
@@ -222,16 +236,13 @@ def _verification_province_sheet(workbook: Workbook, report: VerificationReport,
     for index, row in enumerate(report.provinces):
         rate = row.verification_rate
         values = (row.tt or "", row.province_name, row.no_or_invalid_id, row.wrong_basic_information, rate)
-        for position, value in enumerate(values, start=1):
-            sheet.cell(row=first + index, column=position, value=value)
-        sheet.cell(row=first + index, column=5).number_format = "0.0%"
+        _put_row(sheet, first + index, values)
+        sheet.cell(row=first + index, column=5).number_format = PERCENT_FORMAT
     last = first + len(report.provinces) - 1
     sheet.cell(row=last + 1, column=2, value="Tổng cộng")
     for column in "CD":
         sheet[f"{column}{last + 1}"] = f"=SUM({column}{first}:{column}{last})"
     _style_block(sheet, 4, last + 1, 5, header_rows=1)
-    for row_index in range(first, last + 1):
-        sheet.cell(row=row_index, column=5).number_format = "0.0%"
     for cell in sheet[last + 1]:
         cell.font = BOLD
     for letter, width in zip("ABCDE", (6, 30, 22, 22, 14), strict=True):
@@ -275,10 +286,10 @@ def unit_workbook(table: UnitReportTable) -> Workbook:
     for index, row in enumerate(table.rows):
         line = first + index
         not_entered_range = f"{start}{line}:{end}{line}"
-        values: list[Any] = [row.tt, row.unit_name, f"=D{line}+SUM({not_entered_range})", row.entered]
-        values += [*row.not_entered, row.reasons, "; ".join(row.findings())]
-        for position, value in enumerate(values, start=1):
-            sheet.cell(row=line, column=position, value=value)
+        _put_row(sheet, line, [row.tt, row.unit_name, None, row.entered, *row.not_entered])
+        sheet.cell(row=line, column=3, value=f"=D{line}+SUM({not_entered_range})")
+        _put(sheet, line, last_column - 1, row.reasons)
+        _put(sheet, line, last_column, "; ".join(row.findings()))
     last = first + len(table.rows) - 1
     total = last + 1
     sheet.cell(row=total, column=2, value="Tổng cộng")
@@ -309,9 +320,7 @@ def _unit_follow_up(sheet: Worksheet, table: UnitReportTable, top: int, groups: 
     first = header + 1
     for index, row in enumerate(table.rows):
         line = first + index
-        values: list[Any] = [row.tt, row.unit_name, *row.verified_entered]
-        for position, value in enumerate(values, start=1):
-            sheet.cell(row=line, column=position, value=value)
+        _put_row(sheet, line, [row.tt, row.unit_name, *row.verified_entered])
         end = get_column_letter(2 + len(groups))
         sheet.cell(row=line, column=3 + len(groups), value=f"=SUM(C{line}:{end}{line})")
     last = first + len(table.rows) - 1
@@ -340,10 +349,16 @@ def quality_workbook(drops: list[DropOut], outliers: list[Outlier], problems: li
     sheet = workbook.active
     assert sheet is not None
     sheet.title = "Tỷ lệ bỏ mũi"
+    totals = drop_out_totals(drops)
     _simple_table(
         sheet,
         ("Tỉnh, thành phố", "Nhóm tuổi", "Bước", "Mũi trước", "Mũi sau", "Tỷ lệ bỏ mũi", "Âm"),
-        [(d.province_name, d.age_group, d.step, d.first, d.second, d.rate, "x" if d.negative else "") for d in drops],
+        [
+            (d.province_name, d.age_group, d.step, d.first, d.second, d.rate, "x" if d.negative else "")
+            for d in [*drops, *totals]
+        ],
+        percent_columns=(6,),
+        totals=len(totals),
     )
     _simple_table(
         workbook.create_sheet("Giá trị bất thường"),
@@ -358,12 +373,23 @@ def quality_workbook(drops: list[DropOut], outliers: list[Outlier], problems: li
     return workbook
 
 
-def _simple_table(sheet: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    for position, header in enumerate(headers, start=1):
-        sheet.cell(row=1, column=position, value=header)
+def _simple_table(
+    sheet: Worksheet,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    percent_columns: Sequence[int] = (),
+    totals: int = 0,
+) -> None:
+    """A header row and the rows; `percent_columns` (1-based) hold fractions, the last `totals` rows are bold."""
+    _put_row(sheet, 1, headers)
     for index, row in enumerate(rows, start=2):
-        for position, value in enumerate(row, start=1):
-            sheet.cell(row=index, column=position, value=value)
+        _put_row(sheet, index, row)
+        for column in percent_columns:
+            sheet.cell(row=index, column=column).number_format = PERCENT_FORMAT
     _style_block(sheet, 1, 1 + len(rows), len(headers), header_rows=1)
+    for index in range(2 + len(rows) - totals, 2 + len(rows)):
+        for cell in sheet[index]:
+            cell.font = BOLD
     for position in range(1, len(headers) + 1):
         sheet.column_dimensions[get_column_letter(position)].width = 60 if position == len(headers) else 18

@@ -192,7 +192,8 @@ class _Subjects:
     """Subjects of a chunk: nationals (first) then foreigners; doses as (subject row, slot) pairs."""
 
     person: np.ndarray  # index into people, -1 for foreigners
-    ward: np.ndarray
+    ward: np.ndarray  # where the subject lives now (the register's ward unless moved)
+    moves: np.ndarray  # object: the MOVED_* kind of a subject living elsewhere than the register says, or ""
     birth: np.ndarray
     facility: np.ndarray
     duplicate_of_row: np.ndarray  # row of the original subject, -1 if not a duplicate
@@ -215,8 +216,9 @@ def _generate_chunk(
     _tally_not_entered(tallies, province, people.birth, schedules.dates, entry.reason_group)
     visitors = foreigners.make_foreigners(rng, int(rng.binomial(size, FOREIGN_RATE)), geography)
     subjects = _subjects(rng, people, entry, schedules, visitors, geography)
+    national = subjects.person >= 0
     typed = damage.concatenate(
-        damage.type_nationals(rng, people, subjects.person[subjects.person >= 0]), visitors.typed
+        damage.type_nationals(rng, people, subjects.person[national], subjects.moves[national]), visitors.typed
     )
     subject_ids = _subject_ids(subjects.facility, state)
     records, hints = _records(rng, subjects, typed, subject_ids, people, visitors, geography)
@@ -264,7 +266,8 @@ def _subjects(
 ) -> _Subjects:
     person = np.flatnonzero(entry.entered_person)
     entered = entry.dose_entered[person]
-    ward = people.ward[person]
+    # vaccinated where they live now: the facility follows the subject's current ward
+    ward, moves = damage.move_residences(rng, people.ward[person], geography)
     facility = choose_facilities(rng, ward, geography)
     # duplicates: the later doses of some subjects were entered as a new subject at another facility
     dose_count = entered.sum(axis=1)
@@ -285,6 +288,7 @@ def _subjects(
     return _Subjects(
         person=np.concatenate([person, copies, np.full(len(visitors.birth), -1)]),
         ward=np.concatenate([ward, ward[duplicated], visitors.ward]),
+        moves=np.concatenate([moves, moves[duplicated], np.full(len(visitors.birth), "", dtype=object)]),
         birth=np.concatenate([people.birth[person], people.birth[copies], visitors.birth]),
         facility=np.concatenate([facility, other_facility, choose_facilities(rng, visitors.ward, geography)]),
         duplicate_of_row=np.concatenate([np.full(len(person), -1), duplicated, np.full(len(visitors.birth), -1)]),
@@ -344,6 +348,8 @@ def _subject_columns(
     nationality[~national] = visitors.nationality
     address = np.full(count, "", dtype=object)
     address[national] = people.address[subjects.person[national]]
+    moved = subjects.moves != ""
+    address[moved] = geography.ward_place[subjects.ward[moved]]
     address[rng.random(count) < 0.3] = ""
     mobile_prefix = pa.array(["03", "05", "07", "08", "09"]).take(pa.array(rng.integers(0, 5, count)))
     subscriber = pc.cast(pa.array(rng.integers(10_000_000, 99_999_999, count)), pa.string())

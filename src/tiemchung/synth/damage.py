@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tiemchung.synth import text
+from tiemchung.synth.geography import Geography
 from tiemchung.synth.population import People
 
 NO_ID_RATE = 0.100
@@ -28,13 +29,15 @@ ERROR_MIX: dict[str, float] = {
     "ID_TRANSPOSITION": 0.08,
     "ID_RELATIVE": 0.07,
     "ID_CMND_UNRECORDED": 0.05,
-    "BIRTH_WRONG": 0.10,
+    "BIRTH_WRONG": 0.07,  # 2-3 years or up to 200 days off
+    "BIRTH_YEAR_OFF": 0.05,  # the year one off, day and month right (a slip on the last digit, or age counted)
     "BIRTH_PLACEHOLDER": 0.06,
     "BIRTH_DAY_MONTH_SWAP": 0.07,
     "SEX_WRONG": 0.05,
     "NAME_NO_DIACRITICS": 0.12,
     "NAME_TYPO": 0.12,
     "NAME_MIDDLE_DROPPED": 0.05,
+    "NAME_MIDDLE_ADDED": 0.03,  # a common middle name (Văn, Thị...) added by the typist
     "NAME_ORDER_SWAPPED": 0.03,
 }
 IDENTITY_ERROR_KINDS = tuple(kind for kind in ERROR_MIX if not kind.startswith("ID_"))
@@ -52,15 +55,29 @@ HARMLESS_RATES: dict[str, float] = {
     "BIRTH_YEAR_ONLY": 0.01,
 }
 HARMLESS_KINDS = frozenset(HARMLESS_RATES) | {"ROWS_DISAGREE"}
+# Residence: the subject's record carries where the person lives now (and was vaccinated: migrant workers,
+# students), the register the ward of registration. Our estimate, not a published figure: the 2019 census counted
+# 6.4 M people (7.3 % of those aged 5+) who had moved in the five years before it, more than half of them between
+# provinces, and it does not count moves inside a district nor people still registered where they no longer
+# live; 15 % of subjects with a residence other than the register's is the middle of the 10-20 % the
+# verification must expect. Shares by distance: another ward of the district, another district of the
+# province, another province.
+MOVED_RATE = 0.15
+MOVED_DISTANCES: dict[str, tuple[str, float]] = {
+    "MOVED_WARD": ("ward", 0.30),
+    "MOVED_DISTRICT": ("district", 0.25),
+    "MOVED_PROVINCE": ("province", 0.45),
+}
 # Kinds that are not drawn from the two tables above but follow from them or from the person.
 DERIVED_KINDS: dict[str, str] = {
     "NOT_IN_REGISTER": "the person is absent from the register",
     "ID_MISSING": "no identity number typed",
     "ID_INVALID": "an identity number no spec rule can repair",
     "ID_OTHER_PERSON": "ID_RELATIVE for someone living alone: a stranger's number",
+    "ID_TWIN": "ID_RELATIVE for a twin: the twin's number (same family, birth date and ward), typed first",
     "ROWS_DISAGREE": "a later dose row carries the name typed differently (case, spaces)",
 }
-ERROR_KINDS = frozenset(ERROR_MIX) | HARMLESS_KINDS | frozenset(DERIVED_KINDS)
+ERROR_KINDS = frozenset(ERROR_MIX) | HARMLESS_KINDS | frozenset(DERIVED_KINDS) | frozenset(MOVED_DISTANCES)
 FONTS = {"NAME_TCVN3": ".VnTime", "NAME_VNI": "VNI-Times"}
 BIRTH_TEXT_DMY, BIRTH_TEXT_ISO, BIRTH_EXCEL, BIRTH_TEXT_YEAR = 0, 1, 2, 3
 _BIRTH_STYLE_SHARES = np.array([0.50, 0.15, 0.35])  # dd/mm/yyyy text, yyyy-mm-dd text, an Excel date
@@ -118,11 +135,36 @@ class _Log:
         return result
 
 
-def type_nationals(rng: np.random.Generator, people: People, person: np.ndarray) -> Typed:
-    """The typed identities of subjects `person` (indices into the chunk's people; repeats allowed)."""
+def move_residences(rng: np.random.Generator, ward: np.ndarray, geography: Geography) -> tuple[np.ndarray, np.ndarray]:
+    """Where each subject lives now: the register's ward for most, another one for MOVED_RATE of them at the
+    distances of MOVED_DISTANCES (fewer where the area has no such ward). Returns the wards and the move kinds
+    ("" when not moved)."""
+    kinds = list(MOVED_DISTANCES)
+    shares = np.array([share for _, share in MOVED_DISTANCES.values()])
+    moving = rng.random(len(ward)) < MOVED_RATE
+    kind = rng.choice(len(kinds), size=len(ward), p=shares / shares.sum())
+    moved_ward = ward.copy()
+    codes = np.full(len(ward), "", dtype=object)
+    for index, (name, (distance, _)) in enumerate(MOVED_DISTANCES.items()):
+        rows = np.flatnonzero(moving & (kind == index))
+        target = geography.other_wards(rng, ward[rows], distance)
+        found = target >= 0
+        moved_ward[rows[found]] = target[found]
+        codes[rows[found]] = name
+    return moved_ward, codes
+
+
+def type_nationals(
+    rng: np.random.Generator, people: People, person: np.ndarray, moves: np.ndarray | None = None
+) -> Typed:
+    """The typed identities of subjects `person` (indices into the chunk's people; repeats allowed); `moves`
+    holds each subject's MOVED_* kind or "" (see `move_residences`), logged among its errors."""
     size = len(person)
     log = _Log(size)
     log.add(np.flatnonzero(~people.in_register[person]), "NOT_IN_REGISTER")
+    if moves is not None:
+        for kind in MOVED_DISTANCES:
+            log.add(np.flatnonzero(moves == kind), kind)
     no_id = rng.random(size) < NO_ID_RATE
     primary = _draw_errors(rng, no_id, log)
     id_typed, id_numeric = _type_ids(rng, people, person, no_id, primary, log)
@@ -223,17 +265,28 @@ def _relatives_ids(
     typed: np.ndarray,
     log: _Log,
 ) -> None:
-    """The ID of another member of the household (a parent typing their own), else of a stranger."""
+    """The ID of another member of the household (a parent typing their own; a twin's first, whose papers are
+    the likeliest to be mixed up), else of a stranger."""
     rows = np.flatnonzero(rows_mask)
     own = person[rows]
     size = len(people)
+    previous, following = np.clip(own - 1, 0, size - 1), np.clip(own + 1, 0, size - 1)
+
+    def twin_at(other: np.ndarray) -> np.ndarray:
+        same_household = people.household[other] == people.household[own]
+        return (other != own) & same_household & (people.birth[other] == people.birth[own])
+
     neighbour = np.where(own + 1 < size, own + 1, own - 1)
-    neighbour = np.where(people.household[np.clip(own - 1, 0, size - 1)] == people.household[own], own - 1, neighbour)
+    neighbour = np.where(people.household[previous] == people.household[own], own - 1, neighbour)
+    neighbour = np.where(twin_at(following), following, neighbour)
+    neighbour = np.where(twin_at(previous), previous, neighbour)
     same_household = (people.household[neighbour] == people.household[own]) & (neighbour != own)
+    twin = same_household & twin_at(neighbour)
     stranger = rng.integers(0, size, len(rows))
     other = np.where(same_household, neighbour, stranger)
     typed[rows] = people.person_id[other]
-    log.add(rows[same_household], "ID_RELATIVE")
+    log.add(rows[same_household & ~twin], "ID_RELATIVE")
+    log.add(rows[twin], "ID_TWIN")
     log.add(rows[~same_household], "ID_OTHER_PERSON")
 
 
@@ -261,6 +314,18 @@ def _type_names(
         f"{s} {g}" for s, g in zip(people.surname[person[dropped]], people.given[person[dropped]], strict=True)
     ]
     log.add(np.flatnonzero(dropped), "NAME_MIDDLE_DROPPED")
+    added = primary["NAME_MIDDLE_ADDED"]
+    meaning[added] = [
+        " ".join(part for part in (s, _added_middle(m, male), m, g) if part)
+        for s, m, g, male in zip(
+            people.surname[person[added]],
+            middle[added],
+            people.given[person[added]],
+            people.is_male[person[added]],
+            strict=True,
+        )
+    ]
+    log.add(np.flatnonzero(added), "NAME_MIDDLE_ADDED")
     swapped = primary["NAME_ORDER_SWAPPED"]
     meaning[swapped] = [
         " ".join(part for part in (g, s, m) if part)
@@ -273,6 +338,12 @@ def _type_names(
     log.add(np.flatnonzero(typo), "NAME_TYPO")
     typed, font = _harmless_name_variants(rng, meaning, ~primary["NAME_NO_DIACRITICS"], log)
     return meaning, typed, font
+
+
+def _added_middle(middle: str, is_male: bool) -> str:
+    """The middle name a typist adds by habit: Văn / Thị, or another common one when the person already has it."""
+    usual, other = ("Văn", "Đức") if is_male else ("Thị", "Ngọc")
+    return other if middle.startswith(usual) else usual
 
 
 def _harmless_name_variants(
@@ -358,13 +429,30 @@ def _birth_errors(
     placeholder = primary["BIRTH_PLACEHOLDER"]
     shown[placeholder] = "1900-01-01"  # "nothing is known"
     log.add(np.flatnonzero(placeholder), "BIRTH_PLACEHOLDER")
-    wrong = primary["BIRTH_WRONG"] | (primary["BIRTH_DAY_MONTH_SWAP"] & ~swappable)
+    year_off = primary["BIRTH_YEAR_OFF"] & ~placeholder
+    shown[year_off] = [
+        _iso_date(y, m, d)
+        for y, m, d in zip(
+            years[year_off] + rng.choice([-1, 1], int(year_off.sum())),
+            month_number[year_off],
+            day_number[year_off],
+            strict=True,
+        )
+    ]
+    log.add(np.flatnonzero(year_off), "BIRTH_YEAR_OFF")
+    wrong = (primary["BIRTH_WRONG"] | (primary["BIRTH_DAY_MONTH_SWAP"] & ~swappable)) & ~year_off
     size = len(birth)
     shift_days = np.where(
         rng.random(size) < 0.5,
-        rng.choice([-1, 1], size) * rng.integers(1, 4, size) * 365,
+        rng.choice([-1, 1], size) * rng.integers(2, 4, size) * 365,
         rng.choice([-1, 1], size) * rng.integers(1, 200, size),
     )
     shifted = birth + shift_days.astype("timedelta64[D]")
     shown[wrong] = np.datetime_as_string(shifted[wrong], unit="D")
     log.add(np.flatnonzero(wrong), "BIRTH_WRONG")
+
+
+def _iso_date(year: int, month: int, day: int) -> str:
+    """YYYY-MM-DD, with 29 February of a year that has none typed as the 28th."""
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return f"{year}-{month:02d}-{28 if (month, day) == (2, 29) and not leap else day:02d}"

@@ -33,6 +33,33 @@ class Geography:
         offsets = (rng.random(len(province_index)) * self.ward_count[province_index]).astype(np.int64)
         return self.first_ward[province_index] + offsets
 
+    def other_wards(self, rng: np.random.Generator, ward: np.ndarray, distance: str) -> np.ndarray:
+        """For each ward, another one at `distance`: "ward" (another ward of the same district), "district"
+        (a ward of another district of the same province) or "province" (a ward of another province, by population
+        weight); -1 where the area has none (a commune-scale country has no other ward)."""
+        result = np.full(len(ward), -1, dtype=np.int64)
+        pending = np.arange(len(ward))
+        for _ in range(8):  # rejection sampling: a few rounds leave almost nothing undecided
+            if not len(pending):
+                break
+            own = ward[pending]
+            if distance == "ward":
+                district = self.ward_district_index[own]
+                first = np.searchsorted(self.ward_district_index, district)
+                count = np.searchsorted(self.ward_district_index, district, side="right") - first
+                candidate = first + (rng.random(len(own)) * count).astype(np.int64)
+                accepted = candidate != own
+            elif distance == "district":
+                candidate = self.sample_wards(rng, self.ward_province_index[own])
+                accepted = self.ward_district_index[candidate] != self.ward_district_index[own]
+            else:
+                province = rng.choice(len(self.province_codes), size=len(own), p=self.province_probabilities)
+                candidate = self.sample_wards(rng, province)
+                accepted = province != self.ward_province_index[own]
+            result[pending[accepted]] = candidate[accepted]
+            pending = pending[~accepted]
+        return result
+
     @property
     def facility_codes(self) -> np.ndarray:
         """Facility index -> code: the stations (one per ward), then the district centres."""

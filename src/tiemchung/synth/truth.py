@@ -8,9 +8,12 @@ date agrees with any typed date of that year.
 
 The confidence rule for subjects without a valid ID (our choice; the spec leaves it to the register side):
 the register identifies the person when exactly one person of the subject's residence ward has the same
-name, sex and an agreeing birth date. The ward, not the province: the commune police answer for their
-residents, and the verification engine's model weighs the ward too; at province level the commonest names
-(Nguyễn Thị Hương…) share birth dates often enough to make a few percent of everyone ambiguous.
+name, sex and an agreeing birth date; when nobody of that ward does (people who moved since they were
+registered: the record carries where they live now), when exactly one person of the whole register does.
+The ward first: the commune police answer for their residents, and at province level the commonest names
+(Nguyễn Thị Hương…) share birth dates often enough to make a few percent of everyone ambiguous; the nation
+after, because millions live and are vaccinated away from the ward they are registered in, and the national
+register answers a search by name, birth date and sex.
 """
 
 from pathlib import Path
@@ -60,11 +63,21 @@ select ordinal,
 from compared group by ordinal;
 
 create temp table name_hits as
-select t.ordinal, count(*) as candidates, min(r.person_id) as found_person
-from normalized t join register r
-  on r.ward_code = t.ward_code and r.full_name = t.name_meaning and r.sex = t.sex_meaning
-where t.id_kind = 'invalid' and {birth_agrees_joined}
-group by t.ordinal;
+with hits as (
+  select t.ordinal,
+    count(*) filter (where r.ward_code = t.ward_code) as in_ward,
+    min(r.person_id) filter (where r.ward_code = t.ward_code) as found_in_ward,
+    count(*) as in_nation,
+    min(r.person_id) as found_in_nation
+  from normalized t join register r
+    on r.full_name = t.name_meaning and r.sex = t.sex_meaning and left(r.birth_date, 4) = left(t.birth_meaning, 4)
+  where t.id_kind = 'invalid' and {birth_agrees_joined}
+  group by t.ordinal
+)
+select ordinal,
+  case when in_ward > 0 then in_ward else in_nation end as candidates,
+  case when in_ward > 0 then found_in_ward else found_in_nation end as found_person
+from hits;
 
 copy (
   with decided as (

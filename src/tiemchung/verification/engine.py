@@ -31,12 +31,14 @@ from tiemchung.verification.model import (
     BLOCKING_KEYS,
     COMPARED_COLUMNS,
     ID_BLOCKS,
+    MATCH_MARGIN,
     MATCH_THRESHOLD,
     MODEL_COLUMNS,
     build_settings,
     load_model,
     probability_from_weight,
     regularised,
+    runner_up_floor,
     train,
 )
 from tiemchung.verification.prepare import (
@@ -151,13 +153,14 @@ class RegisterIndex:
             return self._verify_prepared(cursor, subject)
 
     def _verify_prepared(self, cursor: duckdb.DuckDBPyConnection, subject: PreparedSubject) -> VerificationResult:
+        household = None
         if subject.id_kind in sql.EXACT_KINDS:
-            category, reasons = self._exact_one(cursor, subject)
+            category, reasons, household = self._exact_one(cursor, subject)
             if category is Category.VERIFIED:
                 return VerificationResult(subject.subject_id, category)
         else:
             category, reasons = Category.NO_ID_UNVERIFIABLE, ()
-        match = self._best_candidate(cursor, subject)
+        match = self._best_candidate(cursor, subject, household)
         if match is None:
             return VerificationResult(subject.subject_id, category, reasons)
         person_id, probability = match
@@ -167,38 +170,42 @@ class RegisterIndex:
 
     def _exact_one(
         self, cursor: duckdb.DuckDBPyConnection, subject: PreparedSubject
-    ) -> tuple[Category, tuple[Reason, ...]]:
+    ) -> tuple[Category, tuple[Reason, ...], str | None]:
+        """The exact path's category and reasons, and the register address of the typed ID's holder."""
         column = "person_id" if subject.id_kind == "CCCD" else "old_id"
         rows = cursor.execute(
             f"""
             WITH s AS (SELECT CAST($name AS VARCHAR) AS name_canon, CAST($date AS VARCHAR) AS birth_date,
                               CAST($sex AS VARCHAR) AS sex)
-            SELECT r.person_id, {sql.disagreement_columns_sql("s", "r")}
+            SELECT r.person_id, {sql.disagreement_columns_sql("s", "r")}, r.address
             FROM {self._register_table} r, s WHERE r.{column} = $id
             """,
             {"name": subject.name_canon, "date": subject.birth_date, "sex": subject.sex, "id": subject.id_value},
         ).fetchall()
         if not rows:
-            return Category.MISMATCH, (Reason.ID_NOT_FOUND,)
-        _, *flags = min(rows, key=lambda row: (sum(row[1:]), row[0]))
+            return Category.MISMATCH, (Reason.ID_NOT_FOUND,), None
+        _, *flags, address = min(rows, key=lambda row: (sum(row[1:4]), row[0]))
         reasons = tuple(
             reason
             for reason, differs in zip((Reason.NAME, Reason.BIRTH_DATE, Reason.SEX), flags, strict=True)
             if differs
         )
-        return (Category.MISMATCH, reasons) if reasons else (Category.VERIFIED, ())
+        return (Category.MISMATCH, reasons, address) if reasons else (Category.VERIFIED, (), address)
 
-    def _best_candidate(self, cursor: duckdb.DuckDBPyConnection, subject: PreparedSubject) -> tuple[str, float] | None:
-        """The unique best register person above the threshold, or None (ties stay unmatched)."""
-        row = subject.model_row()
+    def _best_candidate(
+        self, cursor: duckdb.DuckDBPyConnection, subject: PreparedSubject, household: str | None
+    ) -> tuple[str, float] | None:
+        """The unique best register person above the threshold, or None (ties stay unmatched); `household` is
+        the register address of the typed ID's holder."""
+        row = subject.model_row() | {"household": household}
         candidates = self._online_candidates(cursor, row)
         if not candidates:
             return None
         scored = self._current_scorer().best_two(row, [(pid, unpack(packed)) for pid, packed in candidates.items()])
         best_id, best_weight = scored[0]
         weight = round(best_weight, 6)
-        if len(scored) > 1 and round(scored[1][1], 6) == weight:
-            return None
+        if len(scored) > 1 and not weight - round(scored[1][1], 6) > MATCH_MARGIN:
+            return None  # a tie or a close runner-up: two plausible people
         probability = probability_from_weight(weight)
         # Rounded as the batch writes it (six decimals), so both channels give the same answer.
         return (best_id, round(probability, 6)) if probability >= MATCH_THRESHOLD else None
@@ -228,6 +235,7 @@ class RegisterIndex:
             self._load_subjects(files)
         log.info("loaded subjects at %.1f s", time.perf_counter() - started)
         self._connection.execute(f"CREATE OR REPLACE TEMP TABLE exact AS {sql.EXACT_SQL}")
+        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE model_linked AS {sql.MODEL_LINKED_SQL}")
         report(total // 2, total)
         log.info("exact path done at %.1f s", time.perf_counter() - started)
         self._maybe_train(files.not_foreign)
@@ -283,7 +291,7 @@ class RegisterIndex:
 
         self._connection.execute(
             f"""CREATE OR REPLACE TEMP TABLE model_training AS
-            SELECT * FROM model_all USING SAMPLE {TRAINING_SAMPLE} ROWS (reservoir, 42)"""
+            SELECT * FROM model_linked USING SAMPLE {TRAINING_SAMPLE} ROWS (reservoir, 42)"""
         )
         linker = Linker(
             ["model_training", "model_register"],
@@ -299,14 +307,10 @@ class RegisterIndex:
         return model
 
     def _match_probabilistic(self) -> None:
-        """Score the no-ID and mismatched subjects with Splink, then keep 1:1 pairs above the threshold."""
+        """Score no-ID and mismatched subjects with Splink; keep each subject's unique best pair over the threshold."""
         from splink import DuckDBAPI, Linker
 
-        self._connection.execute(
-            """CREATE OR REPLACE TEMP TABLE model_subjects AS
-            SELECT m.* FROM model_all m JOIN exact e ON e.subject_id = m.unique_id
-            WHERE e.category IN ('NO_ID_UNVERIFIABLE', 'MISMATCH')"""
-        )
+        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE model_subjects AS {sql.MODEL_SUBJECTS_SQL}")
         linker = Linker(
             ["model_subjects", "model_register"],
             self._current_model(),
@@ -314,13 +318,13 @@ class RegisterIndex:
             input_table_aliases=["a_subjects", "b_register"],
             set_up_basic_logging=False,
         )
-        predictions = linker.inference.predict(threshold_match_probability=MATCH_THRESHOLD)
+        predictions = linker.inference.predict(threshold_match_weight=runner_up_floor())
         self._connection.execute(
             f"""CREATE OR REPLACE TEMP TABLE pairs AS
             SELECT unique_id_l AS subject_id, unique_id_r AS person_id, match_weight, match_probability
             FROM {predictions.physical_name}"""
         )
-        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE matches AS {sql.ONE_TO_ONE_SQL}")
+        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE matches AS {sql.MATCHES_SQL}")
         predictions.drop_table_from_database_and_remove_from_cache()
 
 
@@ -408,6 +412,7 @@ def _write_evidence(connection: duckdb.DuckDBPyConnection, out: Path) -> None:
                    WHEN length(s.id_value) = length(r.matched_person_id)
                         AND levenshtein(s.id_value, r.matched_person_id) = 1 THEN 'one_digit_typo'
                    WHEN damerau_levenshtein(s.id_value, r.matched_person_id) = 1 THEN 'transposition'
+                   WHEN h.address = p.address THEN 'id_of_a_housemate'
                    WHEN e.id_holder IS NOT NULL THEN 'id_of_another_person'
                    ELSE 'id_not_in_register'
                END AS id_relation
@@ -417,6 +422,7 @@ def _write_evidence(connection: duckdb.DuckDBPyConnection, out: Path) -> None:
         LEFT JOIN matches m USING (subject_id)
         LEFT JOIN row_disagreements d USING (subject_id)
         LEFT JOIN register p ON p.person_id = r.matched_person_id
+        LEFT JOIN register h ON h.person_id = e.id_holder
         ORDER BY s.subject_id
     """
     _copy(connection, query, evidence_path(out))

@@ -33,7 +33,7 @@ from tiemchung.verification.model import BLOCKING_KEYS, COMPARED_COLUMNS, MODEL_
 from tiemchung.verification.results import SUBJECT_COLUMNS, SubjectQuery
 
 # Bump when the prepared register's layout changes: a prepared DuckDB file of another version is rebuilt.
-PREPARED_LAYOUT_VERSION = "3"
+PREPARED_LAYOUT_VERSION = "4"
 
 REGISTER_TEXT_COLUMNS = (
     "person_id",
@@ -73,12 +73,8 @@ def register_select_sql(source: str) -> str:
     """The prepared register as one SELECT: canonical and folded names, year, blocking keys."""
     base = ", ".join(f"{_text(column)} AS {column}" for column in REGISTER_TEXT_COLUMNS)
     keys = ", ".join(f"{expression} AS {name}" for name, expression in BLOCKING_KEYS.items())
-    packed = ", ".join(
-        "coalesce(CAST(person_id AS VARCHAR), '')"
-        if column == "id_value"
-        else f"coalesce(CAST({column} AS VARCHAR), '')"
-        for column in COMPARED_COLUMNS
-    )
+    source_of = {"id_value": "person_id", "household": "address"}  # model columns named otherwise here
+    packed = ", ".join(f"coalesce(CAST({source_of.get(column, column)} AS VARCHAR), '')" for column in COMPARED_COLUMNS)
     return f"""
     WITH typed AS (SELECT {base} FROM {source}),
     named AS (
@@ -95,7 +91,7 @@ def register_select_sql(source: str) -> str:
             array_to_string(list_sort(string_split(name_fold, ' ')), ' ') AS name_sorted
         FROM named
     )
-    SELECT *, person_id AS unique_id, person_id AS id_value, {keys},
+    SELECT *, person_id AS unique_id, person_id AS id_value, address AS household, {keys},
         concat_ws({PACK_SEPARATOR_SQL}, {packed}) AS online_packed
     FROM parted
     """
@@ -144,9 +140,13 @@ class PreparedSubject:
             "ward_code": self.ward_code,
             "id_value": self.id_value if self.id_kind == "CCCD" else None,
             "old_id": self.id_value if self.id_kind == "CMND" else None,
+            "household": None,  # the typed ID holder's address, known after the exact path (sql.MODEL_LINKED_SQL)
             "blk_given_date": _join(self.given_fold, model_birth_date),
             "blk_name_ward": _join(self.name_fold, self.ward_code),
             "blk_date_ward": _join(model_birth_date, self.ward_code),
+            "blk_name_daymonth": _join(
+                self.name_fold, model_birth_date[5:] if model_birth_date and len(model_birth_date) == 10 else None
+            ),
         }
 
 

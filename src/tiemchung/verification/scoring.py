@@ -195,6 +195,8 @@ _BUILDERS: list[tuple[type[exp.Expression] | tuple[type[exp.Expression], ...], C
     (exp.And, _and),
     (exp.Or, _or),
     (exp.Not, _not),
+    (exp.Sub, _function(operator.sub, "this", "expression")),
+    (exp.Abs, _function(abs, "this")),
     (exp.Length, _function(len, "this")),
     (exp.Substring, _function(_substring, "this", "start", "length")),
     (exp.Levenshtein, _function(Levenshtein.distance, "this", "expression")),

@@ -1,6 +1,6 @@
 """The same engine on Spark: the DuckDB SQL transpiled by sqlglot, Splink's Spark backend for scoring.
 
-Nothing here is written twice: the exact path, the 1:1 constraint and the final rows are the DuckDB
+Nothing here is written twice: the exact path, the decision rule and the final rows are the DuckDB
 texts of `sql.py`, transpiled; the model is the same trained JSON with its conditions transpiled;
 subjects are repaired by the same Python rules. The register is prepared once by the same DuckDB
 SELECT as the DuckDB path and handed to Spark as Parquet: its name functions use DuckDB-only
@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tiemchung.verification import sql
-from tiemchung.verification.model import MATCH_THRESHOLD, MODEL_COLUMNS, for_dialect, load_model
+from tiemchung.verification.model import MODEL_COLUMNS, for_dialect, load_model, runner_up_floor
 from tiemchung.verification.prepare import prepare_subject_files, register_select_sql, source_sql
 from tiemchung.verification.results import RESULT_COLUMNS, format_probability
 
@@ -74,6 +74,7 @@ def verify_batch_spark(
     spark.read.parquet(str(files.subjects)).createOrReplaceTempView("subjects")
     spark.read.parquet(str(files.model)).createOrReplaceTempView("model_all")
     spark.sql(to_spark_sql(sql.EXACT_SQL)).createOrReplaceTempView("exact")
+    spark.sql(to_spark_sql(sql.MODEL_LINKED_SQL)).createOrReplaceTempView("model_linked")
     _match(spark, load_model(model_path))
     spark.sql(to_spark_sql(sql.RESULTS_SQL)).createOrReplaceTempView("results")
     rows = [row.asDict() for row in spark.sql("SELECT * FROM results").collect()]
@@ -85,12 +86,7 @@ def _match(spark: Any, model: dict[str, Any]) -> None:
     from splink import Linker
     from splink.backends.spark import SparkAPI
 
-    spark.sql(
-        to_spark_sql(
-            """SELECT m.* FROM model_all m JOIN exact e ON e.subject_id = m.unique_id
-            WHERE e.category IN ('NO_ID_UNVERIFIABLE', 'MISMATCH')"""
-        )
-    ).createOrReplaceTempView("model_subjects")
+    spark.sql(to_spark_sql(sql.MODEL_SUBJECTS_SQL)).createOrReplaceTempView("model_subjects")
     spark.sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM register").createOrReplaceTempView("model_register")
     linker = Linker(
         ["model_subjects", "model_register"],
@@ -99,13 +95,13 @@ def _match(spark: Any, model: dict[str, Any]) -> None:
         input_table_aliases=["a_subjects", "b_register"],
         set_up_basic_logging=False,
     )
-    predictions = linker.inference.predict(threshold_match_probability=MATCH_THRESHOLD)
+    predictions = linker.inference.predict(threshold_match_weight=runner_up_floor())
     predictions.as_spark_dataframe().createOrReplaceTempView("predictions")
     spark.sql(
         """SELECT unique_id_l AS subject_id, unique_id_r AS person_id, match_weight, match_probability
         FROM predictions"""
     ).createOrReplaceTempView("pairs")
-    spark.sql(to_spark_sql(sql.ONE_TO_ONE_SQL)).createOrReplaceTempView("matches")
+    spark.sql(to_spark_sql(sql.MATCHES_SQL)).createOrReplaceTempView("matches")
 
 
 def _write(rows: list[dict[str, Any]], out: Path) -> None:

@@ -4,7 +4,7 @@ The same text runs on DuckDB and, transpiled by sqlglot, on Spark SQL; the onlin
 same agreement expressions with one subject bound as parameters.
 """
 
-from tiemchung.verification.model import MATCH_THRESHOLD
+from tiemchung.verification.model import MATCH_MARGIN, MATCH_THRESHOLD, MODEL_COLUMNS
 
 EXACT_KINDS = ("CCCD", "CMND")
 
@@ -76,27 +76,63 @@ FROM subjects s
 LEFT JOIN best b ON b.subject_id = s.subject_id
 """
 
-# The 1:1 constraint over scored pairs above the threshold: a pair survives when it is the unique
-# best of its subject and the unique best of its register person; ties stay unmatched. Weights are
-# rounded so that DuckDB and Spark floating-point sums decide identically.
-ONE_TO_ONE_SQL = f"""
-WITH kept AS (
-    SELECT subject_id, person_id, round(match_weight, 6) AS weight, match_probability
-    FROM pairs WHERE match_probability >= {MATCH_THRESHOLD}
+# The subjects' side of the model once the exact path has found each typed ID's holder: `household` is the
+# holder's register address (a relative's or twin's ID then counts for the housemate whose name and birth date
+# agree). Columns listed, not `* REPLACE`, so that Spark SQL reads it too.
+MODEL_LINKED_SQL = f"""
+SELECT {", ".join("h.address AS household" if column == "household" else f"m.{column}" for column in MODEL_COLUMNS)}
+FROM model_all m
+LEFT JOIN exact e ON e.subject_id = m.unique_id
+LEFT JOIN register h ON h.person_id = e.id_holder
+"""
+
+# The subjects the probabilistic path scores: no usable ID, or a MISMATCH (for a correction).
+MODEL_SUBJECTS_SQL = """
+SELECT m.* FROM model_linked m JOIN exact e ON e.subject_id = m.unique_id
+WHERE e.category IN ('NO_ID_UNVERIFIABLE', 'MISMATCH')
+"""
+
+
+# The decision over scored pairs: a subject's best pair is kept when its probability reaches the threshold and
+# it beats the subject's runner-up by more than `margin` bits (a tie or a close second leaves the subject
+# unmatched). `pairs` must hold every pair within `margin` of the threshold's weight (model.runner_up_floor).
+# Weights are rounded so that DuckDB and Spark floating-point sums decide identically. Not 1:1: a person
+# entered twice (a second facility opened a new subject for the later doses, 1.2 % of subjects in the synthetic
+# country) is rightly found by both subjects, and requiring each person's unique best dropped both
+# (benchmarks/linkage_curve.py).
+def best_of_subject_sql(threshold: float, margin: float) -> str:
+    return f"""
+WITH scored AS (
+    SELECT subject_id, person_id, round(match_weight, 6) AS weight, match_probability FROM pairs
 ),
 ranked AS (
     SELECT *,
-        max(weight) OVER (PARTITION BY subject_id) AS best_of_subject,
-        count(*) OVER (PARTITION BY subject_id, weight) AS ties_of_subject,
-        max(weight) OVER (PARTITION BY person_id) AS best_of_person,
-        count(*) OVER (PARTITION BY person_id, weight) AS ties_of_person
-    FROM kept
+        row_number() OVER (PARTITION BY subject_id ORDER BY weight DESC, person_id) AS rank_in_subject,
+        lead(weight) OVER (PARTITION BY subject_id ORDER BY weight DESC, person_id) AS runner_up
+    FROM scored
 )
 SELECT subject_id, person_id, match_probability, weight AS match_weight
 FROM ranked
-WHERE weight = best_of_subject AND ties_of_subject = 1
-  AND weight = best_of_person AND ties_of_person = 1
+WHERE rank_in_subject = 1 AND match_probability >= {threshold}
+  AND (runner_up IS NULL OR weight - runner_up > {margin})
 """
+
+
+# The 1:1 rule (also the unique best of its register person), measured beside the rule in use.
+def one_to_one_sql(threshold: float, margin: float) -> str:
+    return f"""
+WITH ranked AS (
+    SELECT *,
+        max(match_weight) OVER (PARTITION BY person_id) AS best_of_person,
+        count(*) OVER (PARTITION BY person_id, match_weight) AS ties_of_person
+    FROM ({best_of_subject_sql(threshold, margin)})
+)
+SELECT subject_id, person_id, match_probability, match_weight
+FROM ranked WHERE match_weight = best_of_person AND ties_of_person = 1
+"""
+
+
+MATCHES_SQL = best_of_subject_sql(MATCH_THRESHOLD, MATCH_MARGIN)
 
 # Final section-3 rows from the exact classes and the probabilistic matches.
 RESULTS_SQL = """

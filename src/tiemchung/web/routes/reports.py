@@ -1,18 +1,41 @@
-"""Report pages (verification, appendix 1 and 2, data quality, national dashboard) with .xlsx and .csv downloads.
+"""Report pages and their downloads: one handler per report, one renderer per format (Datasette's output renderers).
 
-Province users see their own province; the ministry sees the country (or one province with `?province=`).
-Every page and download is computed from the registry by `tiemchung.reconciliation`; nothing here adds up.
+Each report (verification, appendix 1, appendix 2, data quality) is a `Report` whose `build` computes it once from
+the registry (`tiemchung.reconciliation`; nothing here adds up) into a `Built`: title, the data's date, tables,
+findings and its workbook. The same built report is then rendered as a page (`/reports/<name>`), an Excel workbook
+(`.xlsx`), a CSV for Excel users (`.csv`) or JSON (`/api/v1/reports/<name>`). Every format takes the same filters
+(`ReportFilters`: area, period, unit) and the same area rule as the lists (`web.access`): a user sees their own area
+and what lies inside it, whatever the length of its code.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
+from openpyxl import Workbook
 from sqlalchemy.orm import Session
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from tiemchung.reconciliation import service
-from tiemchung.reconciliation.dashboard import gap_tiles, progress_chart_svg, tile_grid_svg, verification_tiles
+from tiemchung.reconciliation.appendix1 import Appendix1Report
+from tiemchung.reconciliation.area import Area, known
+from tiemchung.reconciliation.dashboard import (
+    GAP_LABELS,
+    GAP_NOTE,
+    MonthPoint,
+    ProgressPoint,
+    UnitRate,
+    gap_tiles,
+    progress_chart_svg,
+    rate_bars_svg,
+    tile_grid_svg,
+    trend_chart_svg,
+    verification_tiles,
+)
+from tiemchung.reconciliation.queries import summary_covers
 from tiemchung.reconciliation.sources import RegistrySource
 from tiemchung.reconciliation.tables import (
     Table,
@@ -24,8 +47,7 @@ from tiemchung.reconciliation.tables import (
     verification_lines_table,
     verification_provinces_table,
 )
-from tiemchung.reconciliation.text import fmt
-from tiemchung.reconciliation.verification_report import build_verification_report
+from tiemchung.reconciliation.verification_report import VerificationReport, build_verification_report
 from tiemchung.reconciliation.xlsx import (
     appendix1_workbook,
     quality_workbook,
@@ -33,253 +55,351 @@ from tiemchung.reconciliation.xlsx import (
     unit_workbook,
     verification_workbook,
 )
+from tiemchung.registry.audit import record
 from tiemchung.registry.models import User
-from tiemchung.web.access import SUPERVISOR_ROLES, area_level
-from tiemchung.web.deps import ensure_in_area, get_session, render, require_roles
+from tiemchung.web.access import SUPERVISOR_ROLES
+from tiemchung.web.deps import get_session, render, require_roles
+from tiemchung.web.formatting import vn_date, vn_number, vn_percent
 from tiemchung.web.nav import NavItem
+from tiemchung.web.report_cache import ReportCache
+from tiemchung.web.report_filters import Filters, ReportFilters, area_choices, chosen_area
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 NAV_ITEMS = [NavItem("Báo cáo", "/reports", frozenset(SUPERVISOR_ROLES), order=40)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-readers = require_roles(*SUPERVISOR_ROLES)
+
+Reader = Annotated[User, Depends(require_roles(*SUPERVISOR_ROLES))]
+DatabaseSession = Annotated[Session, Depends(get_session)]
 
 
-def _scope(user: User, province: str | None) -> str | None:
-    """The province the user may see: their own for a province user, any (or all) for the ministry."""
-    if area_level(user.area_code or "") != "national":
-        own = (user.area_code or "")[:2]
-        if province not in (None, "", own):
-            ensure_in_area(user, province_code=province)
-        return own
-    return province or None
+@dataclass(frozen=True)
+class Built:
+    """A computed report, ready for any renderer."""
+
+    title: str
+    as_of: date | None  # the data's date: the latest dose or answer counted
+    sections: list[tuple[str, Table]]
+    findings: list[str]
+    workbook: Callable[[], Workbook]
+    subject_keys: list[str] | None = None  # people's keys the report shows: each read is audited
 
 
-def _as_of(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(status_code=422, detail=f"Ngày “{text}” không đúng dạng YYYY-MM-DD.") from None
+@dataclass(frozen=True)
+class Inputs:
+    context: service.ReportContext
+    area: Area
+    filters: Filters
+    user: User
+    session: Session
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    file_stem: str
+    build: Callable[[Inputs], Built]
+    by_unit: bool = False  # offers the facility/province choice
+
+
+def _verification(inputs: Inputs) -> Built:
+    report = build_verification_report(inputs.context.source, inputs.area)
+    as_of = service.latest_answer(inputs.context, inputs.area)
+    return Built(
+        REPORTS_BY_NAME["verification"].title,
+        as_of,
+        [("Kết quả xác minh", verification_lines_table(report)), ("Theo tỉnh", verification_provinces_table(report))],
+        report.findings,
+        lambda: verification_workbook(report, as_of),
+    )
+
+
+def _appendix1(inputs: Inputs) -> Built:
+    filters = inputs.filters
+    report = service.appendix1(inputs.context, filters.as_of, inputs.area, filters.since)
+    return Built(
+        REPORTS_BY_NAME["appendix1"].title,
+        report.as_of,
+        [("", appendix1_table(report))],
+        report.findings(),
+        lambda: appendix1_workbook(report),
+    )
+
+
+def _units(inputs: Inputs) -> Built:
+    filters = inputs.filters
+    table = service.unit_report(
+        inputs.context, filters.as_of, inputs.area, by_facility=filters.by != "province", since=filters.since
+    )
+    return Built(
+        REPORTS_BY_NAME["units"].title,
+        table.as_of,
+        [("", unit_table(table))],
+        table.findings(),
+        lambda: unit_workbook(table),
+    )
+
+
+def _quality(inputs: Inputs) -> Built:
+    filters = inputs.filters
+    result = service.quality(inputs.context, filters.as_of, inputs.area, filters.since)
+    findings = [f"{d.province_name}, {d.age_group}, {d.step}: bỏ mũi âm." for d in result.negative_drop_outs]
+    return Built(
+        REPORTS_BY_NAME["quality"].title,
+        result.as_of,
+        [
+            ("Tỷ lệ bỏ mũi", drop_out_table(result.drop_outs)),
+            ("Giá trị bất thường", outlier_table(result.outliers)),
+            ("Mũi tiêm bất thường", dose_problem_table(result.dose_problems)),
+        ],
+        findings,
+        lambda: quality_workbook(result.drop_outs, result.outliers, result.dose_problems),
+        subject_keys=[problem.subject_key for problem in result.dose_problems],
+    )
+
+
+def _audit_subject_keys(inputs: Inputs, subject_keys: list[str]) -> None:
+    """The quality report lists people's subject keys: its every read (page or download) is audited like a search."""
+    record(
+        inputs.session,
+        actor=inputs.user.username,
+        actor_role=inputs.user.role,
+        action="read",
+        entity="quality_report",
+        entity_id=inputs.area.code,
+        reason="Xem báo cáo chất lượng dữ liệu (danh sách mũi tiêm bất thường)",
+        detail={"subject_keys": sorted(set(subject_keys))},
+    )
+    inputs.session.commit()
+
+
+REPORTS = (
+    Report("verification", "Báo cáo kết quả xác minh với CSDL quốc gia về dân cư", "bao-cao-xac-minh", _verification),
+    Report("appendix1", "Phụ lục 1: số mũi báo cáo, đã nhập và chênh lệch theo tỉnh", "phu-luc-1", _appendix1),
+    Report("units", "Phụ lục 2: tình hình nhập dữ liệu theo đơn vị", "phu-luc-2", _units, by_unit=True),
+    Report("quality", "Kiểm tra chất lượng dữ liệu", "chat-luong-du-lieu", _quality),
+)
+REPORTS_BY_NAME = {report.name: report for report in REPORTS}
+
+
+# The dashboard ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    verification: VerificationReport
+    appendix: Appendix1Report | None  # the country or a province over all time: the summary answers at once
+    below: list[UnitRate]  # the units one level below (a province or district shown)
+    trend: list[MonthPoint]
+    progress: list[ProgressPoint]
+    as_of: date | None
+
+    @property
+    def entered(self) -> int:
+        return sum(point.doses for point in self.trend)
+
+
+def dashboard_figures(context: service.ReportContext, area: Area, filters: Filters) -> DashboardFigures:
+    """Everything the dashboard counts (what is cached); below a province appendix 1 is left out: its reported
+    figures are the provinces' and its entered total is the trend's."""
+    appendix = None
+    if filters.since is None and summary_covers(area):
+        appendix = service.appendix1(context, filters.as_of, area)
+    as_of = appendix.as_of if appendix else service.latest_dose(context, area, filters.as_of)
+    return DashboardFigures(
+        verification=build_verification_report(context.source, area),
+        appendix=appendix,
+        below=[] if area.national else service.verification_rates_below(context, area),
+        trend=service.monthly_trend(context, area, filters.since, as_of),
+        progress=service.cleaning_progress(context, area),
+        as_of=as_of,
+    )
+
+
+@router.get("/reports", include_in_schema=False)
+def dashboard(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
+    """The area's figures, a map (the country) or a bar per unit below it, the trend; a click drills down."""
+    area = chosen_area(user, filters)
+    context = _context(request, session)
+    figures = _cache(request).get_or_build(
+        ("dashboard", area.code, filters), service.version(context), lambda: dashboard_figures(context, area, filters)
+    )
+    link = drill_down_link(user, filters)
+    maps = []
+    if area.national:
+        maps.append(
+            tile_grid_svg(verification_tiles(figures.verification, link), "Tỷ lệ đối tượng đã xác minh đúng", "")
+        )
+        if figures.appendix:
+            maps.append(tile_grid_svg(gap_tiles(figures.appendix, link), "Chênh lệch báo cáo − đã nhập (p/n)",
+                                      GAP_NOTE, GAP_LABELS))  # fmt: skip
+    elif figures.below:
+        maps.append(rate_bars_svg(figures.below, f"Tỷ lệ đã xác minh đúng theo đơn vị thuộc {area.name}", link))
+    page = {
+        "maps": maps,
+        "trend": trend_chart_svg(figures.trend),
+        "progress": progress_chart_svg(figures.progress),
+        "sent": figures.verification.sent,
+        "total": figures.appendix.total() if figures.appendix else None,
+        "entered": figures.entered,
+        "area": area,
+        "as_of": vn_date(figures.as_of) if figures.as_of else "",
+        "reports": REPORTS,
+        "query": f"?{request.url.query}" if request.url.query else "",
+        "filters": filters,
+        "choices": area_choices(user, area),
+    }
+    return render(request, "reports/index.html", page)
 
 
 def _context(request: Request, session: Session) -> service.ReportContext:
     return service.ReportContext(RegistrySource(session.get_bind().engine), request.app.state.session_factory)
 
 
+def _cache(request: Request) -> ReportCache:
+    """The application's cache of built reports (made on first use: `create_app` need not know about it)."""
+    state = request.app.state
+    if getattr(state, "report_cache", None) is None:
+        state.report_cache = ReportCache()
+    cache: ReportCache = state.report_cache
+    return cache
+
+
+def drill_down_link(user: User, filters: Filters) -> Callable[[str], str | None]:
+    """The dashboard's address for a unit, keeping the period; None for a unit outside the user's area."""
+    own = Area(user.area_code or "")
+
+    def link(code: str) -> str | None:
+        if not code or not known(code) or not own.contains(Area(code)):
+            return None
+        province, district, ward = Area(code).codes
+        parameters = {"province": province, "district": district, "ward": ward}
+        for name in ("since", "as_of"):
+            day = getattr(filters, name)
+            parameters[name] = day.isoformat() if day else None
+        return "/reports?" + urlencode({key: value for key, value in parameters.items() if value})
+
+    return link
+
+
+# Renderers -------------------------------------------------------------------------------------------------------
+
+Renderer = Callable[[Request, Report, Built, Inputs], Response]
+
+
+def render_page(request: Request, report: Report, built: Built, inputs: Inputs) -> Response:
+    query = f"?{request.url.query}" if request.url.query else ""
+    context = {
+        "title": built.title,
+        "as_of": vn_date(built.as_of) if built.as_of else "",
+        "area": inputs.area,
+        "tables": [(caption, table.labels, *_shown_rows(table)) for caption, table in built.sections],
+        "findings": built.findings,
+        "report": report,
+        "query": query,
+        "filters": inputs.filters,
+        "choices": area_choices(inputs.user, inputs.area),
+    }
+    return render(request, "reports/table.html", context)
+
+
+# A page shows at most this many rows of a table (every province fits); the downloads hold them all.
+PAGE_ROWS = 70
+
+
+def _shown_rows(table: Table) -> tuple[list[tuple[bool, list[tuple[str, bool]]]], int]:
+    """(rows, how many are left out): each row as (is a total, [(text, is a number)]), numbers and rates in the
+    `vi` locale; of a long list the first `PAGE_ROWS` and the totals."""
+    body = len(table.rows) - table.totals
+    shown = [index for index in range(len(table.rows)) if index < PAGE_ROWS or table.is_total(index)]
+    rows = []
+    for index in shown:
+        cells = [_cell(value, key in table.rates) for key, value in zip(table.keys, table.rows[index], strict=True)]
+        rows.append((table.is_total(index), cells))
+    return rows, max(body - PAGE_ROWS, 0)
+
+
+def _cell(value: Any, rate: bool) -> tuple[str, bool]:
+    if value is None:
+        return "", False
+    if isinstance(value, bool):
+        return ("✔" if value else ""), False
+    if rate:
+        return vn_percent(value), True
+    if isinstance(value, int):
+        return vn_number(value), True
+    if isinstance(value, float):
+        return vn_number(value, digits=2), True
+    return str(value), False
+
+
+def _file_name(report: Report, inputs: Inputs, extension: str) -> str:
+    return f"{report.file_stem}{'-' + inputs.area.code if inputs.area.code else ''}.{extension}"
+
+
 def _download(content: bytes, name: str, media_type: str) -> Response:
     return Response(content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _page(request: Request, title: str, tables: list[tuple[str, Table]], findings: list[str], base: str) -> Response:
-    shown = [(caption, table.labels, [[_cell(v) for v in row] for row in table.rows]) for caption, table in tables]
-    query = f"?{request.url.query}" if request.url.query else ""
-    context = {"title": title, "tables": shown, "findings": findings, "base": base, "query": query}
-    return render(request, "reports/table.html", context)
+def render_xlsx(request: Request, report: Report, built: Built, inputs: Inputs) -> Response:
+    return _download(to_bytes(built.workbook()), _file_name(report, inputs, "xlsx"), XLSX)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "✔" if value else ""
-    if isinstance(value, int):
-        return fmt(value)
-    if isinstance(value, float):
-        return f"{value:.4g}".replace(".", ",")
-    return str(value)
+def render_csv(request: Request, report: Report, built: Built, inputs: Inputs) -> Response:
+    """UTF-8 with a byte-order mark, so that Excel reads the Vietnamese headings; tables apart by an empty line."""
+    text = "\n".join(table.csv() for _, table in built.sections)
+    return _download(text.encode("utf-8-sig"), _file_name(report, inputs, "csv"), "text/csv; charset=utf-8")
 
 
-@router.get("/reports")
-def dashboard(
-    request: Request,
-    province: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    scope = _scope(user, province)
-    context = _context(request, session)
-    verification = build_verification_report(context.source, scope)
-    appendix = service.appendix1(context, None, scope)
-    total = appendix.total()
-    page = {
-        "verification_grid": tile_grid_svg(verification_tiles(verification), "Tỷ lệ đã xác minh đúng", ""),
-        "gap_grid": tile_grid_svg(gap_tiles(appendix), "Chênh lệch báo cáo − đã nhập (p/n)", ""),
-        "progress": progress_chart_svg(service.cleaning_progress(context, scope)),
-        "sent": verification.sent,
-        "total": total,
-        "fmt": fmt,
-        "scope": scope,
+def render_json(request: Request, report: Report, built: Built, inputs: Inputs) -> Response:
+    body = {
+        "report": report.name,
+        "title": built.title,
+        "as_of": built.as_of.isoformat() if built.as_of else None,
+        "area": {"code": inputs.area.code, "name": inputs.area.name},
+        "sections": [
+            {
+                "caption": caption,
+                "columns": [{"key": key, "label": label} for key, label in zip(table.keys, table.labels, strict=True)],
+                "rates": sorted(table.rates),
+                "rows": table.records(),
+                "totals": table.totals,
+            }
+            for caption, table in built.sections
+        ],
+        "findings": built.findings,
     }
-    return render(request, "reports/index.html", page)
+    return JSONResponse(body)
 
 
-@router.get("/reports/verification")
-def verification_page(
-    request: Request,
-    province: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    report = build_verification_report(_context(request, session).source, _scope(user, province))
-    tables = [
-        ("Kết quả xác minh", verification_lines_table(report)),
-        ("Theo tỉnh", verification_provinces_table(report)),
-    ]
-    return _page(request, "Báo cáo kết quả xác minh với CSDL quốc gia về dân cư", tables, [], "/reports/verification")
+def report_endpoint(report: Report, renderer: Renderer) -> Callable[..., Response]:
+    """The one handler: check the area, build the report, hand it to the format's renderer."""
+
+    def endpoint(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
+        area = chosen_area(user, filters)
+        inputs = Inputs(_context(request, session), area, filters, user, session)
+        key = (report.name, area.code, filters)
+        built = _cache(request).get_or_build(key, service.version(inputs.context), lambda: report.build(inputs))
+        if built.subject_keys is not None:
+            _audit_subject_keys(inputs, built.subject_keys)  # every read, whether built now or a minute ago
+        return renderer(request, report, built, inputs)
+
+    endpoint.__name__ = f"{report.name}_{renderer.__name__.removeprefix('render_')}"
+    return endpoint
 
 
-@router.get("/reports/verification.xlsx")
-def verification_xlsx(
-    request: Request,
-    province: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    report = build_verification_report(_context(request, session).source, _scope(user, province))
-    return _download(to_bytes(verification_workbook(report)), "bao-cao-xac-minh.xlsx", XLSX)
-
-
-@router.get("/reports/verification.csv")
-def verification_csv(
-    request: Request,
-    province: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    report = build_verification_report(_context(request, session).source, _scope(user, province))
-    text = verification_lines_table(report).csv() + "\n" + verification_provinces_table(report).csv()
-    return _download(text.encode("utf-8"), "bao-cao-xac-minh.csv", "text/csv; charset=utf-8")
-
-
-@router.get("/reports/appendix1")
-def appendix1_page(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    report = service.appendix1(_context(request, session), _as_of(as_of), _scope(user, province))
-    title = "Phụ lục 1: số mũi báo cáo, đã nhập và chênh lệch theo tỉnh"
-    return _page(request, title, [("", appendix1_table(report))], report.findings(), "/reports/appendix1")
-
-
-@router.get("/reports/appendix1.xlsx")
-def appendix1_xlsx(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    report = service.appendix1(_context(request, session), _as_of(as_of), _scope(user, province))
-    return _download(to_bytes(appendix1_workbook(report)), "phu-luc-1.xlsx", XLSX)
-
-
-@router.get("/reports/appendix1.csv")
-def appendix1_csv(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    report = service.appendix1(_context(request, session), _as_of(as_of), _scope(user, province))
-    return _download(appendix1_table(report).csv().encode("utf-8"), "phu-luc-1.csv", "text/csv; charset=utf-8")
-
-
-def _units(request: Request, session: Session, user: User, province: str | None, as_of: str | None, by: str) -> Any:
-    scope = _scope(user, province)
-    return service.unit_report(_context(request, session), _as_of(as_of), scope, by_facility=by != "province")
-
-
-@router.get("/reports/units")
-def units_page(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    by: str = "facility",
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    table = _units(request, session, user, province, as_of, by)
-    title = "Phụ lục 2: tình hình nhập dữ liệu theo đơn vị"
-    return _page(request, title, [("", unit_table(table))], table.findings(), "/reports/units")
-
-
-@router.get("/reports/units.xlsx")
-def units_xlsx(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    by: str = "facility",
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    table = _units(request, session, user, province, as_of, by)
-    return _download(to_bytes(unit_workbook(table)), "phu-luc-2.xlsx", XLSX)
-
-
-@router.get("/reports/units.csv")
-def units_csv(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    by: str = "facility",
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    table = _units(request, session, user, province, as_of, by)
-    return _download(unit_table(table).csv().encode("utf-8"), "phu-luc-2.csv", "text/csv; charset=utf-8")
-
-
-@router.get("/reports/quality")
-def quality_page(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    result = service.quality(_context(request, session), _as_of(as_of), _scope(user, province))
-    tables = [
-        ("Tỷ lệ bỏ mũi", drop_out_table(result.drop_outs)),
-        ("Giá trị bất thường", outlier_table(result.outliers)),
-        ("Mũi tiêm bất thường", dose_problem_table(result.dose_problems)),
-    ]
-    findings = [f"{d.province_name}, {d.age_group}, {d.step}: bỏ mũi âm." for d in result.negative_drop_outs]
-    return _page(request, "Kiểm tra chất lượng dữ liệu", tables, findings, "/reports/quality")
-
-
-@router.get("/reports/quality.xlsx")
-def quality_xlsx(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    result = service.quality(_context(request, session), _as_of(as_of), _scope(user, province))
-    workbook = quality_workbook(result.drop_outs, result.outliers, result.dose_problems)
-    return _download(to_bytes(workbook), "chat-luong-du-lieu.xlsx", XLSX)
-
-
-@router.get("/reports/quality.csv")
-def quality_csv(
-    request: Request,
-    province: str | None = None,
-    as_of: str | None = None,
-    user: User = Depends(readers),
-    session: Session = Depends(get_session),
-) -> Response:
-    result = service.quality(_context(request, session), _as_of(as_of), _scope(user, province))
-    text = "\n".join(
-        table.csv()
-        for table in (
-            drop_out_table(result.drop_outs),
-            outlier_table(result.outliers),
-            dose_problem_table(result.dose_problems),
-        )
+for _report in REPORTS:
+    for _path, _renderer in (
+        (f"/reports/{_report.name}", render_page),
+        (f"/reports/{_report.name}.xlsx", render_xlsx),
+        (f"/reports/{_report.name}.csv", render_csv),
+    ):
+        router.add_api_route(_path, report_endpoint(_report, _renderer), methods=["GET"], include_in_schema=False)
+    router.add_api_route(
+        f"/api/v1/reports/{_report.name}",
+        report_endpoint(_report, render_json),
+        methods=["GET"],
+        tags=["báo cáo"],
+        summary=_report.title,
+        response_model=None,
     )
-    return _download(text.encode("utf-8"), "chat-luong-du-lieu.csv", "text/csv; charset=utf-8")
