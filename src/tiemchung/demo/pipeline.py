@@ -122,7 +122,8 @@ def count_categories(session_factory: sessionmaker[Session], state: DemoState) -
 
 def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path, state: DemoState) -> int:
     """Each facility gets a signing key (stored as the web expects it, encrypted with the facility's passphrase)
-    and signs every day it entered doses (the seeds' daily signature)."""
+    and signs the days it entered doses (the seeds' daily signature), all but its latest one when it has several:
+    that day waits on the page "Ký số trong ngày" for the demo's facility account to sign in the browser."""
     from tiemchung.certificates.keys import KeyLayout
     from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day, write_facility_key
 
@@ -137,8 +138,14 @@ def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path, s
             facility.public_key_pem = public_key_pem(key)
             write_facility_key(layout, facility.code, key, state.facility_passphrase.encode())
             keys[facility.code] = key
+        latest: dict[str, date] = {}
+        counts: dict[str, int] = {}
         for facility_code, day in days:
-            if facility_code in keys:
+            latest[facility_code] = max(day, latest.get(facility_code, day))
+            counts[facility_code] = counts.get(facility_code, 0) + 1
+        for facility_code, day in days:
+            left_for_the_web = counts[facility_code] > 1 and day == latest[facility_code]
+            if facility_code in keys and not left_for_the_web:
                 signed += sign_facility_day(session, facility_code, day, keys[facility_code], signer="demo").ok
     return signed
 

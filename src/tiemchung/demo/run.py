@@ -77,7 +77,9 @@ def run_demo(
             "7. Cơ sở tiêm chủng ký số mũi tiêm theo ngày",
             lambda: pipeline.sign_facility_days(factory, keys_dir, state),
         )
-        console.print(f"Đã ký {signed:,} ngày tiêm.")
+        console.print(
+            f"Đã ký {signed:,} ngày tiêm; ngày gần nhất của mỗi cơ sở để chờ cơ sở tự ký trên trang “Ký số trong ngày”."
+        )
         step("8. Cấp hộ chiếu vắc xin (EU DCC)", lambda: pipeline.issue_certificates(factory, keys_dir, state))
         console.print(
             f"Đã cấp {state.certificates:,} chứng nhận; từ chối {state.refused_certificates:,} (lý do ghi rõ)."
