@@ -1,7 +1,8 @@
 """Shared fixtures: the registry database on SQLite and PostgreSQL, and the rule for optional services.
 
 On CI (CI=true) a test that needs PostgreSQL, the browser or Spark fails when the service is missing;
-on a user's machine it skips with the reason printed.
+on a user's machine it skips with the reason printed. On CI any other skip fails too, unless allowed
+(tests/support/ci_skips.py).
 """
 
 import os
@@ -14,11 +15,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.ci_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 (hooks)
 from tests.support.services import unavailable
 from tiemchung.registry.db import create_schema, import_all_models, make_engine, make_session_factory
 
 POSTGRES_URL = os.environ.get("TIEMCHUNG_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +87,3 @@ def chromium_path() -> str:
     if not Path(path).exists():
         unavailable("Debian's chromium is not installed (/usr/bin/chromium); apt-get install chromium")
     return path
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.exists():
-        unavailable(f"the shared/ folder is not beside the project ({SHARED})")
-    return SHARED

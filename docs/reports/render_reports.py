@@ -1,6 +1,6 @@
 """Render the report workbooks as PNG (LibreOffice → PDF → pdftoppm) and the dashboard (chromium screenshot).
 
-Usage: .venv/bin/python docs/reports/render_reports.py --shared ../shared --synth DIR
+Usage: .venv/bin/python docs/reports/render_reports.py --synth DIR
 DIR is a synthetic data set (`tiemchung synth`); the PNGs are written beside this script.
 """
 
@@ -14,7 +14,7 @@ from tiemchung.reconciliation import service
 from tiemchung.reconciliation.dashboard import dashboard_html
 from tiemchung.reconciliation.reported import read_synth_aggregates
 from tiemchung.reconciliation.seedcheck import write_seed_appendix1_workbook
-from tiemchung.reconciliation.seedtext import find_seed, parse_appendix1
+from tiemchung.reconciliation.seedfigures import packaged_seeds
 from tiemchung.reconciliation.sources import ParquetSource, records_to_registry_parquet
 from tiemchung.reconciliation.unit_report import read_synth_gaps
 from tiemchung.reconciliation.verification_report import build_verification_report
@@ -37,15 +37,12 @@ def to_png(workbook: Path, name: str, work: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--synth", type=Path, required=True)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        seed_path = find_seed(arguments.shared, "001")
-        assert seed_path is not None
         seed_workbook = work / "seed-001-phu-luc-1.xlsx"
-        write_seed_appendix1_workbook(parse_appendix1(seed_path.read_text(encoding="utf-8")), seed_workbook)
+        write_seed_appendix1_workbook(packaged_seeds().appendix1, seed_workbook)
         to_png(seed_workbook, "seed-001-phu-luc-1", work)
 
         records_to_registry_parquet(

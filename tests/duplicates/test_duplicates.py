@@ -15,6 +15,8 @@ from tiemchung.cli import app
 from tiemchung.duplicates.detect import Evidence, find_groups, find_pairs
 from tiemchung.duplicates.merge import MergeRefused, merge_subjects, survivor_of, unmerge
 from tiemchung.reconciliation import summary
+from tiemchung.reconciliation.sources import RegistrySource
+from tiemchung.reconciliation.verification_report import build_verification_report
 from tiemchung.registry.models import AuditEvent, Dose, Facility, Subject
 
 CCCD_A, CCCD_B, CCCD_C = "001080000111", "001080000222", "001080000333"
@@ -159,3 +161,17 @@ def test_the_command_writes_one_row_per_subject_and_merges_the_certain(
     assert by_key["same-id-2"]["group_key"] == "same-id-1" and by_key["same-id-2"]["state"] == "certain"
     assert by_key["mismatch"]["evidence"] == "register_proposes_person"
     assert "relative" not in by_key and "year-1" not in by_key
+
+
+def test_after_a_merge_the_verification_report_counts_the_person_once_and_every_dose(
+    engine: Engine, session_factory: sessionmaker[Session], registry: dict[str, int]
+) -> None:
+    before = build_verification_report(RegistrySource(engine))
+    with session_factory() as session:
+        pair = [registry["verified_1"], registry["verified_2"]]
+        merge_subjects(session, pair, actor="tram", evidence=Evidence.SAME_REGISTER_PERSON)
+        session.commit()
+    after = build_verification_report(RegistrySource(engine))
+    assert after.count("VERIFIED").subjects == before.count("VERIFIED").subjects - 1
+    assert after.count("VERIFIED").doses == before.count("VERIFIED").doses == 3
+    assert after.sent.doses == before.sent.doses

@@ -10,17 +10,15 @@ from typer.testing import CliRunner
 from tests.support.reconciliation_world import RegistryIds
 from tiemchung.cli import app
 from tiemchung.reconciliation.seedcheck import write_seed_appendix1_workbook
-from tiemchung.reconciliation.seedtext import find_seed, parse_appendix1
+from tiemchung.reconciliation.seedfigures import packaged_seeds
 
 runner = CliRunner()
 
 
-def test_report_commands_end_to_end(engine: Engine, registry: RegistryIds, shared_dir: Path, tmp_path: Path) -> None:
+def test_report_commands_end_to_end(engine: Engine, registry: RegistryIds, tmp_path: Path) -> None:
     database = engine.url.render_as_string(hide_password=False)
-    seed_path = find_seed(shared_dir, "001")
-    assert seed_path is not None
     workbook = tmp_path / "bao-cao-tinh.xlsx"
-    write_seed_appendix1_workbook(parse_appendix1(seed_path.read_text(encoding="utf-8")), workbook)
+    write_seed_appendix1_workbook(packaged_seeds().appendix1, workbook)
 
     imported = runner.invoke(
         app, ["report", "import-reported", str(workbook), "--as-of", "2023-01-31", "--database", database]
@@ -56,10 +54,17 @@ def test_report_commands_end_to_end(engine: Engine, registry: RegistryIds, share
     assert bad_date.exit_code == 2 and "không đúng dạng" in bad_date.output
 
 
-def test_check_seeds_lists_the_seeds_inconsistencies(shared_dir: Path) -> None:
-    result = runner.invoke(app, ["report", "check-seeds", "--shared", str(shared_dir)])
+def test_check_seeds_lists_the_seeds_inconsistencies_from_the_packaged_figures() -> None:
+    result = runner.invoke(app, ["report", "check-seeds"])
     assert result.exit_code == 0, result.output
     assert "133.020" in result.output and "1.547.053" in result.output
+    assert "1234/BYT-DP" in result.output  # the source is cited
+
+
+def test_check_seeds_says_when_the_documents_text_is_not_in_the_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", "check-seeds", "--seeds", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "Không tìm thấy văn bản seed 000" in result.output
 
 
 def test_unit_workbook_filled_by_a_unit_is_imported(

@@ -1,5 +1,6 @@
 """The seeds checked by the platform: seed 001's appendix 1 imported from a workbook in its layout, seed 000's
-per-province table against its national lines."""
+per-province table against its national lines. The figures are the packaged ones (`seed_figures.json`); the
+parsers that read them from the documents are checked on excerpts of the documents' text."""
 
 import shutil
 import subprocess
@@ -16,29 +17,84 @@ from tiemchung.reconciliation.seedcheck import (
     imported_seed_appendix1,
     write_seed_appendix1_workbook,
 )
-from tiemchung.reconciliation.seedtext import find_seed, parse_appendix1
+from tiemchung.reconciliation.seedfigures import Seeds, packaged_seeds, read_seeds, seed_documents
+from tiemchung.reconciliation.seedtext import parse_appendix1, parse_verification_report
 from tiemchung.reconciliation.xlsx import FIRST_DATA_ROW, appendix1_workbook
+
+# Lines of the documents as they are typed (tabs, dots grouping thousands, <b> on appendix 1's second page).
+HANOI = "6.239.208 6.028.696 0 217.574 4.624.602 1.431.755 732.707 719.765 406.851 672.432 493.737 21.567.327"
+HA_GIANG = "493.760 486.427 557 216.624 402.202 111.811 90.971 90.057 66.065 134.627 118.500 <b>2.211.601</b>"
+APPENDIX1_EXCERPT = "\n".join(
+    [
+        "**Phụ lục 1:**",
+        "(Số liệu tính đến ngày 31/01/2023)",
+        "\t".join(["1", "Hà Nội", *HANOI.split(), "", "", ""]),
+        "\t".join(["23", "Hà Giang", *HA_GIANG.split(), "", "", ""]),
+        "1" + "\t" * 9,  # appendix 2's blank row
+    ]
+)
+REPORT_EXCERPT = "\n".join(
+    [
+        "Tổng số đối tượng đã gửi sang Cơ sở dữ liệu quốc gia về dân cư của Bộ Công An: 82.268.445 đối tượng, "
+        "với 200.825.626 mũi tiêm, trong đó:",
+        "1. Số đối tượng có CCCD/CMTND: 73.406.707 đối tượng, với 180.817.754 mũi tiêm. Kết quả xác minh với CSDL "
+        "quốc gia về dân cư:",
+        "- 54.469.153 đối tượng, với 137.325.940 mũi tiêm đã xác minh thông tin đúng.",
+        "",
+        "\tTỉnh An Giang",
+        "\t" + " " * 41 + "63.373 ",
+        "\t" + " " * 39 + "793.072 ",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def seeds() -> Seeds:
+    return packaged_seeds()
 
 
 @pytest.fixture
-def seed_workbook(shared_dir: Path, tmp_path: Path) -> Path:
-    seed_path = find_seed(shared_dir, "001")
-    assert seed_path is not None
+def seed_workbook(seeds: Seeds, tmp_path: Path) -> Path:
     path = tmp_path / "seed_001_phu_luc_1.xlsx"
-    write_seed_appendix1_workbook(parse_appendix1(seed_path.read_text(encoding="utf-8")), path)
+    write_seed_appendix1_workbook(seeds.appendix1, path)
     return path
 
 
-def test_seed_001_appendix1_imports_with_its_n_column_and_totals(shared_dir: Path, seed_workbook: Path) -> None:
-    seed_path = find_seed(shared_dir, "001")
-    assert seed_path is not None
-    seed = parse_appendix1(seed_path.read_text(encoding="utf-8"))
+def test_the_packaged_figures_are_what_the_parser_reads_from_the_documents(seeds: Seeds) -> None:
+    excerpt = parse_appendix1(APPENDIX1_EXCERPT)
+    packaged = {row.tt: row for row in seeds.appendix1.rows}
+    assert excerpt.rows == [packaged[1], packaged[23]]
+    assert excerpt.as_of == seeds.appendix1.as_of
+    report = parse_verification_report(REPORT_EXCERPT)
+    assert (report.sent, report.with_id, report.with_id_correct) == (
+        seeds.verification_report.sent,
+        seeds.verification_report.with_id,
+        seeds.verification_report.with_id_correct,
+    )
+    assert report.provinces[0] in seeds.verification_report.provinces
+
+
+def test_the_packaged_figures_cite_their_documents(seeds: Seeds) -> None:
+    report, letter = seed_documents()
+    assert "25/4/2022" in report and "1234/BYT-DP" in letter
+    assert len(seeds.verification_report.provinces) == 63 and len(seeds.appendix1.rows) == 63
+
+
+def test_the_documents_text_can_replace_the_packaged_figures(tmp_path: Path) -> None:
+    (tmp_path / "000_report.txt").write_text(REPORT_EXCERPT, encoding="utf-8")
+    (tmp_path / "001_letter.txt").write_text(APPENDIX1_EXCERPT, encoding="utf-8")
+    from_text = read_seeds(tmp_path)
+    assert [row.tt for row in from_text.appendix1.rows] == [1, 23]
+    assert from_text.verification_report.provinces[0].province_name == "Tỉnh An Giang"
+
+
+def test_seed_001_appendix1_imports_with_its_n_column_and_totals(seeds: Seeds, seed_workbook: Path) -> None:
+    seed = seeds.appendix1
     assert len(seed.rows) == 63
     figures = read_appendix1_workbook(seed_workbook)
     assert figures.findings == []
     assert len(figures.cells) == 63  # TT- Huế, BR-VT, Tp. HCM and the others all recognised
-    report = imported_seed_appendix1(shared_dir)
-    assert report is not None
+    report = imported_seed_appendix1(seed)
     by_code = {row.province_code: row for row in report.rows}
     assert by_code["46"].reported_total == 2_972_782  # "TT- Huế"
     assert by_code["77"].reported_total == 3_257_754  # "BR-VT"
@@ -48,8 +104,8 @@ def test_seed_001_appendix1_imports_with_its_n_column_and_totals(shared_dir: Pat
     assert report.total().reported_total == sum(seed_n) == 264_513_974
 
 
-def test_seed_001_inconsistencies_are_flagged(shared_dir: Path) -> None:
-    findings = check_seed_001(shared_dir)
+def test_seed_001_inconsistencies_are_flagged(seeds: Seeds) -> None:
+    findings = check_seed_001(seeds.appendix1)
     assert any("266.118.289" in f and "264.513.974" in f and "1.604.315" in f for f in findings)
     assert any("1.547.053 mũi không được giải thích" in f for f in findings)
     assert len(findings) == 2  # every province row's n is the sum of its cells
@@ -83,9 +139,8 @@ def test_seed_workbook_layout_has_the_seeds_letters_merges_and_bold_n(seed_workb
     assert bold == [False] * 22 + [True] * 25 + [False] * 16  # rows 23–47, the seed's second page
 
 
-def test_report_workbook_has_formulas_for_n_and_p(shared_dir: Path, tmp_path: Path) -> None:
-    report = imported_seed_appendix1(shared_dir)
-    assert report is not None
+def test_report_workbook_has_formulas_for_n_and_p(seeds: Seeds, tmp_path: Path) -> None:
+    report = imported_seed_appendix1(seeds.appendix1)
     path = tmp_path / "phu_luc_1.xlsx"
     appendix1_workbook(report).save(path)
     sheet = load_workbook(path).active
@@ -100,8 +155,8 @@ def test_report_workbook_has_formulas_for_n_and_p(shared_dir: Path, tmp_path: Pa
     assert back.stated_totals == {}
 
 
-def test_seed_000_sums_are_checked(shared_dir: Path) -> None:
-    findings = check_seed_000(shared_dir)
+def test_seed_000_sums_are_checked(seeds: Seeds) -> None:
+    findings = check_seed_000(seeds.verification_report)
     assert any("82.268.445" in f and "82.268.455" in f for f in findings)  # the national line vs its two parts
     assert any("sai thông tin cơ bản" in f and "ít hơn 133.020" in f for f in findings)
     assert any("không có hoặc sai định dạng CCCD" in f and "ít hơn 50" in f for f in findings)
@@ -109,12 +164,11 @@ def test_seed_000_sums_are_checked(shared_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_exported_workbook_opens_in_libreoffice(shared_dir: Path, tmp_path: Path) -> None:
+def test_exported_workbook_opens_in_libreoffice(seeds: Seeds, tmp_path: Path) -> None:
     office = shutil.which("libreoffice") or shutil.which("soffice")
     if office is None:
         pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui); not a CI requirement")
-    report = imported_seed_appendix1(shared_dir)
-    assert report is not None
+    report = imported_seed_appendix1(seeds.appendix1)
     path = tmp_path / "phu_luc_1.xlsx"
     appendix1_workbook(report).save(path)
     subprocess.run(

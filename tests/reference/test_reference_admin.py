@@ -1,9 +1,12 @@
 """Administrative units: counts, codes, names (with and without diacritics, seed short forms), 2025 mapping."""
 
 import re
+from pathlib import Path
 
 import pytest
 
+from tiemchung.identity.ids import CCCD_PROVINCE_PREFIXES
+from tiemchung.reconciliation.seedfigures import packaged_seeds
 from tiemchung.reference import (
     cccd_prefix_province,
     district,
@@ -19,10 +22,12 @@ from tiemchung.reference import (
     wards,
 )
 
+IDENTITY_SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec" / "identity.md"
 
-def _spec_prefixes(shared_dir) -> dict[str, str]:
-    """The 63 prefixes listed in shared/spec/identity.md: {"001": "Hà Nội", ...}."""
-    text = (shared_dir / "spec" / "identity.md").read_text(encoding="utf-8")
+
+def _spec_prefixes() -> dict[str, str]:
+    """The 63 prefixes listed in docs/spec/identity.md: {"001": "Hà Nội", ...}."""
+    text = IDENTITY_SPEC.read_text(encoding="utf-8")
     block = text.split("The 63 prefixes:")[1].split("- Births registered abroad")[0]
     return {code: name.strip() for code, name in re.findall(r"(\d{3}) ([^,.]+)", block)}
 
@@ -36,8 +41,8 @@ def test_the_63_provinces_of_2021_2023_are_sorted_zero_padded_gso_codes():
     assert province(1).name == "Hà Nội"
 
 
-def test_every_spec_prefix_names_the_same_province(shared_dir):
-    prefixes = _spec_prefixes(shared_dir)
+def test_every_spec_prefix_names_the_same_province():
+    prefixes = _spec_prefixes()
     assert len(prefixes) == 63
     for prefix, name in prefixes.items():
         unit = cccd_prefix_province(prefix)
@@ -73,17 +78,20 @@ def test_find_province_returns_none_for_unknown_names(text):
     assert find_province(text) is None
 
 
-def test_every_seed_province_name_is_found(shared_dir):
-    seed = next((shared_dir / "seeds").glob("001_*.txt")).read_text(encoding="utf-8")
-    rows = re.findall(r"^\d+\t([^\t]+)\t[\d.]+\t", seed, flags=re.MULTILINE)
+def test_the_id_rules_prefixes_are_the_provinces_of_2021_2023():
+    """tiemchung.identity keeps the CCCD prefixes itself (it imports nothing above it): they must agree."""
+    assert {"0" + unit.code for unit in provinces()} == CCCD_PROVINCE_PREFIXES == set(_spec_prefixes())
+
+
+def test_every_seed_province_name_is_found():
+    rows = [row.province_name for row in packaged_seeds().appendix1.rows]
     assert len(rows) == 63
     found = {find_province(name).code for name in rows}
     assert len(found) == 63
 
 
-def test_every_province_of_the_verification_report_is_found(shared_dir):
-    seed = next((shared_dir / "seeds").glob("000_*.txt")).read_text(encoding="utf-8")
-    names = re.findall(r"^\t((?:Tỉnh|Thành phố) [^\t\n]+)$", seed, flags=re.MULTILINE)
+def test_every_province_of_the_verification_report_is_found():
+    names = [row.province_name for row in packaged_seeds().verification_report.provinces]
     assert len(names) == 63
     assert len({find_province(name).code for name in names}) == 63
 

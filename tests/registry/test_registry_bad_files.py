@@ -1,6 +1,8 @@
 """Files that must be refused as a whole, with a clear Vietnamese message and no crash."""
 
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from datetime import date
@@ -74,15 +76,19 @@ def _rewrite_member(path: Path, member: str, change: Callable[[bytes], bytes]) -
             archive.writestr(name, data)
 
 
-def test_a_sheet_declaring_a_million_rows_is_refused_before_reading(make_xlsx: Callable[..., Path]) -> None:
+def test_a_sheet_of_excels_full_size_is_read_and_a_larger_one_refused(make_xlsx: Callable[..., Path]) -> None:
+    """Issue 17: a workbook of 521,111 rows was refused ("tối đa 500.000 dòng"); Excel writes up to 1,048,576."""
     path = make_xlsx([record()])
-    _rewrite_member(
-        path,
-        "xl/worksheets/sheet1.xml",
-        lambda xml: re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:R1048576"', xml),
-    )
+
+    def declare(rows: int) -> Callable[[bytes], bytes]:
+        return lambda xml: re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:R%d"' % rows, xml)
+
+    _rewrite_member(path, "xl/worksheets/sheet1.xml", declare(1_048_576))
+    source = open_source(path)
+    assert isinstance(source, RecordSource) and len(list(source.rows())) == 1
+    _rewrite_member(path, "xl/worksheets/sheet1.xml", declare(1_048_577))
     message = problem(path)
-    assert "quá nhiều dòng" in message and "1.048.576" in message
+    assert "1.048.577" in message and "giới hạn 1.048.576" in message
 
 
 def test_a_zip_bomb_is_refused_from_its_declared_sizes(make_xlsx: Callable[..., Path]) -> None:
@@ -98,12 +104,23 @@ def test_total_inflated_size_is_bounded(make_xlsx: Callable[..., Path], monkeypa
     assert "vượt giới hạn" in problem(make_xlsx([record()]))
 
 
-def test_rows_beyond_the_limit_stop_the_stream(make_csv: Callable[..., Path], monkeypatch) -> None:
-    monkeypatch.setattr(sources, "MAX_DATA_ROWS", 2)
-    source = open_source(make_csv([record(record_id=f"R{n}") for n in range(3)]))
-    assert isinstance(source, RecordSource)
-    assert len(list(source.rows())) == 2
-    assert source.problem is not None and "quá nhiều dòng" in source.problem.message_vi
+def test_a_csv_of_521111_rows_streams_whole_in_bounded_memory(make_csv: Callable[..., Path], tmp_path: Path) -> None:
+    """Issue 17: any CSV, read row by row; the peak memory of a child process reading it all stays small."""
+    path = make_csv([record(record_id=f"R{n}", subject_id=f"S{n}") for n in range(521_111)])
+    assert path.stat().st_size > 70 * 1024 * 1024
+    child = (  # VmHWM, the peak resident memory of this process image (ru_maxrss would count pytest's, forked)
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tiemchung.registry.sources import open_source\n"
+        "source = open_source(Path(sys.argv[1]))\n"
+        "rows = sum(1 for _ in source.rows())\n"
+        "peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM')).split()[1]\n"
+        "print(rows, source.problem, int(peak) // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, check=True)
+    rows, problem_text, peak_mb = out.stdout.split()
+    assert (int(rows), problem_text) == (521_111, "None")
+    assert int(peak_mb) < 200, f"peak {peak_mb} MB for a {path.stat().st_size // 2**20} MB file"
 
 
 def test_a_csv_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
@@ -186,3 +203,41 @@ def test_a_one_megabyte_csv_cell_rejects_only_its_row(make_csv: Callable[..., Pa
     first, second = read_records(make_csv(rows), today=date(2023, 6, 1))
     assert first.accepted and not second.accepted
     assert second.errors[0].column == "address" and "quá dài" in second.errors[0].message_vi
+
+
+def _shared_strings_bomb(path: Path, megabytes: int, one_string: bool) -> None:
+    """A workbook whose sharedStrings part inflates to `megabytes` (about 200x its compressed size)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    size = megabytes * 1024 * 1024
+    if one_string:  # one <si> of `megabytes`
+        body = b"<si><t>" + b"A" * size + b"</t></si>"
+    else:  # many strings of 100 characters
+        item = b"<si><t>" + b"B" * 100 + b"</t></si>"
+        body = item * (size // len(item))
+    head = b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    members["xl/sharedStrings.xml"] = head + body + b"</sst>"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_shared_strings_bomb_reads_in_bounded_memory(make_xlsx: Callable[..., Path]) -> None:
+    """Issue 16 item 7: a small workbook with a huge sharedStrings part passed the bomb checks and took 3.3 GB.
+    The peak memory of a child process reading it stays small, whether the part is one string or many."""
+    child = (  # VmHWM: the peak resident memory of this process image
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tiemchung.registry.sources import RecordSource, open_source\n"
+        "source = open_source(Path(sys.argv[1]))\n"
+        "rows = sum(1 for _ in source.rows()) if isinstance(source, RecordSource) else -1\n"
+        "peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM')).split()[1]\n"
+        "print(rows, int(peak) // 1024)\n"
+    )
+    for one_string in (True, False):
+        path = make_xlsx([record()], name=f"bomb-{one_string}.xlsx")
+        _shared_strings_bomb(path, 300, one_string)
+        assert path.stat().st_size < 10 * 1024 * 1024
+        out = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, check=True)
+        rows, peak_mb = map(int, out.stdout.split())
+        assert rows == 1 and peak_mb < 120, f"peak {peak_mb} MB (one string: {one_string})"

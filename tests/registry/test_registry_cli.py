@@ -52,3 +52,39 @@ def test_import_writes_the_registry_and_the_error_workbook(make_xlsx: Callable[.
     engine.dispose()
     upgraded = runner.invoke(app, ["db", "upgrade", "--database", url])
     assert upgraded.exit_code == 0 and "mới nhất" in upgraded.output
+
+
+def test_verify_reads_the_spec_workbook_and_explains_unreadable_files(
+    make_xlsx: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Issue 17: `tiemchung verify --records records.xlsx` ended with DuckDB's CSV-sniffer traceback."""
+    import csv
+
+    from tiemchung.population.sample import write_sample
+    from tiemchung.verification import cli as verification_cli
+
+    verify_app = typer.Typer()
+    verification_cli.register(verify_app)
+    verify_app.command("noop", hidden=True)(lambda: None)  # two commands: Typer keeps "verify" as a sub-command
+    register, _subjects = write_sample(tmp_path / "register")
+    workbook = make_xlsx(rows(), name="records.xlsx", name_font=".VnTime")
+    out = tmp_path / "ket-qua.csv"
+    arguments = ["verify", "--register", str(register), "--out", str(out), "--workdir", str(tmp_path / "work")]
+    result = runner.invoke(verify_app, [*arguments, "--records", str(workbook)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8") as handle:
+        assert sorted(row["subject_id"] for row in csv.DictReader(handle)) == ["S1", "S2"]
+    broken = tmp_path / "hong.csv"
+    broken.write_bytes(b"\x00\x01garbage\xff\xfe" * 1000)
+    failed = runner.invoke(verify_app, [*arguments, "--records", str(broken)], env={"COLUMNS": "200"})
+    assert failed.exit_code == 2 and "Không đọc được tệp hong.csv" in failed.output
+    assert "Traceback" not in failed.output
+
+
+def test_db_resume_imports_says_what_it_did(tmp_path: Path) -> None:
+    from tiemchung.registry.db import create_schema
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    create_schema(make_engine(url))
+    result = runner.invoke(app, ["db", "resume-imports", "--database", url])
+    assert result.exit_code == 0 and "Không có lần nhập nào dở dang" in result.output

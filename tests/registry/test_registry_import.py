@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.registry_files import record
-from tiemchung.registry import sources
 from tiemchung.registry.export import write_error_workbook
 from tiemchung.registry.importer import import_records
 from tiemchung.registry.models import AuditEvent, Dose, Finding, ImportBatch, Subject
@@ -207,15 +206,19 @@ def test_a_file_found_unusable_half_way_writes_nothing(
     session_factory: Factory, make_csv: Callable[..., Path], monkeypatch
 ) -> None:
     from tiemchung.registry import importer
+    from tiemchung.registry.models import ImportRow
 
-    monkeypatch.setattr(sources, "MAX_DATA_ROWS", 5)
-    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
-    rows = [record(subject_id=f"S{n}", record_id=f"R{n}") for n in range(8)]
-    report = import_records(session_factory, make_csv(rows), actor="cs01", today=TODAY)
-    assert not report.ok and report.file_error is not None and "quá nhiều dòng" in report.file_error
+    monkeypatch.setattr(importer, "BATCH_ROWS", 50)
+    path = make_csv([record(subject_id=f"S{n}", record_id=f"R{n}") for n in range(500)])  # 100 kB
+    with path.open("ab") as handle:
+        handle.write(b"S9,R9,\xff\xfe not UTF-8\n")  # damaged after several staged chunks
+    report = import_records(session_factory, path, actor="cs01", today=TODAY)
+    assert not report.ok and report.file_error is not None and "Chưa có dòng nào được ghi" in report.file_error
     with session_factory() as session:
-        assert (count(session, Subject), count(session, Dose), count(session, ImportBatch)) == (0, 0, 0)
+        assert (count(session, Subject), count(session, Dose), count(session, ImportRow)) == (0, 0, 0)
         assert count(session, AuditEvent) == 0
+        batch = session.scalars(select(ImportBatch)).one()
+        assert batch.status == "failed" and batch.error_message == report.file_error
 
 
 def test_facility_and_reason_group_options(session_factory: Factory, make_xlsx: Callable[..., Path]) -> None:
@@ -238,7 +241,7 @@ def test_a_facility_cannot_overwrite_another_facilitys_keys(
     report = import_records(session_factory, make_xlsx(rows, name="cs02.xlsx"), actor="cs02", facility_code="CS02",
                             today=TODAY)  # fmt: skip
     assert (report.accepted, report.rejected) == (0, 2)
-    assert [error.column for error in report.errors] == ["subject_id", "record_id"]
+    assert [error.column for error in report.errors] == ["record_id", "record_id"]  # R1 is CS01's dose
     with session_factory() as session:
         assert session.scalars(select(Subject.full_name).where(Subject.subject_key == "S1")).one() == "Nguyễn Văn An"
 
@@ -250,3 +253,17 @@ def test_the_unknown_birth_date_placeholder_keeps_the_dose(make_xlsx: Callable[.
     assert row.accepted and row.subject is not None
     assert (row.subject.birth_date, row.subject.birth_year) == (None, None)
     assert row.repairs[0].code == "date.placeholder_unknown"
+
+
+def test_nationality_is_read_from_cldr_and_iso_names(make_xlsx: Callable[..., Path]) -> None:
+    """Issue 17: "Ca-na-đa", "Ba Lan", "Pakistan", "New Zealand" were refused while "ZZ" passed."""
+    from tiemchung.registry.records import read_records
+
+    typed = ["Ca-na-đa", "Ba Lan", "Pakistan", "New Zealand", "Hàn Quốc", "KR", "ZZ", "Canadda"]
+    rows = [record(record_id=f"R{n}", subject_id=f"S{n}", nationality=name) for n, name in enumerate(typed)]
+    parsed = list(read_records(make_xlsx(rows), today=TODAY))
+    codes = [row.subject.nationality if row.subject else None for row in parsed]
+    assert codes == ["CA", "PL", "PK", "NZ", "KR", "KR", None, None]
+    (unknown,) = parsed[-1].errors
+    assert unknown.column == "nationality" and "Canada" in unknown.message_vi  # the closest names are suggested
+    assert parsed[-2].errors[0].column == "nationality"

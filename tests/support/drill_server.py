@@ -95,6 +95,7 @@ class Server:
                     return self
             except httpx.TransportError:
                 time.sleep(0.2)
+        self.stop()  # a server that never answered must not outlive the test (it kept running, orphaned)
         raise AssertionError(f"the server did not answer within {STARTUP_SECONDS} s:\n{self.log.read_text()}")
 
     def kill(self) -> int:

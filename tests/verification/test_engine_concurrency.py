@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tiemchung.synth import generate
 from tiemchung.verification.engine import RegisterIndex
 from tiemchung.verification.results import SUBJECT_COLUMNS, Category, SubjectQuery
 
@@ -16,10 +17,6 @@ THREADS = 8
 
 @pytest.fixture(scope="module")
 def country(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        from tiemchung.synth import generate
-    except ImportError as error:
-        pytest.skip(f"tiemchung.synth is not importable yet: {error}")
     folder = tmp_path_factory.mktemp("country")
     generate(folder, people=1_000, seed=29, progress=False)
     return folder

@@ -5,6 +5,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tiemchung.synth import generate
 from tiemchung.verification.engine import RegisterIndex
 
 ID_BEARING = {"VERIFIED", "MISMATCH"}
@@ -12,10 +13,6 @@ ID_BEARING = {"VERIFIED", "MISMATCH"}
 
 @pytest.fixture(scope="module")
 def country(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        from tiemchung.synth import generate
-    except ImportError as error:
-        pytest.skip(f"tiemchung.synth is not importable yet: {error}")
     folder = tmp_path_factory.mktemp("country")
     generate(folder, people=6_000, seed=11, progress=False, xlsx_max_rows=0)
     return folder

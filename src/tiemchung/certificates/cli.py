@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL, DatabaseOption
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -18,9 +18,6 @@ cert_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Khóa ký: CSCA, DSC, danh sách tin cậy, khóa của cơ sở tiêm.", no_args_is_help=True)
 
-DatabaseOption = Annotated[
-    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
-]
 KeysDirOption = Annotated[
     Path,
     typer.Option(

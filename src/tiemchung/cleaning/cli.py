@@ -4,11 +4,7 @@ from typing import Annotated
 
 import typer
 
-from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
-
-DatabaseOption = Annotated[
-    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
-]
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL, DatabaseOption
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from babel.numbers import format_decimal
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from tiemchung.cleaning import signing
@@ -48,22 +49,33 @@ class Outcome:
     details: list[str] = field(default_factory=list)
 
 
+def _count(number: int) -> str:
+    """A count as every page writes numbers (Babel's `vi` locale): 1860 as "1.860"."""
+    return format_decimal(number, format="#,##0", locale="vi")
+
+
 def _refuse(message: str) -> Outcome:
     return Outcome(False, message)
 
 
 def _event(line: CleaningLine, actor: User, action: str, to_state: LineState, note: str = "", **detail: Any) -> None:
-    line.events.append(
-        CleaningLineEvent(
-            actor=actor.username,
-            actor_role=actor.role,
-            action=action,
-            from_state=line.state,
-            to_state=to_state.value,
-            note=note,
-            detail=detail,
-        )
+    event = CleaningLineEvent(
+        actor=actor.username,
+        actor_role=actor.role,
+        action=action,
+        from_state=line.state,
+        to_state=to_state.value,
+        note=note,
+        detail=detail,
     )
+    # Appending to a stored line's unloaded history would first load it: one SELECT per line, 2,000 for a
+    # commune's list sent to the police. Add the event beside it instead; a loaded history is kept in step.
+    state = inspect(line)
+    if state.persistent and "events" in state.unloaded and state.session is not None:
+        event.line_id = line.id
+        state.session.add(event)
+    else:
+        line.events.append(event)
     line.state = to_state.value
 
 
@@ -129,7 +141,7 @@ def build_worklist(session: Session, actor: User, *, title: str = "") -> tuple[O
         worklist.lines.append(line)
         _event(line, actor, "list", LineState.LISTED)
     session.flush()
-    return Outcome(True, f"Đã lập danh sách {len(subjects)} đối tượng.", len(subjects)), worklist
+    return Outcome(True, f"Đã lập danh sách {_count(len(subjects))} đối tượng.", len(subjects)), worklist
 
 
 # Step 2 ---------------------------------------------------------------------------------------------------------
@@ -152,10 +164,10 @@ def assign(
         line.village_id = village.id
         _event(line, actor, "assign", LineState.ASSIGNED, village=village.name, village_id=village.id)
     skipped = len(wanted) - len(movable)
-    message = f"Đã giao {len(movable)} dòng cho {village.name}."
-    return Outcome(
-        bool(movable), message + (f" {skipped} dòng không giao được ở bước hiện tại." if skipped else ""), len(movable)
-    )
+    message = f"Đã giao {_count(len(movable))} dòng cho {village.name}."
+    if skipped:
+        message += f" {_count(skipped)} dòng không giao được ở bước hiện tại."
+    return Outcome(bool(movable), message, len(movable))
 
 
 def record_family_answer(
@@ -179,10 +191,12 @@ def record_family_answer(
     checked = identity.validated()
     if checked.problems:
         return _refuse(" ".join(checked.problems))
-    if outcome == FamilyOutcome.CORRECTED and not checked.values:
-        return _refuse("Hãy nhập ít nhất một thông tin được bổ sung/điều chỉnh.")
+    # The form comes pre-filled with what is known: keep only what the family changed.
+    changes = _differing(checked.values, line.listed)
+    if outcome == FamilyOutcome.CORRECTED and not changes:
+        return _refuse("Hãy nhập ít nhất một thông tin được bổ sung/điều chỉnh (khác với thông tin đang có).")
     line.family_outcome = outcome
-    line.family = checked.values if outcome == FamilyOutcome.CORRECTED else {}
+    line.family = changes if outcome == FamilyOutcome.CORRECTED else {}
     line.family_note = note.strip()
     _event(line, actor, "family_answer", LineState.REVIEWED, note, outcome=outcome, family=line.family)
     return Outcome(True, "Đã ghi nhận thông tin rà soát.", 1)
@@ -196,7 +210,7 @@ def send_to_police(session: Session, actor: User, worklist: CleaningWorklist) ->
         return _refuse("Danh sách đã được ký.")
     waiting = [line for line in worklist.lines if line.state in (LineState.LISTED, LineState.ASSIGNED)]
     if waiting:
-        return _refuse(f"Còn {len(waiting)} dòng chưa được tổ thôn rà soát.")
+        return _refuse(f"Còn {_count(len(waiting))} dòng chưa được tổ thôn rà soát.")
     reviewed = [line for line in worklist.lines if line.state == LineState.REVIEWED]
     if not reviewed:
         return _refuse("Không có dòng nào cần chuyển.")
@@ -204,7 +218,7 @@ def send_to_police(session: Session, actor: User, worklist: CleaningWorklist) ->
         _event(line, actor, "send_to_police", LineState.WITH_POLICE)
     worklist.state = WorklistState.WITH_POLICE.value
     worklist.sent_to_police_at = datetime.now(UTC)
-    return Outcome(True, f"Đã chuyển {len(reviewed)} dòng cho Công an xã/phường.", len(reviewed))
+    return Outcome(True, f"Đã chuyển {_count(len(reviewed))} dòng cho Công an xã/phường.", len(reviewed))
 
 
 # Step 3 ---------------------------------------------------------------------------------------------------------
@@ -223,14 +237,20 @@ def police_decide(
     checked = corrections.validated()
     if checked.problems:
         return _refuse(" ".join(checked.problems))
-    if decision == PoliceDecision.CORRECTED and not checked.values:
-        return _refuse("Hãy nhập thông tin được điều chỉnh theo CSDL dân cư.")
+    # The form comes pre-filled with the team's answer: keep only what the police changed.
+    changes = _differing(checked.values, {**line.listed, **line.family})
+    if decision == PoliceDecision.CORRECTED and not changes:
+        return _refuse("Hãy nhập thông tin được điều chỉnh theo CSDL dân cư (khác với thông tin tổ thôn ghi nhận).")
     changes_identity = line.family_outcome in OUTCOMES_THAT_CHANGE_IDENTITY
     line.police_decision = decision
-    line.police = {**line.family, **checked.values} if changes_identity else {}
+    line.police = {**line.family, **changes} if changes_identity else {}
     line.police_note = note.strip()
     _event(line, actor, "police_decision", LineState.CONFIRMED, note, decision=decision, police=line.police)
     return Outcome(True, "Đã xác thực dòng.", 1)
+
+
+def _differing(values: dict[str, str], known: dict[str, Any]) -> dict[str, str]:
+    return {key: value for key, value in values.items() if value != (known.get(key) or "")}
 
 
 def send_back(session: Session, actor: User, line: CleaningLine, note: str) -> Outcome:
@@ -258,7 +278,7 @@ def sign_worklist(session: Session, actor: User, worklist: CleaningWorklist, key
         return _refuse("Danh sách không ở bước chờ Công an ký.")
     pending = [line for line in worklist.lines if line.state != LineState.CONFIRMED]
     if pending:
-        return _refuse(f"Còn {len(pending)} dòng chưa được xác thực.")
+        return _refuse(f"Còn {_count(len(pending))} dòng chưa được xác thực.")
     now = datetime.now(UTC)
     for line in worklist.lines:
         _event(line, actor, "sign", LineState.SIGNED)
@@ -266,7 +286,8 @@ def sign_worklist(session: Session, actor: User, worklist: CleaningWorklist, key
     worklist.signed_at = signing.utc_seconds(now)
     session.flush()
     signing.sign(session, worklist, actor.username, keys_dir, now)
-    return Outcome(True, f"Đã ký và bàn giao danh sách {len(worklist.lines)} dòng cho Trạm Y tế.", len(worklist.lines))
+    count = len(worklist.lines)
+    return Outcome(True, f"Đã ký và bàn giao danh sách {_count(count)} dòng cho Trạm Y tế.", count)
 
 
 def reopen_signed(session: Session, actor: User, worklist: CleaningWorklist, note: str) -> Outcome:
@@ -305,7 +326,8 @@ def apply_worklist(session: Session, actor: User, worklist: CleaningWorklist, ve
     verified = sum(1 for line in worklist.lines if line.result_category in (Category.VERIFIED, Category.NO_ID_VERIFIED))
     return Outcome(
         True,
-        f"Đã cập nhật {len(worklist.lines)} đối tượng; {verified} đối tượng đã xác minh đúng với CSDL dân cư.",
+        f"Đã cập nhật {_count(len(worklist.lines))} đối tượng; "
+        f"{_count(verified)} đối tượng đã xác minh đúng với CSDL dân cư.",
         len(worklist.lines),
         details,
     )

@@ -1,4 +1,4 @@
-"""Identity rules: ID numbers, dates, sex and names, per shared/spec/identity.md and the interchange agreement rules.
+"""Identity rules: ID numbers, dates, sex and names, per docs/spec/identity.md and the interchange agreement rules.
 
 Nothing here raises on user data: checks return results that carry their reasons in Vietnamese.
 """

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from functools import cache
 
 from tiemchung.identity.findings import Finding, error, warning
 
@@ -48,12 +47,17 @@ class IdCheck:
         return self.status in (IdStatus.VALID, IdStatus.REPAIRED)
 
 
-@cache
-def _province_prefixes() -> frozenset[str]:
-    # Imported here, not at module level: tiemchung.reference itself uses tiemchung.identity for names.
-    from tiemchung.reference import provinces
-
-    return frozenset("0" + province.code for province in provinces())
+# The 63 birth-registration prefixes (Circular 07/2016/TT-BCA; docs/spec/identity.md): "0" + the GSO code of a
+# province of 2021–2023. Numbers are lifelong, so the 2025 merger changes none of them: this is a fact of the ID
+# format, not a look-up in the administrative units (a test checks both agree).
+CCCD_PROVINCE_PREFIXES = frozenset(
+    {
+        "001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020", "022", "024", "025",
+        "026", "027", "030", "031", "033", "034", "035", "036", "037", "038", "040", "042", "044", "045", "046", "048",
+        "049", "051", "052", "054", "056", "058", "060", "062", "064", "066", "067", "068", "070", "072", "074", "075",
+        "077", "079", "080", "082", "083", "084", "086", "087", "089", "091", "092", "093", "094", "095", "096",
+    }
+)  # fmt: skip
 
 
 _SCIENTIFIC = re.compile(r"[0-9](?:[.,][0-9]+)?[eE][+]?[0-9]+")
@@ -150,7 +154,7 @@ def _check_full_length(text: str, digits: str, findings: tuple[Finding, ...]) ->
     if len(digits) == CMND_LENGTH:
         return IdCheck(text, digits, IdKind.CMND, status, findings)
     prefix = digits[:3]
-    if prefix not in _province_prefixes():
+    if prefix not in CCCD_PROVINCE_PREFIXES:
         unknown = error(
             "id.unknown_province_prefix",
             f"Ba chữ số đầu {prefix} không phải mã tỉnh, thành phố nơi đăng ký khai sinh: số CCCD sai định dạng.",

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL, DatabaseOption
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -306,11 +308,6 @@ def keys_revoke(
 
 # --- the health side's end of the line: sending the registry's requests to the service -------------------------
 
-# = registry.db.DEFAULT_DATABASE_URL, repeated so that `--help` does not import SQLAlchemy.
-DEFAULT_DATABASE_URL = "sqlite:///var/tiemchung.sqlite"
-DatabaseOption = Annotated[
-    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu sổ tiêm (SQLAlchemy).")
-]
 UrlOption = Annotated[str, typer.Option("--url", envvar="TIEMCHUNG_REGISTER_URL", help="Địa chỉ dịch vụ CSDL dân cư.")]
 # Read from the environment only: a key on the command line would show in `ps` and shell history.
 API_KEY_ENV = "TIEMCHUNG_REGISTER_API_KEY"

@@ -33,6 +33,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from tiemchung.population.body_guard import BodyGuard
 from tiemchung.population.jobs import DEFAULT_JOB_RETENTION, BatchJobs, JobState, JobStatus, Rejection
 from tiemchung.population.keys import Caller, KeyStore
 from tiemchung.population.ledger import DEFAULT_IDEMPOTENCY_RETENTION, Clock, Ledger, LogEntry, utc_now
@@ -152,6 +153,8 @@ def create_app(config: ServiceConfig, *, verifier: Verifier | None = None, clock
 
     app = FastAPI(title=API_TITLE, version="1", lifespan=lifespan, responses=_ERRORS)
     app.add_exception_handler(Exception, _internal_error)
+    # Authenticate and size a write before its body is read (population/body_guard.py, issue 16 item 6).
+    app.add_middleware(BodyGuard, keys=lambda: app.state.runtime.keys, upload_limit=config.max_upload_bytes + 64 * 1024)
     _add_routes(app)
     return app
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tiemchung.reconciliation.area import Area, known
-from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL, DatabaseOption
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -24,9 +24,6 @@ report_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DatabaseOption = Annotated[
-    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
-]
 BackupOption = Annotated[
     Path | None,
     typer.Option(
@@ -385,14 +382,29 @@ def review(
 
 
 def check_seeds(
-    shared: Annotated[Path, typer.Option("--shared", help="Thư mục shared (chứa seeds/).")] = Path("../shared"),
+    seeds: Annotated[
+        Path | None,
+        typer.Option(
+            "--seeds",
+            help="Thư mục chứa văn bản gốc của hai seed (000_*.txt, 001_*.txt). Bỏ trống: dùng số liệu đóng gói "
+            "sẵn trong nền tảng.",
+        ),
+    ] = None,
     workbook: Annotated[
         Path | None, typer.Option("--workbook", help="Ghi Phụ lục 1 của seed 001 ra tệp Excel theo mẫu.")
     ] = None,
 ) -> None:
     from tiemchung.reconciliation.seedcheck import check_seed_000, check_seed_001
+    from tiemchung.reconciliation.seedfigures import SeedTextMissing, read_seeds, seed_documents
 
-    findings = check_seed_000(shared) + check_seed_001(shared, workbook)
+    try:
+        seed = read_seeds(seeds)
+    except SeedTextMissing as missing:
+        raise typer.BadParameter(str(missing), param_hint="--seeds") from None
+    where = f"văn bản trong {seeds}" if seeds is not None else "số liệu đóng gói trong nền tảng"
+    for document in seed_documents():
+        typer.echo(f"Nguồn ({where}): {document}")
+    findings = check_seed_000(seed.verification_report) + check_seed_001(seed.appendix1, workbook)
     _print_findings(findings)
     if workbook is not None:
         typer.echo(f"Đã ghi {workbook}")

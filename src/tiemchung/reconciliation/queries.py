@@ -30,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from tiemchung.duplicates.models import SubjectMerge
 from tiemchung.reconciliation.area import Area
 from tiemchung.reconciliation.models import (
     EnteredDoseCount,
@@ -301,7 +302,10 @@ def verification_counts(area: Area | None = None) -> Statement:
     if area is not None and not area.national:  # only the area's subjects' doses, not the whole registry's
         counted = counted.join(Subject.__table__, Subject.id == Dose.subject_id).where(*subject_in_area(area))
     doses_per_subject = counted.group_by(Dose.subject_id).subquery("doses_per_subject")
-    conditions = subject_in_area(area)
+    # A record merged into another (the same person, tiemchung.duplicates) is not a person of its own: its doses
+    # now count on the survivor, and the person is counted once.
+    merged_away = select(SubjectMerge.merged_id).where(SubjectMerge.unmerged_at.is_(None))
+    conditions = [*subject_in_area(area), Subject.id.not_in(merged_away)]
     inner = (
         select(
             Subject.verification_category.label("category"),

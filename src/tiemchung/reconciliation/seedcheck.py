@@ -13,7 +13,7 @@ from openpyxl.styles import Font
 from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row, StatedNational, assemble_appendix1
 from tiemchung.reconciliation.layout import CELL_KEYS
 from tiemchung.reconciliation.reported import read_appendix1_workbook
-from tiemchung.reconciliation.seedtext import SeedAppendix1, find_seed, parse_appendix1, parse_verification_report
+from tiemchung.reconciliation.seedtext import SeedAppendix1, SeedVerificationReport
 from tiemchung.reconciliation.verification_report import Count, seed_findings
 from tiemchung.reconciliation.xlsx import FIRST_DATA_ROW, appendix1_workbook
 from tiemchung.reference import find_province
@@ -56,12 +56,8 @@ def write_seed_appendix1_workbook(seed: SeedAppendix1, path: Path) -> None:
     workbook.save(path)
 
 
-def imported_seed_appendix1(shared_dir: Path, workbook_path: Path | None = None) -> Appendix1Report | None:
-    """Seed 001's appendix 1, written as a workbook and imported back; None when the seed is absent."""
-    seed_path = find_seed(shared_dir, "001")
-    if seed_path is None:
-        return None
-    seed = parse_appendix1(seed_path.read_text(encoding="utf-8"))
+def imported_seed_appendix1(seed: SeedAppendix1, workbook_path: Path | None = None) -> Appendix1Report:
+    """Seed 001's appendix 1, written as a workbook and imported back."""
     with tempfile.TemporaryDirectory() as folder:
         path = workbook_path or Path(folder) / "seed_001_appendix1.xlsx"
         write_seed_appendix1_workbook(seed, path)
@@ -69,19 +65,13 @@ def imported_seed_appendix1(shared_dir: Path, workbook_path: Path | None = None)
     return assemble_appendix1(figures, {}, as_of=seed.as_of, stated=_stated(seed))
 
 
-def check_seed_001(shared_dir: Path, workbook_path: Path | None = None) -> list[str]:
-    report = imported_seed_appendix1(shared_dir, workbook_path)
-    if report is None:
-        return ["Không tìm thấy seed 001."]
+def check_seed_001(seed: SeedAppendix1, workbook_path: Path | None = None) -> list[str]:
+    report = imported_seed_appendix1(seed, workbook_path)
     # Nothing is entered from a seed: only the reported side's own consistency is a finding here.
     return [f"Seed 001: {finding}" for finding in report.findings() if "chưa được đối chiếu" not in finding]
 
 
-def check_seed_000(shared_dir: Path) -> list[str]:
-    seed_path = find_seed(shared_dir, "000")
-    if seed_path is None:
-        return ["Không tìm thấy seed 000."]
-    seed = parse_verification_report(seed_path.read_text(encoding="utf-8"))
+def check_seed_000(seed: SeedVerificationReport) -> list[str]:
     lines: dict[str, Count | None] = {
         name: None if value is None else Count(value.subjects, value.doses)
         for name, value in vars(seed).items()

@@ -2,7 +2,8 @@
 
 Seed 000 is the verification report of 25/4/2022 with its per-province table; seed 001 is the ministry's
 letter of 10/3/2023 with appendix 1 (63 province rows, columns a–q) and the blank appendix 2. The parsing
-is tolerant: a line that does not look like a table row is skipped, never an error.
+is tolerant: a line that does not look like a table row is skipped, never an error. The platform ships the
+figures these parsers read (`seedfigures`, `seed_figures.json`); the parsers serve an operator who has the text.
 """
 
 import re
@@ -146,7 +147,7 @@ def _as_int(text: str) -> int:
     return int(text.replace(".", ""))
 
 
-def find_seed(shared_dir: Path, number: str) -> Path | None:
-    """The seed file `NNN_*.txt` in `shared_dir/seeds`, if there is one."""
-    matches = sorted((shared_dir / "seeds").glob(f"{number}_*.txt"))
+def find_seed(folder: Path, number: str) -> Path | None:
+    """The seed file `NNN_*.txt` in `folder` (or in its `seeds/` subfolder), if there is one."""
+    matches = sorted(folder.glob(f"{number}_*.txt")) or sorted((folder / "seeds").glob(f"{number}_*.txt"))
     return matches[0] if matches else None

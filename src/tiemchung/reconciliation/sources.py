@@ -20,7 +20,7 @@ from tiemchung.reconciliation.queries import Statement
 from tiemchung.registry.db import import_all_models
 
 # The registry tables the reports read.
-REPORT_TABLES = ("subjects", "doses", "facilities", "import_batches", "verification_results")
+REPORT_TABLES = ("subjects", "doses", "facilities", "import_batches", "verification_results", "subject_merges")
 
 
 class Source(Protocol):

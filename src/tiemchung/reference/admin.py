@@ -60,6 +60,7 @@ def _split_full_name(full_name: str) -> tuple[str, str]:
 
 @cache
 def _legacy_units() -> tuple[dict[str, Province], dict[str, District], dict[str, Ward]]:
+    # Imported on first use: the 2021–2023 tables take over a second to import, and most commands never need them.
     from vietnam_provinces.legacy import District as LegacyDistrict
     from vietnam_provinces.legacy import Province as LegacyProvince
     from vietnam_provinces.legacy import Ward as LegacyWard
@@ -205,6 +206,7 @@ def find_ward(district_code: str, name: str) -> Ward | None:
 
 @cache
 def _provinces_2025() -> dict[str, Province2025]:
+    # Imported on first use (0.2 s): only the 2025 look-ups need it.
     from vietnam_provinces import Province as NewProvince
 
     units = {}
@@ -229,6 +231,7 @@ def province_2025_for(old_code: str) -> Province2025 | None:
 
 @cache
 def _province_2025_for_code(key: str) -> Province2025 | None:
+    # Imported on first use, as the 2025 tables above.
     from vietnam_provinces._province_conversion_2025 import OLD_TO_NEW
 
     entry = OLD_TO_NEW.get(int(key))
@@ -241,6 +244,7 @@ def _province_2025_for_code(key: str) -> Province2025 | None:
 
 
 def _majority_new_province(old_code: int) -> str:
+    # Imported on first use: the ward conversion table is large, and only two provinces need it.
     from vietnam_provinces._ward_conversion_2025 import OLD_TO_NEW as WARDS_OLD_TO_NEW
 
     counts: Counter[int] = Counter()

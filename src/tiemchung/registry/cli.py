@@ -1,5 +1,5 @@
 """Registry commands: `check`, `import`, and the `db` group (upgrade, revision, load-parquet, backup, restore,
-prune-entry-keys).
+prune-entry-keys, resume-imports).
 
 `db_app` is exported so that other packages can add their commands to the same group.
 """
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL, DatabaseOption
 
 db_app = typer.Typer(
     help=(
@@ -18,9 +18,6 @@ db_app = typer.Typer(
     )
 )
 
-DatabaseOption = Annotated[
-    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
-]
 FileArgument = Annotated[Path, typer.Argument(help="Tệp danh sách mũi tiêm (.xlsx hoặc .csv).", exists=True)]
 
 
@@ -178,3 +175,20 @@ def prune_entry_keys_command(
     finally:
         engine.dispose()
     print_pruned_keys(result)
+
+
+@db_app.command(
+    "resume-imports",
+    help=(
+        "Hoàn tất các lần nhập tệp bị dừng giữa chừng khi đang ghi vào sổ (tệp đã được đọc hết, không lỗi); "
+        "các lần nhập dừng khi đang đọc tệp được đánh dấu không thành công (chưa ghi gì, cần nhập lại tệp)."
+    ),
+)
+def resume_imports_command(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    from tiemchung.registry.db import make_engine, make_session_factory
+    from tiemchung.registry.importer import resume_imports
+
+    engine = make_engine(database)
+    resumed = resume_imports(make_session_factory(engine))
+    engine.dispose()
+    typer.echo(f"Đã xử lý {len(resumed)} lần nhập dở dang." if resumed else "Không có lần nhập nào dở dang.")

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tiemchung.reference.countries import parse_nationality
 from tiemchung.registry.audit import record as audit_record
-from tiemchung.registry.countries import nationality_code
 from tiemchung.registry.models import Subject
 
 # Changing any of these means the register's earlier answer no longer applies.
@@ -113,10 +113,10 @@ def _validated(changes: IdentityChanges, subject: Subject, result: EditResult) -
     if changes.passport_number is not None:
         values.update(_passport_values(changes.passport_number, result))
     if changes.nationality is not None:
-        code = nationality_code(changes.nationality)
-        if code is None:
-            result.errors.append("Quốc tịch không nhận ra được (dùng mã ISO 2 chữ, ví dụ VN, KR).")
-        values["nationality"] = code
+        nationality = parse_nationality(changes.nationality)
+        if nationality.code is None:
+            result.errors.append(nationality.message)
+        values["nationality"] = nationality.code
     if changes.phone is not None:
         values["phone"] = changes.phone.strip() or None
     if changes.address is not None:

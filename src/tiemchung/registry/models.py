@@ -155,13 +155,58 @@ class ImportBatch(Base):
     uploaded_by: Mapped[str] = mapped_column(String(64))
     # For doses entered late: why they were not entered on time (seed 001, appendix 2 groups).
     reason_group: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="running")
-    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    # queued -> reading (rows parsed into import_rows) -> applying (staged rows written in chunks) -> done;
+    # or failed (the file was unusable: nothing of it was applied). See registry/importer.py.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # The uploader's area when the import is scoped to it ("" for an unscoped import from the command line).
+    area_code: Mapped[str] = mapped_column(String(5), default="")
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)  # rows read so far, then in the file
+    rows_expected: Mapped[int | None] = mapped_column(Integer)  # from the sheet's dimension (progress bar)
     rows_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_applied: Mapped[int] = mapped_column(Integer, default=0)  # staged rows already written to the registry
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error_message: Mapped[str] = mapped_column(Text, default="")  # why the file as a whole was refused
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportRow(Base):
+    """An accepted row of an import, parsed, waiting to be applied (staging; deleted when the import ends).
+
+    Reading a file stages its rows in short transactions and applying them writes the registry in short chunks, so
+    that a long import never holds the database's write lock for long (SQLite has one for the whole database).
+    """
+
+    __tablename__ = "import_rows"
+    __table_args__ = (
+        Index("ix_import_rows_batch_row", "import_batch_id", "row"),
+        Index("ix_import_rows_batch_subject", "import_batch_id", "subject_key"),
+        Index("ix_import_rows_batch_record", "import_batch_id", "record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"))
+    row: Mapped[int] = mapped_column(Integer)
+    subject_key: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(64))
+    compared: Mapped[str] = mapped_column(Text)  # JSON of SubjectIdentity.compared(): rows of one subject agree?
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the parsed identity and dose
+    state: Mapped[str] = mapped_column(String(16), default="staged")  # staged, duplicate, refused, applied
+
+
+class ImportRowError(Base):
+    """Why a row of an import was rejected (kept with the batch: the result page and the error workbook)."""
+
+    __tablename__ = "import_row_errors"
+    __table_args__ = (Index("ix_import_row_errors_batch_row", "import_batch_id", "row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"))
+    row: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(32), default="")
+    value: Mapped[str] = mapped_column(String(128), default="")
+    message: Mapped[str] = mapped_column(Text)
 
 
 class Dose(Base):

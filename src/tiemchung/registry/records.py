@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiemchung import identity, reference
+from tiemchung.reference.countries import Nationality, parse_nationality
 from tiemchung.registry.columns import COLUMNS_BY_KEY, REQUIRED_KEYS, header_label
-from tiemchung.registry.countries import nationality_code
 from tiemchung.registry.sources import FileProblem, RawCell, RawRow, open_source, text_of
 
 if TYPE_CHECKING:
@@ -162,6 +162,7 @@ class RowParser:
         self._vaccines: dict[str, str | None] = {}
         self._dose_kinds: dict[str, str | None] = {}
         self._areas: dict[tuple[str, str, str], tuple[str, str, str] | str] = {}
+        self._nationalities: dict[str, Nationality] = {}
         self._last: _ParsedIdentity | None = None
 
     def parse(self, raw: RawRow) -> RecordRow:
@@ -202,9 +203,9 @@ class RowParser:
             self._error(record, "sex", "Giới tính không hợp lệ (dùng Nam/Nữ hoặc M/F).")
         id_fields = _id_number(record, cells.get("id_number"), sex, birth[1] if birth else None)
         passport = _passport(record, texts.get("passport_number", ""))
-        nationality = nationality_code(texts.get("nationality", ""))
-        if nationality is None:
-            self._error(record, "nationality", "Quốc tịch không nhận ra được (dùng mã ISO 2 chữ, ví dụ VN, KR).")
+        nationality = self._nationality(texts.get("nationality", ""))
+        if nationality.code is None:
+            self._error(record, "nationality", nationality.message)
         area = self._area(record)
         if record.errors or name is None or birth is None or area is None:
             return None
@@ -219,7 +220,7 @@ class RowParser:
             birth_year=birth[1],
             sex=sex,
             passport_number=passport,
-            nationality=nationality or "VN",
+            nationality=nationality.code or "VN",
             phone=texts.get("phone") or None,
             province_code=area[0],
             district_code=area[1],
@@ -306,6 +307,12 @@ class RowParser:
         if ward is None or ward.district_code != district.code:
             return f"Mã xã {ward_code} không thuộc huyện {district.code}."
         return province.code, district.code, ward.code
+
+    def _nationality(self, text: str) -> Nationality:
+        found = self._nationalities.get(text)
+        if found is None:
+            found = self._nationalities[text] = parse_nationality(text)
+        return found
 
     @staticmethod
     def _lookup(cache: dict[str, str | None], text: str, resolve: Any) -> str | None:

@@ -20,8 +20,11 @@ from tiemchung.registry.columns import REQUIRED_KEYS, column_key, header_label
 if TYPE_CHECKING:
     pass
 
-MAX_FILE_BYTES = 256 * 1024 * 1024
-MAX_DATA_ROWS = 500_000
+# A workbook larger than this is not one a facility's Excel wrote (a full 1,048,576-row sheet of the format is
+# about 100 MB). A CSV has no limit: it is streamed, and the import stages it in bounded memory.
+MAX_WORKBOOK_BYTES = 512 * 1024 * 1024
+# Excel's own limit of rows a sheet.
+EXCEL_MAX_ROWS = 1_048_576
 # A workbook's parts together may not inflate past this, and a large part may not inflate more than MAX_RATIO times:
 # ordinary sheets compress 5-30x, a deflate bomb about 1000x.
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
@@ -89,8 +92,8 @@ class RecordSource:
                 if all(_is_blank(cell.value) for cell in cells):
                     continue
                 seen += 1
-                if seen > MAX_DATA_ROWS:
-                    self.problem = FileProblem(too_many_rows_message(None))
+                if self.kind == "xlsx" and number > EXCEL_MAX_ROWS:
+                    self.problem = FileProblem(too_many_rows_message(number))
                     return
                 by_key = {key: cell for key, cell in zip(self.keys, cells, strict=False) if key is not None}
                 yield RawRow(number, by_key, number in self._merged_rows)
@@ -107,12 +110,11 @@ class RecordSource:
         self._closers.clear()
 
 
-def too_many_rows_message(declared: int | None) -> str:
-    stated = f" (trang tính khai báo {declared:,} dòng)".replace(",", ".") if declared else ""
+def too_many_rows_message(declared: int) -> str:
     return (
-        f"Tệp có quá nhiều dòng{stated}: tối đa {MAX_DATA_ROWS:,} dòng mỗi tệp.".replace(",", ".")
-        + " Hãy chia thành nhiều tệp, hoặc xoá các dòng trống đã định dạng ở cuối trang tính."
-    )
+        f"Trang tính khai báo {declared:,} dòng, nhiều hơn giới hạn {EXCEL_MAX_ROWS:,} dòng của Excel: "
+        "tệp không do Excel tạo ra hoặc đã bị hỏng."
+    ).replace(",", ".")
 
 
 def open_source(path: Path) -> RecordSource | FileProblem:
@@ -125,9 +127,10 @@ def open_source(path: Path) -> RecordSource | FileProblem:
         return FileProblem(f"Không mở được tệp: {error.strerror or error}.")
     if size == 0:
         return FileProblem("Tệp rỗng.")
-    if size > MAX_FILE_BYTES:
-        return FileProblem(f"Tệp quá lớn ({size // (1024 * 1024)} MB); tối đa {MAX_FILE_BYTES // (1024 * 1024)} MB.")
     if magic.startswith(ZIP_MAGIC):
+        if size > MAX_WORKBOOK_BYTES:
+            limit = MAX_WORKBOOK_BYTES // (1024 * 1024)
+            return FileProblem(f"Tệp Excel quá lớn ({size // (1024 * 1024)} MB); tối đa {limit} MB. Hãy lưu thành CSV.")
         return _open_xlsx(path)
     if magic.startswith(OLE_MAGIC):
         return FileProblem("Tệp Excel 97-2003 (.xls) không được hỗ trợ: hãy mở bằng Excel và lưu lại thành .xlsx.")
@@ -178,13 +181,14 @@ def _open_workbook(path: Path) -> RecordSource | FileProblem:
             archive.close()
             return FileProblem("Tệp Excel không có trang tính nào.")
         stream = SheetStream(archive, layout)
-        source = _with_header(path, "xlsx", stream.rows(), _merged_rows(path, layout.sheet_part), [archive])
+        closers = [archive, layout.shared_strings]
+        source = _with_header(path, "xlsx", stream.rows(), _merged_rows(path, layout.sheet_part), closers)
     except (ExpatError, KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as error:
         # openpyxl (workbook part, stylesheet) and expat raise these on damaged or hand-made files
         archive.close()
         return FileProblem(f"Tệp Excel bị hỏng hoặc không hợp lệ ({type(error).__name__}).")
     declared = stream.declared_rows
-    if declared is not None and declared > MAX_DATA_ROWS + HEADER_SEARCH_ROWS:
+    if declared is not None and declared > EXCEL_MAX_ROWS:
         if isinstance(source, RecordSource):
             source.close()
         return FileProblem(too_many_rows_message(declared))
@@ -207,7 +211,7 @@ def _merged_rows(path: Path, sheet_part: str) -> frozenset[int]:
             for match in _MERGE_REF.finditer(window):
                 first = int(match.group(1))
                 last = int(match.group(2) or first)
-                rows.update(range(first, min(last, first + MAX_DATA_ROWS) + 1))
+                rows.update(range(first, min(last, EXCEL_MAX_ROWS) + 1))
             tail = window[-200:]
     return frozenset(rows)
 
@@ -307,3 +311,33 @@ def text_of(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip() if isinstance(value, str) else str(value)
+
+
+def write_interchange_csv(path: Path, out: Path) -> int | FileProblem:
+    """A records file of any accepted form (a workbook with Vietnamese headers, legacy fonts, Excel dates...) as a
+    plain UTF-8 CSV with the interchange keys as headers: for tools that read CSV only (DuckDB in `verify`).
+    Cells are as the import reads them: names in legacy fonts decoded by their font, Excel dates as yyyy-mm-dd."""
+    from datetime import datetime
+
+    from tiemchung.identity import decode_legacy
+    from tiemchung.registry.columns import COLUMNS
+
+    source = open_source(path)
+    if isinstance(source, FileProblem):
+        return source
+    keys = [column.key for column in COLUMNS]
+    written = 0
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(keys)
+        for row in source.rows():
+            texts = []
+            for key in keys:
+                cell = row.cells.get(key, EMPTY_CELL)
+                value = cell.value.date().isoformat() if isinstance(cell.value, datetime) else text_of(cell.value)
+                if cell.font and isinstance(cell.value, str):
+                    value = decode_legacy(value, cell.font).text
+                texts.append(value)
+            writer.writerow(texts)
+            written += 1
+    return source.problem or written

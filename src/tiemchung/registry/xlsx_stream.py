@@ -7,7 +7,10 @@ read here with raw expat callbacks. It also avoids openpyxl's dimension scan, wh
 `<dimension>` element is missing (workbooks written by openpyxl's write-only mode).
 """
 
+import mmap
+import tempfile
 import zipfile
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +20,17 @@ from xml.parsers import expat
 from tiemchung.registry.sources import EMPTY_CELL, RawCell
 
 CHUNK_BYTES = 256 * 1024
+# Excel's limit of characters a cell; a longer shared string is cut one character past it (the row stays rejected).
+MAX_STRING_CHARS = 32_767
+# More strings than a full sheet of the format could use (1,048,576 rows x 32 columns): not a workbook Excel wrote.
+MAX_SHARED_STRINGS = 1_048_576 * 32
 DIGITS = "0123456789"
 
 
 @dataclass(frozen=True, slots=True)
 class WorkbookLayout:
     sheet_part: str
-    shared_strings: list[str]
+    shared_strings: "SharedStrings"
     fonts_by_style: list[str | None]
     date_styles: frozenset[int]
     epoch: datetime
@@ -60,11 +67,51 @@ def _styles(archive: zipfile.ZipFile) -> tuple[list[str | None], frozenset[int]]
     return names, frozenset(stylesheet.date_formats)
 
 
-def _shared_strings(archive: zipfile.ZipFile) -> list[str]:
+class SharedStrings:
+    """A workbook's shared-string table kept in a temporary file, found by offset: memory is 4 bytes a string.
+
+    A 5 MB workbook may declare a sharedStrings part of 1,000 MB (it compresses 200x, under the bomb checks): held
+    as Python strings it took gigabytes. Each string is also cut at Excel's cell limit (plus one character, so
+    that the row is still rejected as too long): one huge <si> cannot fill memory either. Hand-written because
+    openpyxl's own reader keeps the whole table as a list.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="tiemchung-strings-")  # noqa: SIM115 (closed by close())
+        self._offsets = array("I", [0])
+        self._map: mmap.mmap | None = None
+
+    def append(self, text: str) -> None:
+        if len(self._offsets) > MAX_SHARED_STRINGS:
+            raise ValueError("too many shared strings")
+        data = text.encode("utf-8", "surrogatepass")
+        self._file.write(data)
+        self._offsets.append(self._offsets[-1] + len(data))
+
+    def seal(self) -> "SharedStrings":
+        self._file.flush()
+        if self._offsets[-1]:
+            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, index: int) -> str:
+        start, end = self._offsets[index], self._offsets[index + 1]
+        return "" if self._map is None else self._map[start:end].decode("utf-8", "surrogatepass")
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+        self._file.close()
+
+
+def _shared_strings(archive: zipfile.ZipFile) -> SharedStrings:
     """The shared-string table: each <si> is its <t> texts joined (rich-text runs), phonetic runs left out."""
-    strings: list[str] = []
+    strings = SharedStrings()
     parts: list[str] = []
-    state = {"in_t": False, "skip": 0}
+    state = {"in_t": False, "skip": 0, "length": 0}
 
     def start(name: str, _attributes: dict[str, str]) -> None:
         name = _local(name)
@@ -78,25 +125,25 @@ def _shared_strings(archive: zipfile.ZipFile) -> list[str]:
         if name == "si":
             strings.append("".join(parts))
             parts.clear()
+            state["length"] = 0
         elif name == "rPh":
             state["skip"] -= 1
         elif name == "t":
             state["in_t"] = False
 
     def text(data: str) -> None:
-        if state["in_t"]:
-            parts.append(data)
+        if state["in_t"] and state["length"] <= MAX_STRING_CHARS:
+            parts.append(data[: MAX_STRING_CHARS + 1 - state["length"]])
+            state["length"] += len(parts[-1])
 
-    names = archive.namelist()
-    part = "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in names else None
-    if part is None:
-        return strings
+    if "xl/sharedStrings.xml" not in archive.namelist():
+        return strings.seal()
     parser = _parser(start, end, text)
-    with archive.open(part) as source:
+    with archive.open("xl/sharedStrings.xml") as source:
         while chunk := source.read(CHUNK_BYTES):
             parser.Parse(chunk, False)
     parser.Parse(b"", True)
-    return strings
+    return strings.seal()
 
 
 def _parser(start: Any, end: Any, text: Any) -> Any:

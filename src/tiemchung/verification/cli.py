@@ -1,7 +1,10 @@
 """Commands of the verification package: `tiemchung verify` runs the register-side engine on a file."""
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +26,7 @@ def verify(
     """Xác minh các đối tượng tiêm với CSDL dân cư: theo số định danh và so khớp xác suất khi không có số."""
     import logging
 
+    import duckdb
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -35,13 +39,16 @@ def verify(
         if not path.exists():
             console.print(f"[red]Không tìm thấy tệp {path}[/red]")
             raise typer.Exit(code=2)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with (
+        _readable_records(records, console) as records,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
         opening = progress.add_task("Chuẩn bị CSDL dân cư", total=None)
         index = RegisterIndex.open(register, workdir=workdir, threads=threads, memory_limit=memory_limit)
         progress.update(opening, total=1, completed=1)
@@ -50,6 +57,9 @@ def verify(
             summary = index.verify_batch(
                 records, out, progress=lambda done, total: progress.update(task, completed=done, total=total)
             )
+        except duckdb.Error as error:  # a CSV DuckDB cannot read: a message, never its sniffer's traceback
+            console.print(f"[red]Không đọc được tệp {records.name}: {_first_line(error)}[/red]")
+            raise typer.Exit(code=2) from None
         finally:
             index.close()
     table = Table(title=f"Kết quả xác minh {summary.subjects:,} đối tượng trong {summary.seconds:.1f} giây")
@@ -62,6 +72,34 @@ def verify(
         table.add_row(category.label_vi, category.value, f"{count:,}", f"{share:.2%}")
     console.print(table)
     console.print(f"Đã ghi kết quả vào {out} và bằng chứng so khớp vào {evidence_path(out)}.")
+
+
+@contextmanager
+def _readable_records(records: Path, console: Any) -> Iterator[Path]:
+    """The records as a file DuckDB reads: CSV and Parquet as they are; a workbook (the spec's Excel files, read
+    as the import reads them: headers, fonts, dates) converted to a temporary CSV. Unusable files end the command
+    with a Vietnamese message."""
+    if records.suffix.lower() in (".csv", ".parquet") and not _is_zip(records):
+        yield records
+        return
+    from tiemchung.registry.sources import FileProblem, write_interchange_csv
+
+    with tempfile.TemporaryDirectory(prefix="tiemchung-verify-") as folder:
+        converted = Path(folder) / (records.stem + ".csv")
+        written = write_interchange_csv(records, converted)
+        if isinstance(written, FileProblem):
+            console.print(f"[red]Không đọc được tệp {records.name}: {written.message_vi}[/red]")
+            raise typer.Exit(code=2)
+        yield converted
+
+
+def _is_zip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def register(app: typer.Typer) -> None:

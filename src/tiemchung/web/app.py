@@ -27,8 +27,10 @@ from starlette.responses import RedirectResponse, Response
 from tiemchung.fhir.export import ExportJobs
 from tiemchung.registry.db import make_engine, make_session_factory
 from tiemchung.web import errors, routes
+from tiemchung.web.body_limit import BodyLimitMiddleware
 from tiemchung.web.csrf import CSRFMiddleware
 from tiemchung.web.deps import LoginRequired, login_url
+from tiemchung.web.import_jobs import body_limit_for
 from tiemchung.web.nav import NavItem
 from tiemchung.web.security_headers import SecurityHeadersMiddleware
 from tiemchung.web.settings import Settings
@@ -83,7 +85,9 @@ def create_app(
         same_site="lax",
         https_only=settings.https_only,
     )
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, errors included, gets the headers
+    # A body over its endpoint's limit is refused before anything reads it (web/body_limit.py).
+    app.add_middleware(BodyLimitMiddleware, limit_for=lambda path: body_limit_for(app, path))
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, refusals included, gets the headers
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, _redirect_to_login)  # type: ignore[arg-type]
     # Only the errors of an unreachable or busy database (lost connection, refused, locked): a constraint or a
@@ -115,6 +119,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # timeout fails them (the load test showed it); as many threads as connections makes them queue instead.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.db_pool_size + settings.db_max_overflow
+        from tiemchung.web.import_jobs import resume_unfinished
+
+        resume_unfinished(_app)  # imports a stopped server left half-way (web/import_jobs.py)
         yield
 
     return lifespan

@@ -6,15 +6,12 @@ from typing import Annotated
 
 import typer
 
-from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
+from tiemchung.registry.defaults import DEFAULT_DATABASE_URL, DatabaseOption
 
 ROLE_HELP = (
     "Vai trò: facility (cơ sở tiêm), health_station (trạm y tế), village_team (tổ thôn), "
     "commune_police (công an xã), province (sở y tế), ministry (bộ y tế), admin (quản trị)."
 )
-DatabaseOption = Annotated[
-    str, typer.Option("--database", envvar="TIEMCHUNG_DATABASE_URL", help="URL cơ sở dữ liệu (SQLAlchemy).")
-]
 
 
 def register(app: typer.Typer) -> None:

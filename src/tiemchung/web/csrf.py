@@ -1,10 +1,13 @@
 """CSRF protection for every unsafe request, as ASGI middleware so that no new endpoint can forget it.
 
 The token lives in the signed session; a request proves it knows it by the `X-CSRF-Token` header (htmx and the
-JSON API) or a `csrf_token` form field (plain forms). The body is buffered to read the form field and then replayed
-to the application unchanged.
+JSON API) or a `csrf_token` form field (plain forms). Nothing of the body is read when no token could match (no
+session: the API answers 401 at once, pages 403); otherwise the body is spooled to a temporary file (1 MiB in
+memory, the rest on disk; `body_limit.py` caps its size per endpoint) to read the form field, and then replayed to
+the application unchanged. A 1 GiB body without a session used to be read into memory here (issue 16, item 6).
 """
 
+import tempfile
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers
@@ -18,6 +21,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 HEADER = "x-csrf-token"
 FORM_FIELD = "csrf_token"
 REFUSED = "Yêu cầu không hợp lệ (thiếu hoặc sai mã chống giả mạo CSRF). Hãy tải lại trang và thử lại."
+NOT_LOGGED_IN = "Bạn cần đăng nhập."
+SPOOL_IN_MEMORY = 1024 * 1024
+REPLAY_CHUNK = 64 * 1024
 
 
 class CSRFMiddleware:
@@ -39,36 +45,47 @@ class CSRFMiddleware:
         if csrf_tokens_match(expected, headers.get(HEADER)):
             await self.app(scope, receive, send)
             return
-        messages = await _read_body(receive)
-        if csrf_tokens_match(expected, await _form_token(scope, messages)):
-            await self.app(scope, _replay(messages), send)
+        if not isinstance(expected, str) or not _is_form(headers):
+            # No token can match: refuse before reading a byte (authentication first for the API).
+            anonymous_api = scope["path"].startswith("/api/") and "user_id" not in scope.get("session", {})
+            await _refuse(scope, receive, send, *((401, NOT_LOGGED_IN) if anonymous_api else (403, REFUSED)))
             return
-        await _refuse(scope, _replay(messages), send)
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, prefix="tiemchung-body-") as body:
+            await _spool(receive, body)
+            if csrf_tokens_match(expected, await _form_token(scope, body)):
+                await self.app(scope, _replay(body), send)
+                return
+            await _refuse(scope, _replay(body), send, 403, REFUSED)
 
 
-async def _read_body(receive: Receive) -> list[Message]:
-    messages = []
+def _is_form(headers: dict[str, str]) -> bool:
+    return headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+async def _spool(receive: Receive, body: "tempfile.SpooledTemporaryFile[bytes]") -> None:
+    """Copy the request body to `body` (its size is bounded by `body_limit.py`, outside this middleware)."""
     while True:
         message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return messages
+        if message["type"] != "http.request":
+            return
+        body.write(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
-def _replay(messages: list[Message]) -> Receive:
-    pending = list(messages)
+def _replay(body: "tempfile.SpooledTemporaryFile[bytes]") -> Receive:
+    """The spooled body again, from its start, in chunks."""
+    body.seek(0)
 
     async def receive() -> Message:
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
+        chunk = body.read(REPLAY_CHUNK)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunk)}
 
     return receive
 
 
-async def _form_token(scope: Scope, messages: list[Message]) -> str | None:
-    content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
-    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        return None
-    request = Request(scope, _replay(messages))
+async def _form_token(scope: Scope, body: "tempfile.SpooledTemporaryFile[bytes]") -> str | None:
+    request = Request(scope, _replay(body))
     try:
         form = await request.form()
     except Exception:  # a malformed body is simply "no token"; the request is refused below
@@ -78,7 +95,7 @@ async def _form_token(scope: Scope, messages: list[Message]) -> str | None:
     return token if isinstance(token, str) else None
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+async def _refuse(scope: Scope, receive: Receive, send: Send, status_code: int, message: str) -> None:
     # JSON under /api/, a message htmx shows in the page (the form stays for a reload), a small page otherwise.
-    refusal = error_answer(scope["path"], Headers(scope=scope), 403, REFUSED)
+    refusal = error_answer(scope["path"], Headers(scope=scope), status_code, message)
     await refusal(scope, receive, send)
