@@ -85,6 +85,8 @@ def _page_urls(world: World, role: Role) -> list[str]:
         assert isinstance(route, APIRoute)
         if method != "GET" or route.path.startswith(("/api/", "/fhir/")) or route.path.endswith(DOWNLOADS):
             continue
+        if any(parameter.field_info.is_required() for parameter in route.dependant.query_params):
+            continue  # a fragment or a file that needs its job or file name (htmx polling, downloads)
         roles = allowed_roles(route)
         if roles is not None and role not in roles:
             continue
