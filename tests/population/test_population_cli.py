@@ -109,3 +109,15 @@ def test_drain_and_verify_all_commands(tmp_path: Path, sample_files: tuple[Path,
     assert found == expected
     no_key = runner.invoke(register_app, ["drain", "--database", database], env={API_KEY_ENV: ""})
     assert no_key.exit_code != 0
+
+
+def test_verify_all_against_a_dead_register_says_so_in_vietnamese(tmp_path: Path) -> None:
+    """Issue 16 item 14: the command ended with a 66-line traceback when the register died."""
+    database = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    _registry_with_queued_subjects(database)
+    arguments = ["verify-all", "--database", database, "--url", f"http://127.0.0.1:{free_port()}"]
+    result = runner.invoke(register_app, [*arguments, "--workdir", str(tmp_path / "b")], env={API_KEY_ENV: "tcr_x.y"})
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), "a message, not an exception"
+    assert "Xác minh theo lô dừng lại: CSDL dân cư không phản hồi" in result.output
+    assert "chạy lại đúng lệnh này" in result.output

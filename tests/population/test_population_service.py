@@ -81,6 +81,14 @@ def test_invalid_input_is_a_422_not_a_crash(service: TestClient, api_key: str) -
     assert service.post("/v1/verify", json=_subject(0), headers=bad_key).status_code == 422
 
 
+def test_control_characters_are_refused(service: TestClient, api_key: str) -> None:
+    """Issue 16 item 14: a NUL in id_number was accepted."""
+    for field, value in (("id_number", "001080\x00012345"), ("full_name", "Nguyễn\nVăn An"), ("address", "\x07")):
+        answer = service.post("/v1/verify", json={**_subject(0), field: value}, headers=_auth(api_key))
+        assert answer.status_code == 422, field
+        assert "ký tự điều khiển" in str(answer.json()["detail"])
+
+
 def test_query_log_records_every_online_query_without_the_identity(
     service: TestClient, api_key: str, service_config: ServiceConfig
 ) -> None:

@@ -14,7 +14,7 @@ from tiemchung.population.keys import KeyStore
 from tiemchung.population.process import free_port
 from tiemchung.population.sample import SAMPLE_SUBJECTS, write_sample
 from tiemchung.population.service import ServiceConfig, create_app
-from tiemchung.verification.client import Backoff, RegisterClient, RegisterRefused, RegisterUnavailable
+from tiemchung.verification.client import Backoff, RegisterClient, RegisterKeyRefused, RegisterUnavailable
 from tiemchung.verification.results import Category, Reason
 
 
@@ -69,7 +69,8 @@ def test_verify_returns_the_section_3_answer(service: TestClient, config: Servic
 def test_bad_key_is_refused_without_retrying(service: TestClient) -> None:
     slept: list[float] = []
     client = RegisterClient("http://register", "tcr_abc.def", http=service, sleep=slept.append)
-    with pytest.raises(RegisterRefused) as raised:
+    # Not retried in the call, and not a refusal of the request either: the queue holds it until the key is fixed.
+    with pytest.raises(RegisterKeyRefused) as raised:
         client.verify(SAMPLE_SUBJECTS[0][0], idempotency_key="k")
     assert raised.value.status_code == 401 and "khóa API" in raised.value.message_vi
     assert slept == []

@@ -217,3 +217,29 @@ def _make_all_due(session_factory: sessionmaker[Session]) -> None:
     """Let time pass: every backoff and claim lease expires."""
     with transaction(session_factory) as session:
         session.execute(update(VerificationRequest).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
+
+
+def test_a_refused_api_key_holds_the_queue_until_the_key_is_fixed(
+    session_factory: sessionmaker[Session], client: RegisterClient
+) -> None:
+    """Issue 16 item 12: requests refused for a bad key were marked failed and never sent again."""
+    ids = _add_subjects(session_factory)
+    with transaction(session_factory) as session:
+        enqueue(session, ids.values(), reason="import")
+    bad_key = RegisterClient("http://register", "tcr_sai.khoa", http=client._http, backoff=Backoff(0, 1, 0))
+    report = drain(session_factory, bad_key)
+    assert "không chấp nhận khóa API" in report.key_refused and report.remaining == len(ids)
+    with session_factory() as session:
+        held = session.scalars(select(VerificationRequest).where(VerificationRequest.last_error != "")).one()
+        assert held.status == RequestStatus.HELD.value
+        assert "hãy sửa khóa" in held.last_error
+        statuses = set(session.scalars(select(VerificationRequest.status)))
+        assert RequestStatus.FAILED.value not in statuses
+    with transaction(session_factory) as session:
+        online = verify_now(session, ids["S-1"], bad_key)
+        assert isinstance(online, Deferred) and online.queued and "giữ trong hàng đợi" in online.message_vi
+
+    report = drain(session_factory, client)  # the operator fixed the key
+    assert (report.answered, report.remaining, report.key_refused) == (len(ids), 0, "")
+    with session_factory() as session:
+        assert set(session.scalars(select(VerificationRequest.status))) == {RequestStatus.DONE.value}

@@ -1,6 +1,7 @@
 """Log-in, lock-out, CSRF, log-out, demo accounts."""
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -8,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import PASSWORD, add_user
-from tiemchung.registry.models import AuditEvent, Role, User
+from tiemchung.registry.models import AuditEvent, Facility, Role, User
 from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings
 from tiemchung.web.users import seed_demo_users
@@ -44,13 +45,13 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(session_factory, tmp
     assert [log_in(client, "tram", "sai-mat-khau") for _ in range(5)] == [401] * 5
     assert log_in(client, "tram", PASSWORD) == 401, "the right password must not open a locked account"
     assert (
-        "bị khóa"
+        "tạm khóa"
         in client.post("/login", data={"username": "tram", "password": PASSWORD, "csrf_token": form_token(client)}).text
     )
     with session_factory() as session:
         user = session.scalars(select(User).where(User.username == "tram")).one()
         assert user.locked_until is not None
-        user.locked_until = None  # the 15 minutes have passed
+        user.locked_until = datetime.now(UTC) - timedelta(seconds=1)  # the 15 minutes have passed
         session.commit()
     assert log_in(client, "tram", PASSWORD) == 303
     with session_factory() as session:
@@ -104,7 +105,8 @@ def test_after_log_in_only_local_paths(session_factory, tmp_path: Path) -> None:
 
 
 def test_demo_accounts_one_per_role(session: Session) -> None:
-    created = seed_demo_users(session, "00001", password="mat-khau-demo-1")
+    session.add(Facility(code="F1", name="Trạm Y tế Phúc Xá", province_code="01", ward_code="00001"))
+    created = seed_demo_users(session, "00001", facility_code="F1", password="mat-khau-demo-1")
     session.commit()
     assert sorted(role for _name, _password, role in created) == sorted(role.value for role in Role)
     users = {user.role: user for user in session.scalars(select(User))}

@@ -1,6 +1,11 @@
-"""Every endpoint × every role × own area / other area, generated from the app's routes.
+"""The standing attack suite's matrix: every endpoint (pages and API) × accounts of every role at every level of
+area (commune, district, province, national) × four places, generated from the app's route table.
 
-A route without a `require_roles` rule fails here, so a new page cannot ship without deciding who may use it.
+A route without a `require_roles` rule fails here, so a new page cannot ship without deciding who may use it; a new
+route with an id in its path is tried on every place automatically. Each answer is checked for the role (403 for a
+role that may not use the route), for the area (403 outside the account's area, never 401/403 inside) and for
+leaks (a page or list must not show the people of a place outside the area: `MARKERS`). The counts are printed
+(`pytest -s`) and recorded in docs/security.md.
 """
 
 from datetime import date
@@ -13,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.routes import allowed_roles
-from tests.support.web_world import World, build_world
+from tests.support.web_world import MARKERS, SCOPED_ACCOUNTS, SIDES, World, build_world
 from tiemchung.registry.models import Dose, Role
 from tiemchung.web.app import route_modules
 
@@ -66,7 +71,15 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/subjects/{subject_id}/certificates/revoke"): ("form", {"uvci": "x", "reason": "y"}),
     ("POST", "/api/v1/subjects/{subject_id}/certificates/revoke"): ("json", {"uvci": "x", "reason": "y"}),
 }
-QUERIES = {("GET", "/api/v1/subjects"): {"q": "nguyen van an"}, ("GET", "/subjects"): {"q": "nguyen van an"}}
+# Searches that would find every side's people (they share "Nguyễn Văn"): the area must filter them.
+QUERIES = {("GET", "/api/v1/subjects"): {"q": "nguyen van"}, ("GET", "/subjects"): {"q": "nguyen van"}}
+# Query parameters that choose an area (reports): tried with each place's province.
+AREA_QUERY_PARAMETERS = {"province"}
+BINARY_SUFFIXES = (".xlsx", ".pdf")
+# Failures known and being fixed elsewhere, as (account, route prefix, place): each must still fail here, so that
+# the list is emptied as the fixes land. (Issue 16 item 2, a district account's reports scoped by the code's first
+# two digits, was listed here until its fix merged.)
+KNOWN_OPEN: set[tuple[str, str, str]] = set()
 
 
 def all_routes() -> list[tuple[str, APIRoute]]:
@@ -101,24 +114,28 @@ def _fill(template: str, ids: dict[str, int]) -> str:
     return template
 
 
-def _call(world_client: Any, method: str, route: APIRoute, ids: dict[str, int]) -> int:
+def _call(
+    world_client: Any, method: str, route: APIRoute, ids: dict[str, int], params: dict[str, str] | None = None
+) -> Any:
     kind, body = BODIES.get((method, route.path), ("none", {}))
     filled = {key: (_fill(value, ids) if isinstance(value, str) else value) for key, value in body.items()}
     if "village_id" in filled:
         filled["village_id"] = int(filled["village_id"])
-    arguments: dict[str, Any] = {"params": QUERIES.get((method, route.path), {})}
+    arguments: dict[str, Any] = {"params": params if params is not None else QUERIES.get((method, route.path), {})}
     if kind == "form":
         arguments["data"] = filled
     elif kind == "json":
         arguments["json"] = filled
-    response = world_client.request(method, _fill(route.path, ids), **arguments)
-    assert response.status_code < 500, f"{method} {route.path}: {response.status_code} {response.text[:300]}"
-    return response.status_code
+    return world_client.request(method, _fill(route.path, ids), **arguments)
 
 
 @pytest.fixture
 def world(session_factory: sessionmaker[Session], tmp_path: Path) -> World:
-    world = build_world(session_factory, tmp_path / "keys")
+    return _with_doses(session_factory, build_world(session_factory, tmp_path / "keys"))
+
+
+def _with_doses(session_factory: sessionmaker[Session], world: World) -> World:
+    """A dose of each side's first subject (the dose_id routes)."""
     with session_factory() as session:
         for side, ids in world.ids.items():
             dose = Dose(
@@ -136,28 +153,99 @@ def world(session_factory: sessionmaker[Session], tmp_path: Path) -> World:
     return world
 
 
-def test_roles_and_areas(world: World) -> None:
-    clients = {role: world.client(role.value) for role in Role}
-    failures = []
+def _covers(area: str, side: str) -> bool:
+    """The place lies in the area: written from the codes themselves, not with the code under test."""
+    return area == "" or area in SIDES[side]
+
+
+def _province_of(area: str) -> str:
+    from tiemchung import reference
+
+    unit = {3: reference.district, 5: reference.ward}.get(len(area))
+    found = unit(area) if unit else None
+    return found.province_code if found else area
+
+
+class Matrix:
+    """Calls one account's client and tallies what the suite counts: attempts, wrong answers, leaks, 5xx."""
+
+    def __init__(self) -> None:
+        self.attempts = self.server_errors = self.leaks = 0
+        self.failures: list[str] = []
+
+    def check(self, name: str, role: Role, area: str, response: Any, expected: str, label: str) -> None:
+        """`expected`: 'refused' (403), 'allowed' (neither 401 nor 403) or 'any' (only leaks and 5xx matter)."""
+        self.attempts += 1
+        status = response.status_code
+        if status >= 500:
+            self.server_errors += 1
+            self.failures.append(f"{name}: {status} on {label}")
+        elif expected == "refused" and status != 403:
+            self.failures.append(f"{name} ({role}, area {area or 'national'}) got {status} on {label} (expected 403)")
+        elif expected == "allowed" and status in (401, 403):
+            self.failures.append(f"{name} ({role}, area {area or 'national'}) refused ({status}) on {label}")
+        if status < 300 and not label.split("?")[0].endswith(BINARY_SUFFIXES):
+            text = response.text
+            for side, markers in MARKERS.items():
+                shown = [marker for marker in markers if marker in text]
+                if shown and not _covers(area, side):
+                    self.leaks += 1
+                    self.failures.append(f"LEAK {name} (area {area or 'national'}) sees {shown} of '{side}' on {label}")
+
+
+def test_roles_and_areas(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    world = _with_doses(session_factory, build_world(session_factory, tmp_path / "keys", scoped=True))
+    accounts = {role.value: (role, _home_area(role)) for role in Role} | {
+        name: (role, area) for name, (role, area) in SCOPED_ACCOUNTS.items()
+    }
+    clients = {name: world.client(name) for name in accounts}
+    matrix = Matrix()
     for method, route in all_routes():
         if (method, route.path) in PUBLIC | SESSION_ENDING:
             continue
         roles = allowed_roles(route) or frozenset()
-        has_area = bool(set(route.param_convertors) & PATH_PARAMETERS)
-        for role, client in clients.items():
-            own = _call(client, method, route, world.ids["home"])
+        has_ids = bool(set(route.param_convertors) & PATH_PARAMETERS)
+        area_parameters = {parameter.name for parameter in route.dependant.query_params} & AREA_QUERY_PARAMETERS
+        for name, client in clients.items():
+            role, area = accounts[name]
+            label = f"{method} {route.path}"
             if role not in roles:
-                if own != 403:
-                    failures.append(f"{role} got {own} on {method} {route.path} (expected 403)")
+                matrix.check(name, role, area, _call(client, method, route, world.ids["home"]), "refused", label)
                 continue
-            if own in (401, 403):
-                failures.append(f"{role} refused ({own}) on {method} {route.path} in its own area")
-            if has_area:
-                other = _call(client, method, route, world.ids["other"])
-                national = role in (Role.MINISTRY, Role.ADMIN)
-                if national == (other == 403):
-                    failures.append(f"{role} got {other} on {method} {route.path} in another province")
-    assert not failures, "\n".join(failures)
+            if has_ids:
+                for side, ids in world.ids.items():
+                    expected = "allowed" if _covers(area, side) else "refused"
+                    response = _call(client, method, route, ids)
+                    matrix.check(name, role, area, response, expected, f"{label} [{side}]")
+                continue
+            matrix.check(name, role, area, _call(client, method, route, world.ids["home"]), "allowed", label)
+            if method == "GET" and area_parameters:
+                for province in sorted({ward[0] for ward in SIDES.values()}):
+                    inside = area == "" or _province_of(area) == province
+                    expected = "refused" if not inside else "allowed" if area in ("", province) else "any"
+                    response = _call(client, method, route, world.ids["home"], {"province": province})
+                    matrix.check(name, role, area, response, expected, f"{label}?province={province}")
+    print(f"\nmatrix: {matrix.attempts} attempts, {matrix.leaks} leaks, {matrix.server_errors} answers 5xx")
+    known = [failure for failure in matrix.failures if _known_open(failure)]
+    unknown = [failure for failure in matrix.failures if not _known_open(failure)]
+    assert not unknown, "\n".join(unknown[:60])
+    still_open = {entry for entry in KNOWN_OPEN if any(_matches(entry, failure) for failure in known)}
+    assert still_open == KNOWN_OPEN, f"fixed, remove from KNOWN_OPEN: {KNOWN_OPEN - still_open}"
+
+
+def _matches(entry: tuple[str, str, str], failure: str) -> bool:
+    account, route, place = entry
+    return failure.startswith(f"{account} ") and f" on {route}" in failure and place in failure
+
+
+def _known_open(failure: str) -> bool:
+    return any(_matches(entry, failure) for entry in KNOWN_OPEN)
+
+
+def _home_area(role: Role) -> str:
+    from tests.support.web_world import AREA_BY_ROLE
+
+    return str(AREA_BY_ROLE[role](SIDES["home"]))
 
 
 def test_lists_never_show_another_communes_people(world: World) -> None:

@@ -192,6 +192,17 @@ def create_accounts(session_factory: sessionmaker[Session], state: DemoState, pa
 
     with transaction(session_factory) as session:
         facility_code = session.scalar(select(Facility.code).where(Facility.ward_code == state.ward_code))
+        if facility_code is None:
+            # No station of its own: the facility that vaccinated most of the commune's people (a district centre).
+            facility_code = session.scalar(
+                select(Dose.facility_code)
+                .join(Subject, Subject.id == Dose.subject_id)
+                .join(Facility, Facility.code == Dose.facility_code)
+                .where(Subject.ward_code == state.ward_code)
+                .group_by(Dose.facility_code)
+                .order_by(func.count().desc(), Dose.facility_code)
+                .limit(1)
+            )
         state.accounts = seed_demo_users(session, state.ward_code, facility_code=facility_code, password=password)
 
 

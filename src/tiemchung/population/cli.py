@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -346,6 +346,9 @@ def drain_command(
         f"Đã gửi {report.sent}, có kết quả {report.answered}, bị từ chối {report.refused}, "
         f"hoãn {report.deferred}; còn {report.remaining} yêu cầu chờ."
     )
+    if report.key_refused:
+        typer.echo(report.key_refused, err=True)
+        raise typer.Exit(3)
     if report.register_down:
         typer.echo("CSDL dân cư chưa phản hồi: các yêu cầu còn lại sẽ được gửi lại ở lần chạy sau.", err=True)
         raise typer.Exit(2)
@@ -359,9 +362,11 @@ def verify_all_command(
     all_subjects: Annotated[bool, typer.Option("--all", help="Xác minh lại cả đối tượng đã có kết quả.")] = False,
 ) -> None:
     """Phía y tế: xác minh cả sổ tiêm theo lô (xuất, gửi, chờ, tải kết quả, cập nhật); chạy lại được sau sự cố."""
+    import httpx
     from rich.progress import Progress, TaskID
 
     from tiemchung.registry.db import make_engine, make_session_factory
+    from tiemchung.verification.client import RegisterKeyRefused, RegisterRefused, RegisterUnavailable
     from tiemchung.verification.store import verify_registry_batch
 
     factory = make_session_factory(make_engine(database))
@@ -373,7 +378,13 @@ def verify_all_command(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        report = verify_registry_batch(factory, client, workdir, only_unverified=not all_subjects, progress=progress)
+        try:
+            report = verify_registry_batch(
+                factory, client, workdir, only_unverified=not all_subjects, progress=progress
+            )
+        except (RegisterUnavailable, RegisterKeyRefused, RegisterRefused, httpx.HTTPError) as error:
+            bar.stop()
+            _stopped_batch(error)
     if report.status is not None and report.status.status != "done":
         typer.echo(f"Lô {report.job_id} không hoàn thành: {report.status.error_vi}", err=True)
         raise typer.Exit(1)
@@ -381,3 +392,14 @@ def verify_all_command(
         f"Lô {report.job_id or '(không có đối tượng cần xác minh)'}: xuất {report.exported}, cập nhật "
         f"{report.applied}, đã có từ trước {report.already_applied}, không còn trong sổ {len(report.unknown_subjects)}."
     )
+
+
+def _stopped_batch(error: Exception) -> NoReturn:
+    """The register died or refused during a batch: say so in Vietnamese (not a traceback); the run resumes."""
+    message = getattr(error, "message_vi", "") or f"mất kết nối với CSDL dân cư ({type(error).__name__})"
+    typer.echo(f"Xác minh theo lô dừng lại: {message}", err=True)
+    typer.echo(
+        "Không mất dữ liệu: chạy lại đúng lệnh này khi CSDL dân cư hoạt động trở lại, lô đã gửi sẽ được tiếp tục.",
+        err=True,
+    )
+    raise typer.Exit(2)

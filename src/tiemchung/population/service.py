@@ -31,7 +31,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from tiemchung.population.body_guard import BodyGuard
 from tiemchung.population.jobs import DEFAULT_JOB_RETENTION, BatchJobs, JobState, JobStatus, Rejection
@@ -80,6 +80,18 @@ class SubjectIn(BaseModel):
     district_code: str | None = Field(default=None, max_length=8)
     ward_code: str | None = Field(default=None, max_length=8)
     address: str | None = Field(default=None, max_length=512)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object, info: ValidationInfo) -> object:
+        """NUL and other control characters are never part of a typed identity (the interchange format's fields
+        are text as typed): a NUL in `id_number` was accepted (issue 16 item 14) and would reach logs and files."""
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError(f"trường {info.field_name} chứa ký tự điều khiển (NUL, xuống dòng...) không hợp lệ")
+        return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ResultOut(BaseModel):

@@ -21,11 +21,36 @@ db_app = typer.Typer(
 FileArgument = Annotated[Path, typer.Argument(help="Tệp danh sách mũi tiêm (.xlsx hoặc .csv).", exists=True)]
 
 
+audit_app = typer.Typer(help="Nhật ký kiểm toán: kiểm tra chuỗi băm chống sửa, xóa.")
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the main app."""
     app.command("check", help="Kiểm tra một tệp danh sách mũi tiêm (không cần cơ sở dữ liệu).")(check_command)
     app.command("import", help="Nhập tệp danh sách mũi tiêm vào sổ tiêm chủng.")(import_command)
     app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command(
+    "verify",
+    help="Tính lại chuỗi băm của nhật ký kiểm toán; báo mắt xích hỏng đầu tiên (mã thoát 1) nếu có sự kiện bị sửa, "
+    "xóa hoặc chèn ngoài ứng dụng.",
+)
+def audit_verify_command(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
+    from tiemchung.registry.audit import verify_chain
+    from tiemchung.registry.db import make_engine
+
+    engine = make_engine(database)
+    with engine.connect() as connection:
+        report = verify_chain(connection)
+    engine.dispose()
+    if not report.ok:
+        typer.echo(f"NHẬT KÝ KIỂM TOÁN BỊ SỬA: {report.problem}", err=True)
+        typer.echo(f"{report.links:,} mắt xích đầu tiên vẫn nguyên vẹn.".replace(",", "."), err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Nhật ký kiểm toán nguyên vẹn: {report.links:,} sự kiện trong chuỗi băm.".replace(",", "."))
+    typer.echo(f"Mã băm cuối (ghi lại ở nơi khác để phát hiện việc xóa cả chuỗi): {report.last_hash}")
 
 
 def check_command(path: FileArgument) -> None:

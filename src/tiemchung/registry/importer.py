@@ -30,12 +30,12 @@ from typing import Any
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from tiemchung.registry import audit
 from tiemchung.registry.audit import record as audit_record
 from tiemchung.registry.columns import header_label
 from tiemchung.registry.db import transaction
 from tiemchung.registry.import_scope import ImportScope
 from tiemchung.registry.models import (
-    AuditEvent,
     Dose,
     Facility,
     Finding,
@@ -639,7 +639,7 @@ def _audit_subject_changes(
             }
         )
     if events:
-        session.execute(insert(AuditEvent), events)
+        audit.record_many(session, events)
 
 
 def _changes(before: dict[str, Any], identity: SubjectIdentity) -> dict[str, list[Any]]:

@@ -6,8 +6,9 @@
 Revisions are stacked, never rewritten: a deployed registry upgrades through each of them (`0001_initial` holds the
 schema as first deployed, with the audit log's triggers; `0002_entered_dose_counts` the summary of entered doses
 and its triggers; `0003_dose_entry_keys` the idempotency keys of dose entries; `0004_dose_entry_keys_created_at`
-an index on their creation time, for pruning). A revision that adds triggers or SQL keeps their text literally, as it
-was when written.
+an index on their creation time, for pruning; `0007_security_login_throttle` the failed log-ins of unknown names and
+client addresses; `0008_security_audit_chain` the audit log's hash chain and its guards). A revision that adds
+triggers or SQL keeps their text literally, as it was when written.
 """
 
 from pathlib import Path

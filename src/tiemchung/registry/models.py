@@ -297,3 +297,29 @@ class AuditEvent(Base):
     subject_id: Mapped[int | None] = mapped_column(Integer, index=True)
     reason: Mapped[str] = mapped_column(String(255), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins counted for what has no account row: a user name that does not exist ("name:…", so that it
+    locks exactly like a real account and the answers do not tell which names exist) and a client address
+    ("addr:…", the per-address throttle). Same columns as the account's own counter on `users`, so that one
+    conditional UPDATE (web/security.py) serves both."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last failure: an address's count starts again after a quiet lock-out period (web/security.py).
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditChainLink(Base):
+    """One link of the audit log's hash chain (registry/audit.py): the event it seals and the hash over the previous
+    link and the event's content. Append-only like the events."""
+
+    __tablename__ = "audit_chain"
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))

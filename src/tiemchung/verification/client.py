@@ -22,6 +22,8 @@ import httpx
 from tiemchung.verification.results import SubjectQuery, VerificationResult
 
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_CREDENTIALS_REFUSED = frozenset({401, 403})
+API_KEY_SETTING = "TIEMCHUNG_REGISTER_API_KEY"
 
 
 class RegisterUnavailable(Exception):
@@ -39,6 +41,20 @@ class RegisterRefused(Exception):
         super().__init__(f"{status_code}: {message_vi}")
         self.status_code = status_code
         self.message_vi = message_vi
+
+
+class RegisterKeyRefused(Exception):
+    """The register refused the health side's credentials (401/403: wrong, expired or revoked API key). Not the
+    request's fault: it waits, held, until the operator fixes the key (issue 16 item 12: such requests were marked
+    failed and never sent again)."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        self.status_code = status_code
+        self.message_vi = (
+            f"CSDL dân cư không chấp nhận khóa API của phía y tế (HTTP {status_code}: {detail}). "
+            f"Các yêu cầu được giữ lại; hãy sửa khóa ({API_KEY_SETTING}) rồi chạy lại việc gửi."
+        )
+        super().__init__(self.message_vi)
 
 
 @dataclass(frozen=True)
@@ -184,6 +200,8 @@ class RegisterClient:
             else:
                 if response.is_success:
                     return response
+                if response.status_code in _CREDENTIALS_REFUSED:
+                    raise RegisterKeyRefused(response.status_code, _detail(response))
                 if response.status_code not in _RETRYABLE_STATUS:
                     raise RegisterRefused(response.status_code, _detail(response))
                 last_problem = f"HTTP {response.status_code}: {_detail(response)}"

@@ -21,6 +21,9 @@ class RequestStatus(StrEnum):
     SENT = "sent"  # handed to the register, answer not stored yet (a crash here is re-sent with the same key)
     DONE = "done"  # answer stored
     FAILED = "failed"  # the register refused it for good (bad request); kept for review, never retried
+    # The register refused the health side's API key: the request is fine and waits for the key to be fixed; sent
+    # again by the next drain (a state of its own so that the operator sees why nothing moves).
+    HELD = "held"
 
 
 class ResultSource(StrEnum):

@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tiemchung.registry.db import transaction
 from tiemchung.registry.models import Subject
-from tiemchung.verification.client import Backoff, RegisterClient, RegisterRefused, RegisterUnavailable
+from tiemchung.verification.client import (
+    Backoff,
+    RegisterClient,
+    RegisterKeyRefused,
+    RegisterRefused,
+    RegisterUnavailable,
+)
 from tiemchung.verification.models import RequestStatus, ResultSource, VerificationRequest
 from tiemchung.verification.results import SubjectQuery, VerificationResult
 from tiemchung.verification.store import apply_result, subject_query
@@ -33,7 +39,7 @@ CLAIM_LEASE = timedelta(minutes=2)  # longer than a client call with all its ret
 CLAIM_BATCH = 100
 QUEUE_BACKOFF = Backoff(initial=5.0, factor=2.0, maximum=3600.0)
 ONLINE_RETRIES = 1  # dose entry waits at most ~2 timeouts before falling back to the queue
-_PENDING = (RequestStatus.QUEUED.value, RequestStatus.SENT.value)
+_PENDING = (RequestStatus.QUEUED.value, RequestStatus.SENT.value, RequestStatus.HELD.value)
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,15 @@ class DrainReport:
     deferred: int = 0  # register unavailable: left in the queue for a later attempt
     refused: int = 0  # rejected for good: marked failed
     remaining: int = 0  # still pending after this drain
+    key_refused: str = ""  # the register refused our API key (Vietnamese message): requests held, drain stopped
 
     @property
     def register_down(self) -> bool:
         return self.deferred > 0
+
+    @property
+    def stopped(self) -> bool:
+        return self.register_down or bool(self.key_refused)
 
 
 def enqueue(session: Session, subject_ids: Iterable[int], *, reason: str) -> int:
@@ -109,6 +120,14 @@ def verify_now(session: Session, subject_id: int, client: RegisterClient) -> Ver
             "Chưa kết nối được CSDL dân cư. Yêu cầu xác minh đã được đưa vào hàng đợi và sẽ tự động gửi lại.",
             queued=True,
         )
+    except RegisterKeyRefused as error:
+        _hold(request, error.message_vi)
+        return Deferred(
+            request.id,
+            "Chưa xác minh được: CSDL dân cư không chấp nhận khóa API của hệ thống. Yêu cầu được giữ trong hàng "
+            "đợi và sẽ tự động gửi khi quản trị sửa khóa.",
+            queued=True,
+        )
     except RegisterRefused as error:
         _refuse(request, error)
         return Deferred(request.id, f"CSDL dân cư từ chối yêu cầu xác minh: {error.message_vi}", queued=False)
@@ -121,7 +140,10 @@ def _queued_request(session: Session, subject_id: int) -> VerificationRequest | 
     (one already being sent by a drainer is left to it)."""
     return session.scalars(
         select(VerificationRequest)
-        .where(VerificationRequest.subject_id == subject_id, VerificationRequest.status == RequestStatus.QUEUED.value)
+        .where(
+            VerificationRequest.subject_id == subject_id,
+            VerificationRequest.status.in_((RequestStatus.QUEUED.value, RequestStatus.HELD.value)),
+        )
         .order_by(VerificationRequest.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -146,10 +168,10 @@ def drain(
             _send_one(session_factory, client, request_id, report)
             if progress is not None:
                 progress(report.sent, max(total, report.sent))
-            if report.register_down:
+            if report.stopped:
                 _release(session_factory, claimed[position + 1 :])
                 break
-        if report.register_down:
+        if report.stopped:
             break
     report.remaining = _pending_count(session_factory)
     return report
@@ -192,6 +214,11 @@ def _send_one(
         with transaction(session_factory) as session:
             _defer(_reload(session, request_id), error.message_vi)
         return
+    except RegisterKeyRefused as error:
+        report.key_refused = error.message_vi
+        with transaction(session_factory) as session:
+            _hold(_reload(session, request_id), error.message_vi)
+        return
     except RegisterRefused as error:
         report.refused += 1
         with transaction(session_factory) as session:
@@ -221,6 +248,13 @@ def _close(
 def _defer(request: VerificationRequest, message: str) -> None:
     request.status = RequestStatus.QUEUED.value
     request.next_attempt_at = _now() + timedelta(seconds=QUEUE_BACKOFF.delay(max(1, request.attempts)))
+    request.last_error = message
+
+
+def _hold(request: VerificationRequest, message: str) -> None:
+    """Due again at once: the next drain (after the key is fixed) sends it; this one stops at the refusal."""
+    request.status = RequestStatus.HELD.value
+    request.next_attempt_at = _now()
     request.last_error = message
 
 

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
@@ -32,6 +33,7 @@ from tiemchung.web.csrf import CSRFMiddleware
 from tiemchung.web.deps import LoginRequired, login_url
 from tiemchung.web.import_jobs import body_limit_for
 from tiemchung.web.nav import NavItem
+from tiemchung.web.refusals import RefusalLog, Refused, audit_refusal
 from tiemchung.web.security_headers import SecurityHeadersMiddleware
 from tiemchung.web.settings import Settings
 from tiemchung.web.verifier import Verifier, make_verifier
@@ -98,6 +100,8 @@ def create_app(
     app.add_exception_handler(DataError, _invalid_value)  # type: ignore[arg-type]
     # Pages get their errors as HTML that htmx shows (see errors.py); the API keeps FastAPI's JSON answers.
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.state.refusal_log = RefusalLog()
+    app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _server_error)
     for module in route_modules():
@@ -169,6 +173,16 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> Respon
         return await http_exception_handler(request, error)
     message = errors.http_error_message(error.status_code, error.detail)
     return _error(request, error.status_code, message, error.headers)
+
+
+async def _refused(request: Request, error: Refused) -> Response:
+    """A refused request is audited (web/refusals.py), then answered like any other 403."""
+    user = getattr(request.state, "user", None)
+    count = request.app.state.refusal_log.refusals_to_write(user.username) if user is not None else 0
+    if user is not None and count:
+        factory = request.app.state.session_factory
+        await run_in_threadpool(audit_refusal, factory, user, request.method, request.url.path, error, count)
+    return await _http_error(request, error)
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> Response:

@@ -56,10 +56,18 @@ def serve(
 def add_user(
     username: Annotated[str, typer.Option(help="Tên đăng nhập.")],
     role: Annotated[str, typer.Option(help=ROLE_HELP)],
-    area: Annotated[str, typer.Option(help="Mã địa bàn: mã xã (5 số), huyện (3), tỉnh (2) hoặc để trống.")] = "",
+    area: Annotated[
+        str,
+        typer.Option(
+            help="Mã địa bàn, đúng cấp của vai trò: mã xã (5 số) cho trạm y tế, tổ thôn, công an xã; tỉnh (2) hoặc "
+            "huyện (3) cho sở y tế; tỉnh, huyện hoặc xã của cơ sở cho cơ sở tiêm; để trống cho bộ y tế, quản trị."
+        ),
+    ] = "",
     password: Annotated[str | None, typer.Option(help="Mật khẩu; bỏ trống để sinh ngẫu nhiên.")] = None,
     full_name: Annotated[str, typer.Option(help="Họ và tên.")] = "",
-    facility: Annotated[str | None, typer.Option(help="Mã cơ sở tiêm chủng (vai trò facility).")] = None,
+    facility: Annotated[
+        str | None, typer.Option(help="Mã cơ sở tiêm chủng: bắt buộc với vai trò facility, cơ sở phải có sẵn.")
+    ] = None,
     village: Annotated[int | None, typer.Option(help="Mã thôn/ấp (vai trò village_team).")] = None,
     database: DatabaseOption = DEFAULT_DATABASE_URL,
 ) -> None:

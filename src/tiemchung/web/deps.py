@@ -20,6 +20,7 @@ from tiemchung.reference import DoseKind
 from tiemchung.registry.models import Role, User
 from tiemchung.web import access, charts, errors, formatting
 from tiemchung.web.dashboard import unit_name
+from tiemchung.web.refusals import Refused
 from tiemchung.web.security import new_csrf_token
 from tiemchung.web.settings import Settings
 
@@ -117,7 +118,7 @@ def require_roles(*roles: Role) -> Callable[..., User]:
 
     def dependency(user: User = Depends(current_user)) -> User:
         if user.role not in allowed:
-            raise HTTPException(status_code=403, detail=FORBIDDEN)
+            raise Refused(FORBIDDEN, "role")
         return user
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]
@@ -130,7 +131,7 @@ def ensure_in_area(
 ) -> None:
     """403 when the place is outside the user's area."""
     if not access.covers(user, province_code=province_code, district_code=district_code, ward_code=ward_code):
-        raise HTTPException(status_code=403, detail=OUTSIDE_AREA)
+        raise Refused(OUTSIDE_AREA, "area")
 
 
 def csrf_token(request: Request) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tiemchung.registry.defaults import DEFAULT_DATABASE_URL
+from tiemchung.web.security import Limits
 
 ENV_PREFIX = "TIEMCHUNG_"
 
@@ -36,6 +37,12 @@ class Settings:
     db_max_overflow: int = 10
     max_failed_logins: int = 5
     lockout_minutes: int = 15
+    # Wrong passwords from one client address (any user names) before it is throttled for `lockout_minutes`.
+    max_failed_logins_per_address: int = 30
+
+    @property
+    def login_limits(self) -> Limits:
+        return Limits(self.max_failed_logins, self.lockout_minutes, self.max_failed_logins_per_address)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

@@ -22,6 +22,11 @@ def _safe_next(next_path: str) -> str:
     return next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
 
 
+def _address(request: Request) -> str:
+    """The client's address for the per-address throttle (behind a proxy, run uvicorn with --proxy-headers)."""
+    return request.client.host if request.client else ""
+
+
 def _start_session(request: Request, user: User) -> None:
     # A fresh session (and CSRF token) at log-in: a token planted before log-in is worthless afterwards.
     request.session.clear()
@@ -43,9 +48,7 @@ def login(
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    result = authenticate(
-        session, username, password, max_failures=settings.max_failed_logins, lockout_minutes=settings.lockout_minutes
-    )
+    result = authenticate(session, username, password, address=_address(request), limits=settings.login_limits)
     session.commit()
     if result.user is None:
         context = {"error": result.message, "username": username, "next_path": _safe_next(next)}
@@ -83,11 +86,7 @@ def api_login(
 ) -> SessionInfo:
     """Đăng nhập cho API: trả về mã CSRF phải gửi trong tiêu đề `X-CSRF-Token` của mọi yêu cầu thay đổi dữ liệu."""
     result = authenticate(
-        session,
-        credentials.username,
-        credentials.password,
-        max_failures=settings.max_failed_logins,
-        lockout_minutes=settings.lockout_minutes,
+        session, credentials.username, credentials.password, address=_address(request), limits=settings.login_limits
     )
     session.commit()
     if result.user is None:
