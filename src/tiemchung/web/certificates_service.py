@@ -165,7 +165,7 @@ class SigningDay:
     facility: Facility
     days: list[UnsignedDay]
     day: date | None
-    doses: list[tuple[Dose, Subject]]
+    doses: list[tuple[Dose, Subject | None]]  # None: the person lives outside the account's area (not shown)
     today: date
 
     @property
@@ -181,7 +181,14 @@ def signing_day(session: Session, user: User, chosen: date | None) -> SigningDay
     waiting = {row.day for row in days}
     day = chosen if chosen in waiting else (today if today in waiting else max(waiting, default=None))
     doses = unsigned_doses(session, facility.code, day) if day else []
-    return SigningDay(facility, days, day, doses, today)
+    # The facility signs every dose it entered, but shows a person only inside the account's area, as every page does.
+    shown = [(dose, subject if _covers_subject(user, subject) else None) for dose, subject in doses]
+    return SigningDay(facility, days, day, shown, today)
+
+
+def _covers_subject(user: User, subject: Subject) -> bool:
+    places = {"province_code": subject.province_code, "district_code": subject.district_code}
+    return access.covers(user, **places, ward_code=subject.ward_code)
 
 
 def sign_day(session: Session, user: User, settings: Settings, day: date, passphrase: str) -> SigningResult:
