@@ -56,17 +56,24 @@ def test_the_whole_certificate_workflow_from_the_command_line(
 ) -> None:
     monkeypatch.setenv("TIEMCHUNG_KEY_PASSPHRASE", "mot-mat-khau-dai")
     keys = tmp_path / "keys"
-    assert "Đã tạo khóa" in _run("cert", "keys", "init", "--dir", str(keys))
-    assert "DSC" not in (keys / "dsc.key.pem").read_text() and "ENCRYPTED" in (keys / "dsc.key.pem").read_text()
-    _run("cert", "keys", "facility", "--code", "F9", "--dir", str(keys), "--database", database)
+    monkeypatch.setenv("TIEMCHUNG_KEYS_DIR", str(keys))  # the web's variable: one layout for both
+    assert "Đã tạo khóa" in _run("cert", "keys", "init")
+    dsc_key = (keys / "certificates" / "dsc.key.pem").read_text()
+    assert "ENCRYPTED" in dsc_key
+    facility_passphrase = tmp_path / "facility-passphrase"
+    facility_passphrase.write_text("mat-khau-cua-co-so")
+    _run("cert", "keys", "facility", "--code", "F9", "--database", database,
+         "--facility-passphrase-file", str(facility_passphrase))  # fmt: skip
+    assert "ENCRYPTED" in (keys / "facilities" / "F9.key.pem").read_text()
     assert "2" in _run("cert", "unsigned", "--database", database)
+    wrong = runner.invoke(app, ["cert", "sign-day", "--facility", "F9", "--day", "2022-03-01",
+                                "--database", database], input="mat-khau-sai-roi\n")  # fmt: skip
+    assert wrong.exit_code == 1 and "Sai mật khẩu khóa ký của cơ sở" in wrong.output
     for day in ("2022-03-01", "2022-04-01"):
-        _run("cert", "sign-day", "--facility", "F9", "--day", day, "--key", str(keys / "facility-F9.key.pem"),
-             "--database", database)  # fmt: skip
+        _run("cert", "sign-day", "--facility", "F9", "--day", day, "--database", database,
+             "--facility-passphrase-file", str(facility_passphrase))  # fmt: skip
     assert "Không có mũi tiêm nào chưa ký" in _run("cert", "unsigned", "--database", database)
-    assert "Đã cấp/có sẵn: 1 chứng nhận; không cấp: 1 mũi" in _run(
-        "cert", "issue", "--keys", str(keys), "--database", database
-    )
+    assert "Đã cấp/có sẵn: 1 chứng nhận; không cấp: 1 mũi" in _run("cert", "issue", "--database", database)
 
     engine = make_engine(database)
     with make_session_factory(engine)() as session:
@@ -76,10 +83,13 @@ def test_the_whole_certificate_workflow_from_the_command_line(
     shown = _run("cert", "show", uvci, "--database", database, "--pdf", str(pdf), "--png", str(png))
     assert "Trần Văn Ánh" in shown and "••••••••1234" in shown and "2/2" in shown
     assert pdf.read_bytes().startswith(b"%PDF") and png.read_bytes().startswith(b"\x89PNG")
-    trust = str(keys / "trustlist.json")
-    assert "HỢP LỆ" in _run("cert", "verify", "--trust-list", trust, "--image", str(png))
-    assert "DSC mới" in _run("cert", "keys", "rotate", "--dir", str(keys))
-    assert "HỢP LỆ" in _run("cert", "verify", "--trust-list", trust, "--image", str(png))  # the old DSC stays trusted
+    trust = str(keys / "certificates" / "trustlist.json")
+    empty_list = tmp_path / "nothing-revoked.json"
+    _run("cert", "revocation-list", "--out", str(empty_list), "--database", database)
+    valid = ("cert", "verify", "--trust-list", trust, "--image", str(png), "--revocations", str(empty_list))
+    assert "HỢP LỆ" in _run(*valid)
+    assert "DSC mới" in _run("cert", "keys", "rotate")
+    assert "HỢP LỆ" in _run(*valid)  # the old DSC stays trusted
 
     _run("cert", "revoke", uvci, "--reason", "Mũi tiêm trùng lặp", "--database", database)
     revoked = tmp_path / "revoked.json"
@@ -91,15 +101,41 @@ def test_the_whole_certificate_workflow_from_the_command_line(
     assert refused.exit_code == 1 and "Chứng nhận đã bị thu hồi." in refused.output
 
 
+def test_verify_without_a_revocation_list_never_says_valid_outright(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 item 14: a revoked certificate checked without --revocations printed "HỢP LỆ"."""
+    monkeypatch.setenv("TIEMCHUNG_KEY_PASSPHRASE", "mot-mat-khau-dai")
+    keys = tmp_path / "keys"
+    _run("cert", "keys", "init", "--keys-dir", str(keys))
+    passphrase = tmp_path / "facility-passphrase"
+    passphrase.write_text("mat-khau-cua-co-so")
+    options = ("--database", database, "--keys-dir", str(keys))
+    _run("cert", "keys", "facility", "--code", "F9", *options, "--facility-passphrase-file", str(passphrase))
+    for day in ("2022-03-01", "2022-04-01"):
+        _run("cert", "sign-day", "--facility", "F9", "--day", day, *options,
+             "--facility-passphrase-file", str(passphrase))  # fmt: skip
+    _run("cert", "issue", *options)
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        hc1, uvci = session.execute(select(Certificate.hc1, Certificate.uvci)).one()
+    engine.dispose()
+    _run("cert", "revoke", uvci, "--reason", "Mũi tiêm trùng lặp", "--database", database)
+
+    output = _run("cert", "verify", hc1, "--trust-list", str(keys / "certificates" / "trustlist.json"))
+    last_line = output.strip().splitlines()[-1]
+    assert "CHƯA KIỂM TRA THU HỒI" in output and not last_line.startswith("HỢP LỆ")
+
+
 def test_keys_refuse_a_directory_inside_a_git_work_tree(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIEMCHUNG_KEY_PASSPHRASE", "mot-mat-khau-dai")
     inside = Path(__file__).resolve().parent / "keys-must-not-be-here"
-    result = runner.invoke(app, ["cert", "keys", "init", "--dir", str(inside)])
+    result = runner.invoke(app, ["cert", "keys", "init", "--keys-dir", str(inside)])
     assert result.exit_code == 1 and "nằm trong kho mã nguồn" in result.output
     assert not inside.exists()
 
 
 def test_keys_need_a_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TIEMCHUNG_KEY_PASSPHRASE", raising=False)
-    result = runner.invoke(app, ["cert", "keys", "init", "--dir", str(tmp_path / "k")])
+    result = runner.invoke(app, ["cert", "keys", "init", "--keys-dir", str(tmp_path / "k")])
     assert result.exit_code == 1 and "TIEMCHUNG_KEY_PASSPHRASE" in result.output

@@ -75,6 +75,8 @@ def test_demo_prepares_everything_serves_and_stops_cleanly(tmp_path: Path) -> No
             )
         )
         assert login.status_code == 200, login.text
+        assert "Mật khẩu khóa ký số của các cơ sở tiêm" in output
+        _assert_verify_accepts_a_demo_certificate(f"http://127.0.0.1:{port}", tmp_path / "demo" / "tiemchung.sqlite")
         for report in ("bao-cao-xac-minh.xlsx", "phu-luc-1.xlsx", "phu-luc-2.xlsx"):
             assert (tmp_path / "demo" / "reports" / report).stat().st_size > 0
 
@@ -89,3 +91,16 @@ def test_demo_prepares_everything_serves_and_stops_cleanly(tmp_path: Path) -> No
             process.wait()
             for child in orphans:
                 os.kill(child, signal.SIGKILL)
+
+
+def _assert_verify_accepts_a_demo_certificate(base: str, database: Path) -> None:
+    """Issue 15: the web served an empty trust list, and /verify called every certificate of the demo invalid."""
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        (hc1,) = connection.execute("select hc1 from certificates where revoked_at is null limit 1").fetchone()
+    with httpx.Client(base_url=base) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/verify").text)
+        assert token is not None
+        answer = client.post("/verify", data={"csrf_token": token.group(1), "text": hc1})
+    assert "✔ HỢP LỆ" in answer.text, answer.text[-2000:]

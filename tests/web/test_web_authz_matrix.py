@@ -70,6 +70,8 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/confirm"): ("json", {}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/reopen"): ("json", {"note": "x"}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/apply"): ("json", {}),
+    ("POST", "/subjects/{subject_id}/certificates/revoke"): ("form", {"uvci": "x", "reason": "y"}),
+    ("POST", "/api/v1/subjects/{subject_id}/certificates/revoke"): ("json", {"uvci": "x", "reason": "y"}),
 }
 # Searches that would find every side's people (they share "Nguyễn Văn"): the area must filter them.
 QUERIES = {("GET", "/api/v1/subjects"): {"q": "nguyen van"}, ("GET", "/subjects"): {"q": "nguyen van"}}

@@ -18,12 +18,25 @@ cert_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Khóa ký: CSCA, DSC, danh sách tin cậy, khóa của cơ sở tiêm.", no_args_is_help=True)
 
-KeysDirOption = Annotated[Path, typer.Option("--dir", help="Thư mục khóa (nằm ngoài kho mã nguồn).")]
+KeysDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--keys-dir",
+        envvar="TIEMCHUNG_KEYS_DIR",
+        help="Thư mục khóa (như TIEMCHUNG_KEYS_DIR của trang web, ngoài kho mã nguồn): khóa chứng nhận ở "
+        "<thư mục>/certificates, khóa của cơ sở tiêm ở <thư mục>/facilities.",
+    ),
+]
 ISSUE_BATCH = 200
+NOT_CHECKED_FOR_REVOCATION = (
+    "CHƯA KIỂM TRA THU HỒI: chữ ký và thời hạn hợp lệ, nhưng chưa đối chiếu danh sách thu hồi (--revocations), "
+    "nên chưa thể kết luận chứng nhận còn hiệu lực."
+)
 PassphraseFileOption = Annotated[
     Path | None,
     typer.Option(
         "--passphrase-file",
+        envvar="TIEMCHUNG_KEY_PASSPHRASE_FILE",
         help="Tệp chứa mật khẩu khóa (ngoài kho mã nguồn); mặc định đọc biến TIEMCHUNG_KEY_PASSPHRASE.",
     ),
 ]
@@ -69,19 +82,20 @@ def keys_init(
 ) -> None:
     from rich.console import Console
 
-    from tiemchung.certificates.keys import KeyMaterialError, init_keys
+    from tiemchung.certificates.keys import KeyLayout, KeyMaterialError, init_keys
 
     if algorithm not in ("ES256", "PS256"):
         _fail("Thuật toán phải là ES256 hoặc PS256.")
     chosen: Literal["ES256", "PS256"] = "PS256" if algorithm == "PS256" else "ES256"
+    layout = KeyLayout(directory)
     try:
-        signer = init_keys(directory, _passphrase(passphrase_file), country=country, algorithm=chosen)
+        signer = init_keys(layout.certificates, _passphrase(passphrase_file), country=country, algorithm=chosen)
     except KeyMaterialError as problem:
         _fail(str(problem))
         return
     Console().print(
-        f"Đã tạo khóa trong [bold]{directory}[/bold]: kid {signer.kid.hex()} ({signer.algorithm}), "
-        f"DSC hết hạn {signer.not_valid_after:%d/%m/%Y}. Danh sách tin cậy: {directory / 'trustlist.json'}"
+        f"Đã tạo khóa trong [bold]{layout.certificates}[/bold]: kid {signer.kid.hex()} ({signer.algorithm}), "
+        f"DSC hết hạn {signer.not_valid_after:%d/%m/%Y}. Danh sách tin cậy: {layout.trust_list}"
     )
 
 
@@ -89,43 +103,58 @@ def keys_init(
 def keys_rotate(directory: KeysDirOption, passphrase_file: PassphraseFileOption = None) -> None:
     from rich.console import Console
 
-    from tiemchung.certificates.keys import KeyMaterialError, rotate_dsc
+    from tiemchung.certificates.keys import KeyLayout, KeyMaterialError, rotate_dsc
 
     try:
-        signer = rotate_dsc(directory, _passphrase(passphrase_file))
+        signer = rotate_dsc(KeyLayout(directory).certificates, _passphrase(passphrase_file))
     except KeyMaterialError as problem:
         _fail(str(problem))
         return
     Console().print(f"DSC mới: kid {signer.kid.hex()}, hết hạn {signer.not_valid_after:%d/%m/%Y}.")
 
 
-@keys_app.command("facility", help="Tạo khóa ký số cho một cơ sở tiêm và đăng ký khóa công khai vào sổ tiêm.")
+@keys_app.command(
+    "facility",
+    help="Tạo khóa ký số cho một cơ sở tiêm (mã hóa bằng mật khẩu riêng của cơ sở) và đăng ký khóa công khai. "
+    "Chạy lại khi cơ sở quên mật khẩu: khóa mới thay khóa cũ.",
+)
 def keys_facility(
     code: Annotated[str, typer.Option("--code", help="Mã cơ sở tiêm chủng.")],
     directory: KeysDirOption,
     database: DatabaseOption = DEFAULT_DATABASE_URL,
-    passphrase_file: PassphraseFileOption = None,
+    facility_passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--facility-passphrase-file",
+            help="Tệp chứa mật khẩu riêng của cơ sở (ít nhất 10 ký tự); bỏ trống thì nhập từ bàn phím.",
+        ),
+    ] = None,
 ) -> None:
     from rich.console import Console
 
-    from tiemchung.certificates.keys import encrypted_pem, inside_git_work_tree
-    from tiemchung.certificates.signing import new_facility_key, public_key_pem
+    from tiemchung.certificates.keys import KeyLayout, KeyMaterialError, inside_git_work_tree
+    from tiemchung.certificates.signing import new_facility_key, public_key_pem, write_facility_key
     from tiemchung.registry.db import transaction
     from tiemchung.registry.models import Facility
 
     if inside_git_work_tree(directory):
         _fail(f"Thư mục {directory} nằm trong kho mã nguồn: khóa bí mật không được để trong kho.")
+    if facility_passphrase_file is not None:
+        passphrase = facility_passphrase_file.read_text(encoding="utf-8").strip()
+    else:
+        passphrase = typer.prompt("Mật khẩu khóa của cơ sở", hide_input=True, confirmation_prompt=True)
     key = new_facility_key()
     with transaction(_session_factory(database)) as session:
         facility = session.get(Facility, code)
         if facility is None:
             _fail(f"Không có cơ sở tiêm chủng mã {code}.")
             return
+        try:
+            path = write_facility_key(KeyLayout(directory), code, key, passphrase.encode())
+        except KeyMaterialError as problem:
+            _fail(str(problem))
+            return
         facility.public_key_pem = public_key_pem(key)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"facility-{code}.key.pem"
-    path.write_bytes(encrypted_pem(key, _passphrase(passphrase_file)))
-    path.chmod(0o600)
     Console().print(f"Đã tạo khóa cho cơ sở {code}: {path} (khóa công khai đã đăng ký).")
 
 
@@ -133,19 +162,26 @@ def keys_facility(
 def sign_day(
     facility: Annotated[str, typer.Option("--facility", help="Mã cơ sở tiêm chủng.")],
     day: Annotated[datetime, typer.Option("--day", formats=["%Y-%m-%d"], help="Ngày tiêm (YYYY-MM-DD).")],
-    key: Annotated[Path, typer.Option("--key", exists=True, help="Tệp khóa bí mật của cơ sở.")],
+    directory: KeysDirOption,
     database: DatabaseOption = DEFAULT_DATABASE_URL,
-    passphrase_file: PassphraseFileOption = None,
+    facility_passphrase_file: Annotated[
+        Path | None,
+        typer.Option("--facility-passphrase-file", help="Tệp chứa mật khẩu của cơ sở; bỏ trống thì nhập từ bàn phím."),
+    ] = None,
     signer: Annotated[str, typer.Option("--signer", help="Người ký (ghi vào chữ ký ngày).")] = "",
 ) -> None:
     from rich.console import Console
 
-    from tiemchung.certificates.keys import KeyMaterialError, load_private_key
-    from tiemchung.certificates.signing import sign_facility_day
+    from tiemchung.certificates.keys import KeyLayout, KeyMaterialError
+    from tiemchung.certificates.signing import load_facility_key, sign_facility_day
     from tiemchung.registry.db import transaction
 
+    if facility_passphrase_file is not None:
+        passphrase = facility_passphrase_file.read_text(encoding="utf-8").strip()
+    else:
+        passphrase = typer.prompt("Mật khẩu khóa của cơ sở", hide_input=True)
     try:
-        private_key = load_private_key(key, _passphrase(passphrase_file))
+        private_key = load_facility_key(KeyLayout(directory), facility, passphrase.encode())
     except KeyMaterialError as problem:
         _fail(str(problem))
         return
@@ -178,7 +214,7 @@ def unsigned(
 
 @cert_app.command("issue", help="Cấp chứng nhận cho các mũi tiêm đủ điều kiện (một đối tượng, hoặc tất cả).")
 def issue(
-    keys: Annotated[Path, typer.Option("--keys", help="Thư mục khóa (DSC).")],
+    directory: KeysDirOption,
     database: DatabaseOption = DEFAULT_DATABASE_URL,
     subject_key: Annotated[str | None, typer.Option("--subject", help="Mã đối tượng; bỏ trống = tất cả.")] = None,
     passphrase_file: PassphraseFileOption = None,
@@ -188,11 +224,11 @@ def issue(
     from rich.progress import Progress
 
     from tiemchung.certificates.issuance import certifiable_doses, issue_certificate
-    from tiemchung.certificates.keys import KeyMaterialError, load_signer
+    from tiemchung.certificates.keys import KeyLayout, KeyMaterialError, load_signer
     from tiemchung.registry.db import transaction
 
     try:
-        signer = load_signer(keys, _passphrase(passphrase_file))
+        signer = load_signer(KeyLayout(directory).certificates, _passphrase(passphrase_file))
     except KeyMaterialError as problem:
         _fail(str(problem))
         return
@@ -268,10 +304,11 @@ def verify(
 
     content = text
     if image is not None:
-        content = hcert.read_qr_image(image.read_bytes())
-        if content is None:
-            _fail("Không đọc được mã QR trong ảnh.")
+        reading = hcert.read_qr(image.read_bytes())
+        if reading.text is None:
+            _fail(reading.problem_vi)
             return
+        content = reading.text
     if not content:
         _fail("Cần một chuỗi HC1 hoặc --image.")
         return
@@ -288,9 +325,14 @@ def verify(
     if report.payload:
         name = report.payload.get("nam", {})
         console.print(f"Người được cấp: {name.get('fn', '')} {name.get('gn', '')} — sinh {report.payload.get('dob')}")
-    console.print("[bold green]HỢP LỆ[/]" if report.valid else "[bold red]KHÔNG HỢP LỆ[/]")
     if not report.valid:
+        console.print("[bold red]KHÔNG HỢP LỆ[/]")
         raise typer.Exit(1)
+    if revoked is None:
+        # Without the list a revoked certificate passes every other check: never call it valid outright.
+        console.print(NOT_CHECKED_FOR_REVOCATION, style="bold yellow", markup=False)
+        return
+    console.print("[bold green]HỢP LỆ[/]")
 
 
 @cert_app.command("revoke", help="Thu hồi một chứng nhận (ví dụ mũi tiêm trùng lặp).")

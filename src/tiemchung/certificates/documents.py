@@ -75,6 +75,39 @@ def displayed_fields(certificate: Certificate, subject: Subject) -> list[Display
     ]
 
 
+def verified_fields(dcc: dict[str, Any]) -> list[DisplayedField]:
+    """What a verifier shows of any certificate's payload (ours or another country's), in words, not codes."""
+    entries = [entry for entry in dcc.get("v") or [] if isinstance(entry, dict)]
+    entry: dict[str, Any] = entries[0] if entries else {}
+    found = dcc.get("nam")
+    name: dict[str, Any] = found if isinstance(found, dict) else {}
+    transliterated = "<<".join(part for part in (name.get("fnt", ""), name.get("gnt", "")) if part)
+    full_name = f"{name.get('fn', '')} {name.get('gn', '')}".strip() or transliterated
+    fields = [
+        DisplayedField("Họ và tên", "Full name", f"{full_name} ({transliterated})" if transliterated else full_name),
+        DisplayedField("Ngày tháng năm sinh", "Date of birth", _vietnamese_date(str(dcc.get("dob", "")))),
+    ]
+    if entry:
+        manufacturer = vaccination_value_sets()["ma"].get(entry.get("ma", ""), entry.get("ma", ""))
+        fields += [
+            DisplayedField("Ngày tiêm", "Date of vaccination", _vietnamese_date(str(entry.get("dt", "")))),
+            DisplayedField("Liều số", "Dose number", f"{entry.get('dn', '')}/{entry.get('sd', '')}"),
+            DisplayedField("Sản phẩm vắc xin", "Vaccine product", _product_name(str(entry.get("mp", "")))),
+            DisplayedField("Nhà cung cấp hoặc sản xuất vắc xin", "Vaccine manufacturer", str(manufacturer)),
+            DisplayedField("Nước tiêm", "Country of vaccination", _country_name(str(entry.get("co", "")))),
+            DisplayedField("Đơn vị cấp", "Issued by", str(entry.get("is", ""))),
+            DisplayedField("Mã số của chứng nhận", "Certificate identifier", str(entry.get("ci", ""))),
+        ]
+    return fields
+
+
+def _country_name(code: str) -> str:
+    from babel import Locale
+
+    name = Locale("vi").territories.get(code.upper())
+    return f"{name} ({code})" if name else code
+
+
 def _product_name(code: str) -> str:
     for vaccine in vaccines():
         if vaccine.medicinal_product == code:

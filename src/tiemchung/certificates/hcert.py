@@ -7,6 +7,7 @@ Also here: the UVCI with its Luhn mod N check character.
 
 import io
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,12 @@ from pycose.messages import Sign1Message
 from tiemchung.certificates.keys import DocumentSigner
 
 PREFIX = "HC1:"
+# Bounds for untrusted input (the public /verify): a QR code holds at most 4,296 characters, and a real certificate
+# inflates to about 300 bytes. A zlib stream of a few kilobytes can inflate to gigabytes (the probe's 600 MiB took
+# 1.3 GB and 3.5 s), and a 46 KB PNG can declare 15000 x 15000 pixels: both are refused before the work is done.
+MAX_HC1_CHARS = 8_000
+MAX_COSE_BYTES = 64 * 1024
+MAX_IMAGE_PIXELS = 25_000_000  # a 6000 x 4000 phone photo still passes
 CLAIM_ISSUER, CLAIM_EXPIRY, CLAIM_ISSUED_AT, CLAIM_HCERT = 1, 4, 6, -260
 HCERT_DCC_KEY = 1
 COSE_SIGN1_TAG, CWT_TAG = 18, 61
@@ -92,28 +99,62 @@ def qr_png(hc1: str, *, scale: int = 4) -> bytes:
     return buffer.getvalue()
 
 
-def qr_svg(hc1: str, *, scale: int = 4) -> str:
+def qr_svg(hc1: str) -> str:
+    """The QR code as inline SVG with a viewBox and no fixed size: CSS sizes it and it scales whole.
+
+    With width/height attributes and no viewBox, a box narrower than the code clipped it, and the printed page's
+    QR could not be scanned (issue 15).
+    """
     import segno
 
     buffer = io.BytesIO()
-    segno.make_qr(hc1, error="q", boost_error=False).save(buffer, kind="svg", scale=scale, border=4, xmldecl=False)
+    segno.make_qr(hc1, error="q", boost_error=False).save(buffer, kind="svg", border=4, xmldecl=False, omitsize=True)
     return buffer.getvalue().decode("utf-8")
 
 
 # --- reading ----------------------------------------------------------------------------------------------
 
 
-def read_qr_image(image_bytes: bytes) -> str | None:
-    """The text of the first QR code in an image (PNG, JPEG...), or None when there is none or no image at all."""
+@dataclass(frozen=True)
+class QrReading:
+    """What an image held: the QR's text, or why there is none (in Vietnamese)."""
+
+    text: str | None
+    problem_vi: str = ""
+
+
+NO_QR_VI = "Không đọc được mã QR trong ảnh (ảnh PNG/JPEG có mã QR rõ nét)."
+
+
+def read_qr(image_bytes: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> QrReading:
+    """The first QR code of an image. The size in the header is checked before any pixel is decoded."""
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(image_bytes)) as image:
+        with Image.open(io.BytesIO(image_bytes)) as image:  # reads the header only
+            width, height = image.size
+            if width * height > max_pixels:
+                return QrReading(None, _too_many_pixels(width, height, max_pixels))
             results = zxingcpp.read_barcodes(image.convert("L"))
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None
-    return results[0].text if results else None
+    except Image.DecompressionBombError:  # Pillow's own limit, raised by open() beyond 2 x its pixel maximum
+        return QrReading(None, _too_many_pixels(0, 0, max_pixels))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return QrReading(None, NO_QR_VI)
+    return QrReading(results[0].text) if results else QrReading(None, NO_QR_VI)
+
+
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> str:
+    size = f" ({width} × {height} điểm ảnh)" if width else ""
+    return (
+        f"Ảnh quá lớn{size}: chỉ nhận ảnh tối đa {max_pixels // 1_000_000} triệu điểm ảnh. "
+        "Hãy chụp hoặc cắt ảnh chỉ chứa mã QR rồi tải lên lại."
+    )
+
+
+def read_qr_image(image_bytes: bytes) -> str | None:
+    """The text of the first QR code in an image (PNG, JPEG...), or None when there is none or no image at all."""
+    return read_qr(image_bytes).text
 
 
 def strip_prefix(text: str) -> str | None:
@@ -129,12 +170,26 @@ def decode_base45(text: str) -> bytes | None:
         return None
 
 
-def decompress(data: bytes) -> bytes | None:
-    """zlib-inflate; the spec allows uncompressed COSE too, which starts with a CBOR tag or array byte."""
+class PayloadTooLarge(ValueError):
+    """The compressed data inflates beyond `MAX_COSE_BYTES`: no certificate is that large."""
+
+
+def decompress(data: bytes, *, max_size: int = MAX_COSE_BYTES) -> bytes | None:
+    """zlib-inflate at most `max_size` bytes (incrementally: a bomb never inflates in memory); None when broken.
+
+    Raises PayloadTooLarge when the stream would give more than `max_size` bytes.
+    """
+    inflater = zlib.decompressobj()
     try:
-        return zlib.decompress(data)
+        inflated = inflater.decompress(data, max_size)
+        if inflater.unconsumed_tail:
+            raise PayloadTooLarge(max_size)
+        inflated += inflater.flush()
     except zlib.error:
         return None
+    if len(inflated) > max_size:
+        raise PayloadTooLarge(max_size)
+    return inflated
 
 
 def decode_cose(data: bytes) -> Sign1Message | None:
@@ -154,7 +209,10 @@ def message_of(hc1: str) -> Sign1Message | None:
     """The COSE message inside an `HC1:` text, or None when any layer is broken."""
     body = strip_prefix(hc1)
     compressed = decode_base45(body) if body is not None else None
-    cose = decompress(compressed) if compressed is not None else None
+    try:
+        cose = decompress(compressed) if compressed is not None else None
+    except PayloadTooLarge:
+        return None
     return decode_cose(cose) if cose is not None else None
 
 

@@ -93,19 +93,16 @@ def issue_certificate(
     existing = _active_certificate(session, dose.id)
     if existing is not None:
         return IssueResult(True, "Mũi tiêm này đã có chứng nhận còn hiệu lực.", existing)
-    refusal = _refusal(session, subject, dose)
+    refusal = dose_refusal(session, subject, dose)
     if refusal:
         return IssueResult(False, refusal)
     vaccine, kind = vaccine_by_name(dose.vaccine), DoseKind(dose.dose_kind)
-    assert vaccine is not None  # checked by _refusal
+    assert vaccine is not None  # checked by dose_refusal
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     expires = min(_add_months(moment, VALIDITY_MONTHS), signer.not_valid_after)
     if expires <= moment:
         return IssueResult(False, "Khóa ký (DSC) đã hết hiệu lực: cần tạo khóa mới.")
     dose_number, total = dose_numbers(session, dose, kind, vaccine)
-    if dose_number < total:
-        # Decision 5772/QĐ-BYT: the certificate is for people who completed the primary series.
-        return IssueResult(False, f"Chưa tiêm đủ liều cơ bản (mũi {dose_number}/{total}): chưa cấp chứng nhận.")
     uvci = hcert.make_uvci(f"{UVCI_ISSUER}/{secrets.token_hex(13).upper()}")
     dcc = build_dcc(subject, dose, vaccine, dose_number=dose_number, total=total, uvci=uvci)
     claims = hcert.cwt_claims(dcc, issuer=COUNTRY, issued_at=moment, expires_at=expires)
@@ -130,8 +127,21 @@ def issue_certificate(
     return IssueResult(True, f"Đã cấp chứng nhận {uvci}.", certificate)
 
 
+def dose_refusal(session: Session, subject: Subject, dose: Dose) -> str:
+    """Why this dose cannot be certified now, in Vietnamese; empty when it can (the pages show it per dose)."""
+    refusal = _refusal(session, subject, dose)
+    if refusal:
+        return refusal
+    vaccine = vaccine_by_name(dose.vaccine)
+    assert vaccine is not None  # checked by _refusal
+    dose_number, total = dose_numbers(session, dose, DoseKind(dose.dose_kind), vaccine)
+    if dose_number < total:
+        # Decision 5772/QĐ-BYT: the certificate is for people who completed the primary series.
+        return f"Chưa tiêm đủ liều cơ bản (mũi {dose_number}/{total}): chưa cấp chứng nhận."
+    return ""
+
+
 def _refusal(session: Session, subject: Subject, dose: Dose) -> str:
-    """Why this dose cannot be certified now; empty when it can."""
     allowed = eligibility(subject)
     if not allowed.ok:
         return allowed.reason_vi

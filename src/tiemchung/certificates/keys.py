@@ -40,6 +40,7 @@ EKU_BY_CERTIFICATE_TYPE = {
 CSCA_KEY_FILE, CSCA_CERT_FILE = "csca.key.pem", "csca.crt.pem"
 DSC_KEY_FILE, DSC_CERT_FILE = "dsc.key.pem", "dsc.crt.pem"
 TRUST_LIST_FILE = "trustlist.json"
+PASSPHRASE_FILE_ENV = "TIEMCHUNG_KEY_PASSPHRASE_FILE"
 
 Algorithm = Literal["ES256", "PS256"]
 
@@ -129,6 +130,40 @@ class TrustList:
     @classmethod
     def of_certificates(cls, certificates: list[x509.Certificate], country: str = "VN") -> "TrustList":
         return cls([TrustedSigner(kid_of(cert), country, cert) for cert in certificates])
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    """Where each key lives under the one keys directory (`TIEMCHUNG_KEYS_DIR`, `--keys-dir`).
+
+    The web and every command resolve their paths here and nowhere else: the web once looked for the trust list
+    in the directory itself while `cert keys init` wrote it into `certificates/`, and /verify refused every genuine
+    certificate. Layout: `certificates/` (CSCA, DSC, trust list), `facilities/<code>.key.pem` (each facility's
+    daily-signing key, encrypted with the facility's own passphrase), `cleaning/` (the police's list keys).
+    """
+
+    root: Path
+
+    @property
+    def certificates(self) -> Path:
+        return self.root / "certificates"
+
+    @property
+    def trust_list(self) -> Path:
+        return self.certificates / TRUST_LIST_FILE
+
+    @property
+    def facilities(self) -> Path:
+        return self.root / "facilities"
+
+    def facility_key(self, facility_code: str) -> Path:
+        # Facility codes come from imported files: keep only safe characters in the file name.
+        safe = "".join(char if char.isalnum() or char in "-_" else "_" for char in facility_code)
+        return self.facilities / f"{safe}.key.pem"
+
+    def load_trust_list(self) -> TrustList:
+        """The published trust list; empty when the certificate keys were never created."""
+        return TrustList.load(self.trust_list) if self.trust_list.exists() else TrustList([])
 
 
 def passphrase_from(passphrase_file: Path | None = None) -> bytes:

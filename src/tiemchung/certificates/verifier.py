@@ -182,7 +182,7 @@ def check_expiry(claims: dict[Any, Any], now: datetime, certificate: x509.Certif
 
 def check_revocation(message: Sign1Message, claims: dict[Any, Any], revocations: RevocationList | None) -> Check:
     if revocations is None:
-        return Check("revocation", True, "Không có danh sách thu hồi để đối chiếu.")
+        return Check("revocation", True, "Chưa kiểm tra thu hồi: không có danh sách thu hồi để đối chiếu.")
     dcc = hcert.dcc_of(claims) or {}
     hashes = revocation_hashes(uvci_of(dcc), str(claims.get(hcert.CLAIM_ISSUER, "")), message.signature)
     if revocations.contains_any(hashes):
@@ -236,6 +236,9 @@ _CLAIM_NAMES = {hcert.CLAIM_ISSUER: "iss", hcert.CLAIM_ISSUED_AT: "iat", hcert.C
 
 def _decode_layers(text: str, checks: list[Check]) -> Sign1Message | None:
     """Prefix → Base45 → zlib → COSE, appending one check per layer; None at the first broken one."""
+    if len(text) > hcert.MAX_HC1_CHARS:
+        checks.append(Check("prefix", False, _TOO_LONG))
+        return None
     body = hcert.strip_prefix(text)
     checks.append(Check("prefix", body is not None, _ok_or(body, "Có tiền tố HC1:.", "Mã không bắt đầu bằng HC1:.")))
     if body is None:
@@ -244,7 +247,11 @@ def _decode_layers(text: str, checks: list[Check]) -> Sign1Message | None:
     checks.append(Check("base45", compressed is not None, _ok_or(compressed, "Giải mã Base45 được.", _B45_FAIL)))
     if compressed is None:
         return None
-    cose = hcert.decompress(compressed)
+    try:
+        cose = hcert.decompress(compressed)
+    except hcert.PayloadTooLarge:
+        checks.append(Check("zlib", False, _TOO_LARGE))
+        return None
     checks.append(Check("zlib", cose is not None, _ok_or(cose, "Giải nén được.", "Dữ liệu nén bị hỏng.")))
     if cose is None:
         return None
@@ -253,6 +260,10 @@ def _decode_layers(text: str, checks: list[Check]) -> Sign1Message | None:
     return message
 
 
+_TOO_LONG = f"Mã dài quá {hcert.MAX_HC1_CHARS} ký tự: một mã QR chứng nhận không dài như vậy."
+_TOO_LARGE = (
+    f"Dữ liệu nén giải ra quá {hcert.MAX_COSE_BYTES // 1024} KiB: không phải một chứng nhận (đã dừng giải nén)."
+)
 _B45_FAIL = "Mã chứa ký tự không hợp lệ hoặc bị cắt cụt (Base45)."
 _COSE_FAIL = "Dữ liệu không phải là một thông điệp ký COSE_Sign1."
 

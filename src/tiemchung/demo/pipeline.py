@@ -33,6 +33,7 @@ class DemoState:
     worklist_lines: int = 0
     certificates: int = 0
     refused_certificates: int = 0
+    facility_passphrase: str = ""  # opens every demo facility's signing key (typed on the signing page)
     ward_code: str = ""
     accounts: list[tuple[str, str, str]] = field(default_factory=list)
     report_files: list[Path] = field(default_factory=list)
@@ -119,28 +120,32 @@ def count_categories(session_factory: sessionmaker[Session], state: DemoState) -
         state.categories = {category or "—": count for category, count in rows}
 
 
-def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path) -> int:
-    """Each facility registers a signing key and signs every day it entered doses (the seeds' daily signature)."""
-    from cryptography.hazmat.primitives import serialization
+def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path, state: DemoState) -> int:
+    """Each facility gets a signing key (stored as the web expects it, encrypted with the facility's passphrase)
+    and signs the days it entered doses (the seeds' daily signature), all but its latest one when it has several:
+    that day waits on the page "Ký số trong ngày" for the demo's facility account to sign in the browser."""
+    from tiemchung.certificates.keys import KeyLayout
+    from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day, write_facility_key
 
-    from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day
-
+    layout = KeyLayout(keys_dir)
+    state.facility_passphrase = state.facility_passphrase or secrets.token_urlsafe(12)
     signed = 0
-    facility_keys = keys_dir / "facilities"
-    facility_keys.mkdir(parents=True, exist_ok=True)
     with transaction(session_factory) as session:
         days = session.execute(select(Dose.facility_code, Dose.vaccination_date).distinct()).all()
         keys = {}
         for facility in session.scalars(select(Facility)):
             key = new_facility_key()
             facility.public_key_pem = public_key_pem(key)
-            pem = key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-            (facility_keys / f"{facility.code}.pem").write_bytes(pem)
+            write_facility_key(layout, facility.code, key, state.facility_passphrase.encode())
             keys[facility.code] = key
+        latest: dict[str, date] = {}
+        counts: dict[str, int] = {}
         for facility_code, day in days:
-            if facility_code in keys:
+            latest[facility_code] = max(day, latest.get(facility_code, day))
+            counts[facility_code] = counts.get(facility_code, 0) + 1
+        for facility_code, day in days:
+            left_for_the_web = counts[facility_code] > 1 and day == latest[facility_code]
+            if facility_code in keys and not left_for_the_web:
                 signed += sign_facility_day(session, facility_code, day, keys[facility_code], signer="demo").ok
     return signed
 
@@ -148,10 +153,10 @@ def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path) -
 def issue_certificates(session_factory: sessionmaker[Session], keys_dir: Path, state: DemoState) -> None:
     """A certificate for every signed dose of a subject who may have one; the others are refused with a reason."""
     from tiemchung.certificates.issuance import certifiable_doses, issue_certificate
-    from tiemchung.certificates.keys import init_keys, load_signer
+    from tiemchung.certificates.keys import KeyLayout, init_keys, load_signer
 
-    passphrase = _passphrase(keys_dir)
-    certificate_keys = keys_dir / "certificates"
+    passphrase = passphrase_path(keys_dir).read_bytes().strip()
+    certificate_keys = KeyLayout(keys_dir).certificates
     if certificate_keys.exists():
         signer = load_signer(certificate_keys, passphrase)
     else:
@@ -240,14 +245,15 @@ def write_reports(
         state.report_files.append(reports_dir / name)
 
 
-def _passphrase(keys_dir: Path) -> bytes:
-    """The demo's key passphrase: random, kept beside the keys (outside the repository), never in the database."""
+def passphrase_path(keys_dir: Path) -> Path:
+    """The file of the demo's certificate-key passphrase: random, kept beside the keys (outside the repository),
+    never in the database; the demo's web server reads it (Settings.key_passphrase_file)."""
     path = keys_dir / "passphrase"
     if not path.exists():
         keys_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(24))
         path.chmod(0o600)
-    return path.read_text().strip().encode()
+    return path
 
 
 class DemoError(Exception):

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
 from rich.progress import Progress, TaskID
@@ -11,6 +11,9 @@ from sqlalchemy import inspect, select
 
 from tiemchung.demo import pipeline
 from tiemchung.demo.pipeline import DemoError, DemoState
+
+if TYPE_CHECKING:
+    from tiemchung.web.settings import Settings
 
 T = TypeVar("T")
 REGISTER_CALLER = "bo-y-te-demo"
@@ -69,10 +72,14 @@ def run_demo(
             )
         pipeline.count_categories(factory, state)
         console.print(_categories_table(state))
+        state.facility_passphrase = password or ""  # the accounts' shared password, when one was given
         signed = step(
-            "7. Cơ sở tiêm chủng ký số mũi tiêm theo ngày", lambda: pipeline.sign_facility_days(factory, keys_dir)
+            "7. Cơ sở tiêm chủng ký số mũi tiêm theo ngày",
+            lambda: pipeline.sign_facility_days(factory, keys_dir, state),
         )
-        console.print(f"Đã ký {signed:,} ngày tiêm.")
+        console.print(
+            f"Đã ký {signed:,} ngày tiêm; ngày gần nhất của mỗi cơ sở để chờ cơ sở tự ký trên trang “Ký số trong ngày”."
+        )
         step("8. Cấp hộ chiếu vắc xin (EU DCC)", lambda: pipeline.issue_certificates(factory, keys_dir, state))
         console.print(
             f"Đã cấp {state.certificates:,} chứng nhận; từ chối {state.refused_certificates:,} (lý do ghi rõ)."
@@ -140,17 +147,27 @@ def _ward_name(ward_code: str) -> str:
     return f"{ward.full_name} ({ward_code})" if ward else ward_code
 
 
+def web_settings(database_url: str, register_url: str, api_key: str, keys_dir: Path) -> "Settings":
+    """The web platform's settings over what the stages made: the same key layout and passphrase file."""
+    from tiemchung.web.settings import Settings
+
+    return Settings(
+        database_url=database_url,
+        register_url=register_url,
+        register_api_key=api_key,
+        keys_dir=keys_dir,
+        key_passphrase_file=pipeline.passphrase_path(keys_dir),
+    )
+
+
 def _serve(
     console: Console, state: DemoState, database_url: str, register_url: str, api_key: str, keys_dir: Path, port: int
 ) -> None:
     import uvicorn
 
     from tiemchung.web.app import create_app
-    from tiemchung.web.settings import Settings
 
-    settings = Settings(
-        database_url=database_url, register_url=register_url, register_api_key=api_key, keys_dir=keys_dir
-    )
+    settings = web_settings(database_url, register_url, api_key, keys_dir)
     accounts = Table(title=f"Tài khoản thử (xã {_ward_name(state.ward_code)})")
     for column in ("Vai trò", "Tên đăng nhập", "Mật khẩu"):
         accounts.add_column(column)
@@ -159,6 +176,7 @@ def _serve(
     for username, password, role in state.accounts:
         accounts.add_row(Role(role).label_vi, username, password)
     console.print(accounts)
+    console.print(f"Mật khẩu khóa ký số của các cơ sở tiêm (trang “Ký số trong ngày”): {state.facility_passphrase}")
     console.print(
         f"[bold green]Nền tảng đang chạy tại http://127.0.0.1:{port}[/] — nhấn Ctrl-C để dừng mọi tiến trình."
     )

@@ -34,6 +34,7 @@ from tiemchung.web.deps import LoginRequired, login_url
 from tiemchung.web.import_jobs import body_limit_for
 from tiemchung.web.nav import NavItem
 from tiemchung.web.refusals import RefusalLog, Refused, audit_refusal
+from tiemchung.web.security_headers import SecurityHeadersMiddleware
 from tiemchung.web.settings import Settings
 from tiemchung.web.verifier import Verifier, make_verifier
 
@@ -67,6 +68,10 @@ def create_app(
         description="Nền tảng dữ liệu tiêm chủng COVID-19: trang web và API JSON (/api/v1).",
         version="1.0",
         lifespan=_lifespan(settings),
+        # Swagger UI and ReDoc load their scripts from a CDN (no internet in production networks, and the CSP
+        # forbids it): not served. The OpenAPI document itself stays at /openapi.json (docs/security.md).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory or make_session_factory(_engine(settings))
@@ -82,8 +87,9 @@ def create_app(
         same_site="lax",
         https_only=settings.https_only,
     )
-    # Outermost: a body over its endpoint's limit is refused before anything reads it (web/body_limit.py).
+    # A body over its endpoint's limit is refused before anything reads it (web/body_limit.py).
     app.add_middleware(BodyLimitMiddleware, limit_for=lambda path: body_limit_for(app, path))
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, refusals included, gets the headers
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, _redirect_to_login)  # type: ignore[arg-type]
     # Only the errors of an unreachable or busy database (lost connection, refused, locked): a constraint or a

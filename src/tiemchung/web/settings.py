@@ -23,7 +23,10 @@ class Settings:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     register_url: str | None = None
     register_api_key: str | None = None
+    # The keys directory, laid out as `tiemchung.certificates.keys.KeyLayout` says (the same for the CLI).
     keys_dir: Path = Path("var/keys")
+    # A file holding the passphrase of the certificate keys (else TIEMCHUNG_KEY_PASSPHRASE is read).
+    key_passphrase_file: Path | None = None
     # Where the FHIR Bulk Data exports write their NDJSON files (one folder per export job).
     export_dir: Path = Path("var/exports")
     session_max_age_seconds: int = 8 * 3600
@@ -44,8 +47,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Settings from `TIEMCHUNG_DATABASE_URL`, `TIEMCHUNG_SECRET_KEY`, `TIEMCHUNG_REGISTER_URL`,
-        `TIEMCHUNG_REGISTER_API_KEY`, `TIEMCHUNG_KEYS_DIR`, `TIEMCHUNG_EXPORT_DIR`, `TIEMCHUNG_HTTPS_ONLY`;
-        keyword overrides win."""
+        `TIEMCHUNG_REGISTER_API_KEY`, `TIEMCHUNG_KEYS_DIR`, `TIEMCHUNG_KEY_PASSPHRASE_FILE`, `TIEMCHUNG_EXPORT_DIR`,
+        `TIEMCHUNG_HTTPS_ONLY`; keyword overrides win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for name in ("database_url", "secret_key", "register_url", "register_api_key"):
@@ -53,6 +56,8 @@ class Settings:
                 values[name] = value
         if keys_dir := env.get(ENV_PREFIX + "KEYS_DIR"):
             values["keys_dir"] = Path(keys_dir)
+        if passphrase_file := env.get(ENV_PREFIX + "KEY_PASSPHRASE_FILE"):
+            values["key_passphrase_file"] = Path(passphrase_file)
         if export_dir := env.get(ENV_PREFIX + "EXPORT_DIR"):
             values["export_dir"] = Path(export_dir)
         if https_only := env.get(ENV_PREFIX + "HTTPS_ONLY"):

@@ -1,4 +1,4 @@
-"""The JSON API `/api/v1`: the same actions as the pages, for other systems and scripts (OpenAPI at /docs).
+"""The JSON API `/api/v1`: the same actions as the pages, for other systems and scripts (OpenAPI at /openapi.json).
 
 Authentication is the same signed session as the pages (`POST /api/v1/session`); every change needs the
 `X-CSRF-Token` header that the log-in answer gives. Refusals are 403/404/422 with a Vietnamese `detail`.

@@ -23,3 +23,15 @@
   document.addEventListener("htmx:sendError", noAnswer);
   document.addEventListener("htmx:timeout", noAnswer);
 })();
+// Buttons marked data-print print the page (no inline handlers: the Content Security Policy forbids them).
+document.addEventListener("click", function (event) {
+  var target = event.target instanceof Element ? event.target.closest("[data-print]") : null;
+  if (target) window.print();
+});
+// A file field marked data-shows-name="ID" writes the chosen file's name into the element ID.
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.dataset.showsName) return;
+  var shown = document.getElementById(input.dataset.showsName);
+  if (shown && input.files && input.files.length) shown.textContent = input.files[0].name;
+});
