@@ -39,6 +39,9 @@ PASSWORD = "mat-khau-quy-mo-thuc"  # the accounts' password (tests.support.brows
 VILLAGES = ("Khu phố 1", "Khu phố 2", "Khu phố 3", "Khu phố 4", "Khu phố 5", "Khu phố 6")
 LISTED = workflow.LISTED_CATEGORIES
 ANSWER_CHUNK = 5_000
+FULL_NAMES = {"station": "Lê Thị Hồng", "village": "Phạm Văn Tú", "police": "Đỗ Minh Quân", "facility": "Trần Thu Hà",
+              "district": "Vũ Đức Anh", "province": "Hoàng Thị Lan", "ministry": "Ngô Quốc Bảo",
+              "admin": "Quản trị hệ thống"}  # fmt: skip
 
 
 @dataclass
@@ -186,7 +189,7 @@ def _add_accounts(session: Session, world: ScaleWorld) -> None:
     ]
     for label, role, area, extra in accounts:
         username = f"qm-{label}"
-        session.add(User(username=username, full_name=f"Tài khoản {label}", password_hash=password_hash,
+        session.add(User(username=username, full_name=FULL_NAMES[label], password_hash=password_hash,
                          role=role.value, area_code=area, failed_logins=0, **extra))  # fmt: skip
         world.usernames[label] = username
 

@@ -65,6 +65,15 @@ def verification_status(session: Session, user: User) -> StatusTable:
     return StatusTable(label, sorted(counts.items()))
 
 
+def area_name(code: str) -> str:
+    """ "Phường Phúc Xá" for an account's area: the unit's full name, as people say it; the code when unknown."""
+    from tiemchung.reference import admin
+
+    lookup = {2: admin.province, 3: admin.district, 5: admin.ward}.get(len(code or ""))
+    unit = lookup(code) if lookup else None
+    return unit.full_name if unit else code
+
+
 def unit_name(code: str) -> str:
     """ "Ba Đình (001)" for a province, district or ward code of 2021–2023; the code alone when unknown."""
     from tiemchung.reference import admin

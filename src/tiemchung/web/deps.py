@@ -19,7 +19,7 @@ from starlette.responses import Response
 from tiemchung.reference import DoseKind
 from tiemchung.registry.models import Role, User
 from tiemchung.web import access, charts, errors, formatting, subject_labels
-from tiemchung.web.dashboard import unit_name
+from tiemchung.web.dashboard import area_name, unit_name
 from tiemchung.web.refusals import Refused
 from tiemchung.web.security import new_csrf_token
 from tiemchung.web.settings import Settings
@@ -35,6 +35,7 @@ templates.env.globals["NO_ANSWER_READ"] = errors.NO_ANSWER_READ
 templates.env.filters.update(formatting.FILTERS)
 templates.env.globals.update(subject_labels.TEMPLATE_GLOBALS)
 templates.env.globals["unit_name"] = unit_name
+templates.env.globals["area_name"] = area_name
 templates.env.globals["bar_chart"] = charts.bar_chart
 templates.env.globals["stacked_bars"] = charts.stacked_bars
 templates.env.globals["dose_label"] = lambda value: DoseKind(value).label_vi if value in DoseKind else value
