@@ -6,19 +6,12 @@ lines, their history and their states are those the pages really meet. Users: `t
 in Phúc Xá; `tram2`, `thon2`, `congan2` in Trúc Bạch.
 """
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.support.cleaning_factories import HOME_WARD, add_user, add_village
-from tests.support.ports import free_port
 from tiemchung.cleaning import workflow
 from tiemchung.cleaning.models import CleaningWorklist
 from tiemchung.identity import IdentityInput, canonical_name, fold_name
@@ -109,20 +102,3 @@ def build_cleaning_world(session: Session, *, lines: int = 2000, police_lines: i
 
 def worklist_of(session: Session, worklist_id: int) -> CleaningWorklist:
     return session.scalars(select(CleaningWorklist).where(CleaningWorklist.id == worklist_id)).one()
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """The app on a free local port for Chromium (uvicorn in a thread); yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the web server did not start"
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

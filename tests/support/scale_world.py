@@ -8,8 +8,6 @@ bulk: what the pages show does not depend on how the answers were found, and the
 Built once per test session (about a minute on two cores); `build_scale_world` serves benchmarks too.
 """
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,11 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import uvicorn
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.ports import free_port
+from tests.support.live_server import live_server
 from tiemchung.cleaning import workflow
 from tiemchung.demo.pipeline import register_facilities
 from tiemchung.registry.bulk import load_parquet
@@ -197,17 +194,5 @@ def _add_accounts(session: Session, world: ScaleWorld) -> None:
 @contextmanager
 def serve(world: ScaleWorld, keys_dir: Path) -> Iterator[str]:
     """The web platform over the world's registry on a free local port, for a browser; yields its base URL."""
-    app = create_app(world.settings(keys_dir), session_factory=world.session_factory)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the web server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with live_server(create_app(world.settings(keys_dir), session_factory=world.session_factory)) as url:
+        yield url

@@ -15,7 +15,8 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.browser import log_in
-from tests.support.cleaning_world import CleaningWorld, build_cleaning_world, serving
+from tests.support.cleaning_world import CleaningWorld, build_cleaning_world
+from tests.support.live_server import live_server
 from tiemchung.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.web.app import create_app
 from tiemchung.web.settings import Settings
@@ -39,7 +40,7 @@ def commune(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ses
     with factory() as session:
         world = build_cleaning_world(session)
     app = create_app(Settings(secret_key="cleaning-pages", keys_dir=root / "keys"), session_factory=factory)
-    with serving(app) as url:
+    with live_server(app) as url:
         yield url, factory, world
     engine.dispose()
 
