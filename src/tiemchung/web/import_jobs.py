@@ -91,7 +91,9 @@ def start_import(app: FastAPI, user: User, upload: BinaryIO, file_name: str, rea
         shutil.rmtree(folder, ignore_errors=True)
         _refuse(factory, batch_id, TOO_LARGE.format(limit=upload_limit(app) // (1024 * 1024)))
         raise HTTPException(status_code=413, detail=TOO_LARGE.format(limit=upload_limit(app) // (1024 * 1024)))
-    _executor(app).submit(_run, factory, batch_id, path)
+    running = _running(app)
+    running.add(batch_id)
+    _executor(app).submit(_run, factory, batch_id, path, running)
     return batch_id
 
 
@@ -127,7 +129,7 @@ def queue_verification(session: Session, subject_ids: list[int]) -> None:
     queue.enqueue(session, subject_ids, reason="import")
 
 
-def _run(factory: sessionmaker[Session], batch_id: int, path: Path) -> None:
+def _run(factory: sessionmaker[Session], batch_id: int, path: Path, running: set[int]) -> None:
     """The job: import, keep the error workbook, delete the upload. Never raises (it runs in a pool thread)."""
     from tiemchung.registry.export import write_error_workbook
     from tiemchung.registry.importer import run_import
@@ -135,12 +137,17 @@ def _run(factory: sessionmaker[Session], batch_id: int, path: Path) -> None:
     try:
         report = run_import(factory, batch_id, path, verify=queue_verification)
         if report.errors:
-            write_error_workbook(report, path, path.parent / ERROR_WORKBOOK)
+            # Written beside, then renamed: a download never gets a half-written workbook (the batch is already
+            # done in the database while this runs; `finished` waits for the rename).
+            partial = path.parent / (ERROR_WORKBOOK + ".part")
+            write_error_workbook(report, path, partial)
+            partial.replace(path.parent / ERROR_WORKBOOK)
     except Exception:
         log.exception("import %s failed", batch_id)
         _refuse(factory, batch_id, "Lỗi hệ thống khi nhập tệp; chưa ghi hết. Hãy báo quản trị và nhập lại tệp.")
     finally:
         path.unlink(missing_ok=True)
+        running.discard(batch_id)
 
 
 def resume_unfinished(app: FastAPI) -> None:
@@ -178,8 +185,23 @@ PHASES = {
 }
 
 
-def finished(batch: ImportBatch) -> bool:
-    return batch.status in ("done", "failed")
+FINISHING = "Đang lập danh sách các dòng bị từ chối"  # done in the database, the error workbook still being written
+
+
+def finished(app: FastAPI, batch: ImportBatch) -> bool:
+    """Over, and its result complete: the database says done before the job has written the error workbook, so a
+    done import whose job is still running here is still finishing."""
+    if batch.status == "failed":
+        return True
+    return batch.status == "done" and batch.id not in _running(app)
+
+
+def _running(app: FastAPI) -> set[int]:
+    """The batches whose job is still working in this process (set add/discard are atomic in CPython)."""
+    if not hasattr(app.state, "running_imports"):
+        app.state.running_imports = set()
+    running: set[int] = app.state.running_imports
+    return running
 
 
 def percent(batch: ImportBatch) -> int:

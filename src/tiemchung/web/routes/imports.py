@@ -76,10 +76,12 @@ def _batch_context(request: Request, session: Session, user: User, batch_id: int
     from tiemchung.registry.importer import report_of
 
     batch = import_jobs.batch_of(session, user, batch_id)
-    report = report_of(request.app.state.session_factory, batch.id) if import_jobs.finished(batch) else None
+    over = import_jobs.finished(request.app, batch)
+    report = report_of(request.app.state.session_factory, batch.id) if over else None
     errors = report.errors[:SHOWN_ERRORS] if report else []
-    return {"batch": batch, "report": report, "errors": errors, "phase": import_jobs.PHASES.get(batch.status, ""),
-            "percent": import_jobs.percent(batch), "finished": import_jobs.finished(batch)}  # fmt: skip
+    phase = import_jobs.PHASES.get(batch.status, "") if over or batch.status != "done" else import_jobs.FINISHING
+    return {"batch": batch, "report": report, "errors": errors, "phase": phase,
+            "percent": import_jobs.percent(batch), "finished": over}  # fmt: skip
 
 
 def _no_scope(user: User) -> str:
