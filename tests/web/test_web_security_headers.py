@@ -97,9 +97,7 @@ def _page_urls(world: World, role: Role) -> list[str]:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_every_page_of_every_role_runs_without_a_console_error(world: World, browser_page, request) -> None:  # type: ignore[no-untyped-def]
-    if "postgresql" in request.node.name:
-        pytest.skip("the pages' scripts do not depend on the database: SQLite is enough")
+def test_every_page_of_every_role_runs_without_a_console_error(world: World, browser_page) -> None:  # type: ignore[no-untyped-def]
     from tests.support.browser import log_in
 
     page = browser_page
