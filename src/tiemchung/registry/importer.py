@@ -201,13 +201,24 @@ def resume_imports(session_factory: sessionmaker[Session], verify: VerifyHook | 
                 ImportBatch.status.in_((Status.QUEUED, Status.READING, Status.APPLYING))
             )
         ).all()
-    for batch_id, status in unfinished:
+    for batch_id, _status in unfinished:
+        resume_import(session_factory, batch_id, verify)
+    return [batch_id for batch_id, _ in unfinished]
+
+
+def resume_import(
+    session_factory: sessionmaker[Session], batch_id: int, verify: VerifyHook | None = None
+) -> ImportReport:
+    """One interrupted import: finished when it was applying, failed when it was still queued or reading."""
+    with session_factory() as session:
+        status = session.scalar(select(ImportBatch.status).where(ImportBatch.id == batch_id))
+    if status in (Status.QUEUED, Status.READING, Status.APPLYING):
         job = _load_job(session_factory, batch_id, verify)
         if status == Status.APPLYING:
             _apply_staged(session_factory, job)
         else:
             _fail(session_factory, job, INTERRUPTED)
-    return [batch_id for batch_id, _ in unfinished]
+    return report_of(session_factory, batch_id)
 
 
 def report_of(session_factory: sessionmaker[Session], batch_id: int) -> ImportReport:

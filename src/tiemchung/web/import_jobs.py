@@ -9,15 +9,18 @@ commune. Imported subjects are queued for verification with the population regis
 
 import logging
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 from fastapi import FastAPI, HTTPException
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tiemchung.registry.import_scope import ImportScope
+from tiemchung.registry.importer import ImportReport
 from tiemchung.registry.models import ImportBatch, Role, User
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,10 @@ UPLOAD_CHUNK = 1024 * 1024
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024
 # Two imports run at once (two cores is the small server); more wait in the queue, shown as "Đang chờ".
 WORKERS = 2
+# A lost or refused database connection (as the web's 503): the job waits for the database this long, then leaves
+# the import to the next start of the server.
+DATABASE_LOST = (OperationalError, InterfaceError)
+RESUME_WITHIN_SECONDS = 120
 IMPORTING_ROLES = (Role.FACILITY, Role.HEALTH_STATION)
 NO_SCOPE = (
     "Tài khoản của bạn chưa được gắn cơ sở tiêm chủng hoặc địa bàn, nên chưa nhập tệp được: hãy liên hệ quản trị."
@@ -131,23 +138,50 @@ def queue_verification(session: Session, subject_ids: list[int]) -> None:
 
 def _run(factory: sessionmaker[Session], batch_id: int, path: Path, running: set[int]) -> None:
     """The job: import, keep the error workbook, delete the upload. Never raises (it runs in a pool thread)."""
-    from tiemchung.registry.export import write_error_workbook
-    from tiemchung.registry.importer import run_import
-
     try:
-        report = run_import(factory, batch_id, path, verify=queue_verification)
-        if report.errors:
-            # Written beside, then renamed: a download never gets a half-written workbook (the batch is already
-            # done in the database while this runs; `finished` waits for the rename).
-            partial = path.parent / (ERROR_WORKBOOK + ".part")
-            write_error_workbook(report, path, partial)
-            partial.replace(path.parent / ERROR_WORKBOOK)
+        _import(factory, batch_id, path)
     except Exception:
         log.exception("import %s failed", batch_id)
         _refuse(factory, batch_id, "Lỗi hệ thống khi nhập tệp; chưa ghi hết. Hãy báo quản trị và nhập lại tệp.")
     finally:
         path.unlink(missing_ok=True)
         running.discard(batch_id)
+
+
+def _import(factory: sessionmaker[Session], batch_id: int, path: Path) -> None:
+    from tiemchung.registry.export import write_error_workbook
+    from tiemchung.registry.importer import run_import
+
+    try:
+        report = run_import(factory, batch_id, path, verify=queue_verification)
+    except DATABASE_LOST as error:  # an outage, not a bug: no traceback; the import resumes once the database is back
+        log.warning("import %s interrupted: database unavailable (%s)", batch_id, type(error).__name__)
+        resumed = _resume_when_the_database_is_back(factory, batch_id)
+        if resumed is None:
+            return
+        report = resumed
+    if report.errors:
+        # Written beside, then renamed: a download never gets a half-written workbook (the batch is already
+        # done in the database while this runs; `finished` waits for the job).
+        partial = path.parent / (ERROR_WORKBOOK + ".part")
+        write_error_workbook(report, path, partial)
+        partial.replace(path.parent / ERROR_WORKBOOK)
+
+
+def _resume_when_the_database_is_back(factory: sessionmaker[Session], batch_id: int) -> ImportReport | None:
+    """Finish (applying) or fail (reading) the interrupted import as soon as the database answers again; None when
+    it stays away (the next start of the server resumes it, `resume_unfinished`)."""
+    from tiemchung.registry.importer import resume_import
+
+    deadline = time.monotonic() + RESUME_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        try:
+            return resume_import(factory, batch_id, queue_verification)
+        except DATABASE_LOST:
+            continue
+    log.warning("import %s left for the next start: the database stayed unavailable", batch_id)
+    return None
 
 
 def resume_unfinished(app: FastAPI) -> None:
