@@ -91,6 +91,9 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit_for=lambda path: body_limit_for(app, path))
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, refusals included, gets the headers
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Browsers ask for /favicon.ico on any answer without a <link rel="icon"> (an htmx fragment opened by itself):
+    # send them to the icon rather than a 404 in the console.
+    app.add_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_exception_handler(LoginRequired, _redirect_to_login)  # type: ignore[arg-type]
     # Only the errors of an unreachable or busy database (lost connection, refused, locked): a constraint or a
     # programming error stays a 500, it is a bug to fix and must not pass for an outage.
@@ -139,6 +142,10 @@ def route_modules() -> list[ModuleType]:
         if hasattr(module, "router"):
             modules.append(module)
     return modules
+
+
+async def _favicon(_request: Request) -> Response:
+    return RedirectResponse("/static/favicon.svg", status_code=308)
 
 
 async def _redirect_to_login(request: Request, error: LoginRequired) -> Response:
