@@ -128,6 +128,11 @@ def api_upload(request: Request, user: Importer, file: UploadedFile, reason_grou
     return {"batch_id": batch_id, "status_url": f"/api/v1/imports/status?batch={batch_id}"}
 
 
+def _api_status(batch: ImportBatch, finished: bool) -> str:
+    """`done` only once the result is complete (the job still writes the error workbook after the database's done)."""
+    return "applying" if batch.status == "done" and not finished else batch.status
+
+
 @router.get("/api/v1/imports/status", tags=["imports"])
 def api_status(request: Request, user: Importer, session: DbSession, batch: BatchId) -> ImportStatus:
     """The import's progress, then its counts and its first row errors (all of them in the error workbook)."""
@@ -135,7 +140,8 @@ def api_status(request: Request, user: Importer, session: DbSession, batch: Batc
     found: ImportBatch = context["batch"]
     report = context["report"]
     answer = ImportStatus(
-        batch_id=found.id, file_name=found.file_name, status=found.status, phase=context["phase"],
+        batch_id=found.id, file_name=found.file_name, status=_api_status(found, context["finished"]),
+        phase=context["phase"],
         rows_read=found.rows_total, rows_expected=found.rows_expected, rows_stored=found.rows_accepted,
         rows_rejected=found.rows_rejected, file_error=report.file_error if report else None,
         counts=report.counts() if report and report.ok else {},
