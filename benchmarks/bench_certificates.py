@@ -22,15 +22,15 @@ from pathlib import Path
 
 import cbor2
 
-from tiemchung.certificates import hcert
-from tiemchung.certificates.issuance import build_dcc, issue_certificate
-from tiemchung.certificates.keys import TrustList, init_keys
-from tiemchung.certificates.models import Certificate
-from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day
-from tiemchung.certificates.verifier import verify_hc1
+from tiemchung.health.certificates import hcert
+from tiemchung.health.certificates.issuance import build_dcc, issue_certificate
+from tiemchung.health.certificates.keys import TrustList, init_keys
+from tiemchung.health.certificates.models import Certificate
+from tiemchung.health.certificates.signing import new_facility_key, public_key_pem, sign_facility_day
+from tiemchung.health.certificates.verifier import verify_hc1
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory, transaction
+from tiemchung.health.registry.models import Dose, Facility, Subject
 from tiemchung.reference.vaccines import vaccine_by_name
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
-from tiemchung.registry.models import Dose, Facility, Subject
 
 FACILITY = "BENCH"
 

@@ -25,11 +25,11 @@ from tests.support.cleaning_factories import HOME_WARD
 from tests.support.cleaning_world import NEXT_WARD, CleaningWorld, build_cleaning_world, person_name
 from tests.support.web_world import World
 
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Subject
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 from tiemchung.identity import canonical_name, fold_name
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Subject
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
 
 CHUNK = 5_000
 

@@ -1,4 +1,4 @@
-"""Benchmark: duplicate registrations found by `tiemchung.duplicates` against the generator's truth.
+"""Benchmark: duplicate registrations found by `tiemchung.health.duplicates` against the generator's truth.
 
 Generates a synthetic country (its truth marks each duplicate registration with `is_duplicate_of`), bulk-loads it
 into a fresh SQLite registry, writes the register's answers as the truth gives them (the categories and proposals
@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from tests.support.scale_world import answer_as_the_truth_says
 
-from tiemchung.duplicates.detect import find_pairs, group_pairs
-from tiemchung.registry.bulk import load_parquet
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Subject
+from tiemchung.health.duplicates.detect import find_pairs, group_pairs
+from tiemchung.health.registry.bulk import load_parquet
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Subject
 from tiemchung.synth import generate
 
 

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from tiemchung.demo.pipeline import register_facilities
-from tiemchung.fhir import validated
-from tiemchung.fhir.export import ExportStatus, write_export
-from tiemchung.registry.bulk import load_parquet
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.fhir import validated
+from tiemchung.health.fhir.export import ExportStatus, write_export
+from tiemchung.health.registry.bulk import load_parquet
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
 from tiemchung.synth import generate
 
 SAMPLE_EVERY = 1_000

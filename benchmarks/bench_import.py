@@ -113,7 +113,7 @@ def fresh_postgres(server_url: str) -> str:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from tiemchung.registry.db import make_engine
+    from tiemchung.health.registry.db import make_engine
 
     name = f"tiemchung_bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
@@ -127,7 +127,7 @@ def drop_postgres(server_url: str, url: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from tiemchung.registry.db import make_engine
+    from tiemchung.health.registry.db import make_engine
 
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -140,7 +140,7 @@ def registry(url: str, *, summary: bool = True) -> Any:
     what maintaining it costs (the platform never runs without them)."""
     from sqlalchemy import text
 
-    from tiemchung.registry.db import create_schema, make_engine
+    from tiemchung.health.registry.db import create_schema, make_engine
 
     engine = make_engine(url)
     create_schema(engine)
@@ -160,8 +160,8 @@ def registry(url: str, *, summary: bool = True) -> Any:
 
 
 def run_import(url: str, path: str, summary: bool = True) -> str:
-    from tiemchung.registry.db import make_session_factory
-    from tiemchung.registry.importer import import_records
+    from tiemchung.health.registry.db import make_session_factory
+    from tiemchung.health.registry.importer import import_records
 
     engine = registry(url, summary=summary)
     report = import_records(make_session_factory(engine), Path(path), actor="bench")
@@ -169,7 +169,7 @@ def run_import(url: str, path: str, summary: bool = True) -> str:
 
 
 def run_bulk(url: str, path: str, summary: bool = True) -> str:
-    from tiemchung.registry.bulk import load_parquet
+    from tiemchung.health.registry.bulk import load_parquet
 
     report = load_parquet(registry(url, summary=summary), Path(path), actor="bench")
     return f"doses={report.doses} subjects={report.subjects} rejected={report.rejected}"

@@ -1,6 +1,6 @@
 """Online verification over HTTP: latency of one request, and throughput under concurrent clients.
 
-Starts the register service (`python -m tiemchung.population serve`) as a child process on 127.0.0.1 over a
+Starts the register service (`python -m tiemchung.register serve`) as a child process on 127.0.0.1 over a
 synthetic register (`tiemchung.synth.generate`, cached in the output folder), then:
 1. sequential: one keep-alive client sends `--requests` verifications one after another: p50/p90/p99/max latency,
    overall and per path (subjects with an ID: exact look-up; without: probabilistic scoring; foreigners);
@@ -27,9 +27,9 @@ from typing import Any
 import duckdb
 import httpx
 
-from tiemchung.population.keys import KeyStore
-from tiemchung.population.process import ServiceProcess
-from tiemchung.verification.results import SUBJECT_COLUMNS
+from tiemchung.interchange.results import SUBJECT_COLUMNS
+from tiemchung.register.keys import KeyStore
+from tiemchung.register.process import ServiceProcess
 
 QUERY_FIELDS = [name for name in SUBJECT_COLUMNS if name != "subject_id"]
 

@@ -26,13 +26,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from tiemchung.registry.bulk import load_parquet
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Facility, Role, Subject, User
+from tiemchung.health.registry.bulk import load_parquet
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Facility, Role, Subject, User
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.security import hash_password
+from tiemchung.health.web.settings import Settings
 from tiemchung.synth import generate
-from tiemchung.web.app import create_app
-from tiemchung.web.security import hash_password
-from tiemchung.web.settings import Settings
 
 PASSWORD = "bench-pages-password"
 

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.support.scale_world import PASSWORD, ScaleWorld, build_scale_world
 
-from tiemchung.registry.db import make_engine, make_session_factory
-from tiemchung.registry.models import Subject, User
-from tiemchung.web.app import create_app
+from tiemchung.health.registry.db import make_engine, make_session_factory
+from tiemchung.health.registry.models import Subject, User
+from tiemchung.health.web.app import create_app
 
 REPORTS = ("verification", "appendix1", "units", "quality")
 URLS = [

@@ -38,15 +38,15 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 
-from tiemchung.reconciliation import summary
-from tiemchung.reconciliation.appendix1 import Appendix1Report, build_appendix1
-from tiemchung.reconciliation.models import EnteredDoseCount
-from tiemchung.reconciliation.queries import entered_cells_by_day
-from tiemchung.reconciliation.reported import ReportedFigures
-from tiemchung.reconciliation.sources import ParquetSource, RegistrySource, Source, records_to_registry_parquet
-from tiemchung.registry.bulk import load_parquet
-from tiemchung.registry.db import create_schema, make_engine
-from tiemchung.registry.models import Facility
+from tiemchung.health.reconciliation import summary
+from tiemchung.health.reconciliation.appendix1 import Appendix1Report, build_appendix1
+from tiemchung.health.reconciliation.models import EnteredDoseCount
+from tiemchung.health.reconciliation.queries import entered_cells_by_day
+from tiemchung.health.reconciliation.reported import ReportedFigures
+from tiemchung.health.reconciliation.sources import ParquetSource, RegistrySource, Source, records_to_registry_parquet
+from tiemchung.health.registry.bulk import load_parquet
+from tiemchung.health.registry.db import create_schema, make_engine
+from tiemchung.health.registry.models import Facility
 
 
 def timed(label: str, size: dict[str, Any], action: Callable[[], Any]) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from tiemchung.verification.engine import RegisterIndex
+from tiemchung.register.linkage.engine import RegisterIndex
 
 
 def generate(folder: Path, people: int, seed: int) -> float:

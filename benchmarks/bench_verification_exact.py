@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from tiemchung.verification.sql import EXACT_SQL
+from tiemchung.register.linkage.sql import EXACT_SQL
 
 REGISTER_SQL = """
 CREATE TABLE register AS

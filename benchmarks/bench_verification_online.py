@@ -11,8 +11,8 @@ import statistics
 import time
 from pathlib import Path
 
-from tiemchung.verification.engine import RegisterIndex
-from tiemchung.verification.results import SubjectQuery
+from tiemchung.interchange.results import SubjectQuery
+from tiemchung.register.linkage.engine import RegisterIndex
 
 
 def queries(index: RegisterIndex, count: int) -> tuple[list[SubjectQuery], list[SubjectQuery]]:

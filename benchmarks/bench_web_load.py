@@ -30,9 +30,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tiemchung import identity
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Facility, Role, Subject, User
-from tiemchung.web.security import hash_password
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Facility, Role, Subject, User
+from tiemchung.health.web.security import hash_password
 
 FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ")
 MIDDLE = ("Văn", "Thị", "Hữu", "Minh", "Ngọc", "Thanh")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from tiemchung.verification.model import BLOCKING_KEYS
+from tiemchung.register.linkage.model import BLOCKING_KEYS
 
 # Keys considered and rejected, beside the ones in use (BLOCKING_KEYS).
 CONSIDERED = {

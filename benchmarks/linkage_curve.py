@@ -22,8 +22,8 @@ import csv
 import time
 from pathlib import Path
 
-from tiemchung.verification import sql
-from tiemchung.verification.engine import RegisterIndex
+from tiemchung.register.linkage import sql
+from tiemchung.register.linkage.engine import RegisterIndex
 
 THRESHOLDS = (0.2, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 MARGINS = (0.0, 3.0, 5.0, 8.0)

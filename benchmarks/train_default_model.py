@@ -1,10 +1,10 @@
-"""Train the model shipped in the package (`tiemchung/verification/default_model.json`) on a synthetic country.
+"""Train the model shipped in the package (`tiemchung/register/linkage/default_model.json`) on a synthetic country.
 
     .venv/bin/python benchmarks/train_default_model.py [--people 50000] [--seed 2026]
 
 Small batches (under `engine.MIN_SUBJECTS_TO_TRAIN` subjects) and runs without a workdir use this model; a large
 batch trains its own. Run it again whenever `model.build_settings` changes (a level added or removed), then run
-tests/verification (the online scorer must twin every level).
+tests/linkage (the online scorer must twin every level).
 """
 
 import argparse
@@ -12,8 +12,8 @@ import json
 import tempfile
 from pathlib import Path
 
+from tiemchung.register.linkage.engine import MODEL_FILE, RegisterIndex
 from tiemchung.synth import generate
-from tiemchung.verification.engine import MODEL_FILE, RegisterIndex
 
 TARGET = Path(__file__).resolve().parents[1] / "src" / "tiemchung" / "verification" / "default_model.json"
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.ci_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 (hooks)
 from tests.support.services import unavailable
-from tiemchung.registry.db import create_schema, import_all_models, make_engine, make_session_factory
+from tiemchung.health.registry.db import create_schema, import_all_models, make_engine, make_session_factory
 
 POSTGRES_URL = os.environ.get("TIEMCHUNG_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -12,7 +12,7 @@ import typer.main
 from typer.core import TyperGroup
 
 from tiemchung.cli import app
-from tiemchung.web.settings import Settings
+from tiemchung.health.web.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,15 +10,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tiemchung.reconciliation import service
-from tiemchung.reconciliation.dashboard import dashboard_html
-from tiemchung.reconciliation.reported import read_synth_aggregates
-from tiemchung.reconciliation.seedcheck import write_seed_appendix1_workbook
-from tiemchung.reconciliation.seedfigures import packaged_seeds
-from tiemchung.reconciliation.sources import ParquetSource, records_to_registry_parquet
-from tiemchung.reconciliation.unit_report import read_synth_gaps
-from tiemchung.reconciliation.verification_report import build_verification_report
-from tiemchung.reconciliation.xlsx import appendix1_workbook, unit_workbook, verification_workbook
+from tiemchung.health.reconciliation import service
+from tiemchung.health.reconciliation.dashboard import dashboard_html
+from tiemchung.health.reconciliation.reported import read_synth_aggregates
+from tiemchung.health.reconciliation.seedcheck import write_seed_appendix1_workbook
+from tiemchung.health.reconciliation.seedfigures import packaged_seeds
+from tiemchung.health.reconciliation.sources import ParquetSource, records_to_registry_parquet
+from tiemchung.health.reconciliation.unit_report import read_synth_gaps
+from tiemchung.health.reconciliation.verification_report import build_verification_report
+from tiemchung.health.reconciliation.xlsx import appendix1_workbook, unit_workbook, verification_workbook
 
 HERE = Path(__file__).parent
 

@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.orm import Session
 
-from tiemchung.certificates.keys import DocumentSigner, TrustList, init_keys
-from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day
-from tiemchung.registry.models import Dose, Facility, Subject
+from tiemchung.health.certificates.keys import DocumentSigner, TrustList, init_keys
+from tiemchung.health.certificates.signing import new_facility_key, public_key_pem, sign_facility_day
+from tiemchung.health.registry.models import Dose, Facility, Subject
 
 PASSPHRASE = b"correct horse battery staple"
 FACILITY = "F001"

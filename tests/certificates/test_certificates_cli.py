@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tiemchung.certificates.models import Certificate
 from tiemchung.cli import app
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
-from tiemchung.registry.models import Dose, Facility, Subject
+from tiemchung.health.certificates.models import Certificate
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory, transaction
+from tiemchung.health.registry.models import Dose, Facility, Subject
 
 runner = CliRunner()
 

@@ -20,9 +20,9 @@ import cbor2
 import pytest
 from cryptography import x509
 
-from tiemchung.certificates import hcert
-from tiemchung.certificates.keys import TrustList, kid_of
-from tiemchung.certificates.verifier import (
+from tiemchung.health.certificates import hcert
+from tiemchung.health.certificates.keys import TrustList, kid_of
+from tiemchung.health.certificates.verifier import (
     check_expiry,
     check_key_usage,
     check_schema,
@@ -99,7 +99,7 @@ def _cases() -> list[Any]:
 
 def test_the_value_set_check_catches_the_vectors_that_expect_it() -> None:
     """PL/*/9 (unknown manufacturer) is excluded from the schema step above; our value-set check refuses it."""
-    from tiemchung.certificates.verifier import check_value_sets
+    from tiemchung.health.certificates.verifier import check_value_sets
 
     for version in ("1.0.0", "1.2.1", "1.3.0"):
         vector = json.loads((TESTDATA / "PL" / version / "2DCode" / "raw" / "9.json").read_text(encoding="utf-8"))

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tiemchung.certificates import hcert
-from tiemchung.certificates.keys import (
+from tiemchung.health.certificates import hcert
+from tiemchung.health.certificates.keys import (
     DSC_KEY_FILE,
     DocumentSigner,
     KeyMaterialError,
@@ -22,8 +22,8 @@ from tiemchung.certificates.keys import (
     load_signer,
     rotate_dsc,
 )
-from tiemchung.certificates.revocation import RevocationList, revocation_hashes
-from tiemchung.certificates.verifier import verify_hc1
+from tiemchung.health.certificates.revocation import RevocationList, revocation_hashes
+from tiemchung.health.certificates.verifier import verify_hc1
 
 NOW = datetime(2021, 10, 1, tzinfo=UTC)
 DCC = {

@@ -8,13 +8,13 @@ import cwt
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
-from tiemchung.certificates import hcert
-from tiemchung.certificates.issuance import eligibility, issue_certificate
-from tiemchung.certificates.keys import DocumentSigner, TrustList
-from tiemchung.certificates.revocation import revocation_list, revoke
-from tiemchung.certificates.signing import unsigned_doses_report
-from tiemchung.certificates.verifier import verify_hc1
-from tiemchung.registry.models import Dose, Subject
+from tiemchung.health.certificates import hcert
+from tiemchung.health.certificates.issuance import eligibility, issue_certificate
+from tiemchung.health.certificates.keys import DocumentSigner, TrustList
+from tiemchung.health.certificates.revocation import revocation_list, revoke
+from tiemchung.health.certificates.signing import unsigned_doses_report
+from tiemchung.health.certificates.verifier import verify_hc1
+from tiemchung.health.registry.models import Dose, Subject
 
 DAY = date(2021, 9, 1)
 NOW = datetime(2021, 10, 1, 8, 0, tzinfo=UTC)

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.certificates_world import certificate_world, serve
 from tests.support.web_world import World
-from tiemchung.certificates import hcert
-from tiemchung.certificates.keys import TrustList
-from tiemchung.certificates.verifier import verify_hc1
+from tiemchung.health.certificates import hcert
+from tiemchung.health.certificates.keys import TrustList
+from tiemchung.health.certificates.verifier import verify_hc1
 
 MIB = 1024 * 1024
 
@@ -143,7 +143,7 @@ def test_slow_images_never_block_other_requests(served: str) -> None:
 
 
 def test_a_burst_beyond_the_pool_is_told_to_come_back(world: World) -> None:
-    from tiemchung.web.public_verifier import VerificationPool
+    from tiemchung.health.web.public_verifier import VerificationPool
 
     world.app.state.verification_pool = VerificationPool(workers=1, waiting=0)
     image = png_declaring(4_900, 4_900)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.certificates_world import FACILITY_PASSPHRASE, certificate_world
 from tests.support.web_world import World
-from tiemchung.certificates import hcert
+from tiemchung.health.certificates import hcert
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_the_ministry_issues_and_everyone_can_verify(world: World) -> None:
     with world.app.state.session_factory() as session:
         from sqlalchemy import select
 
-        from tiemchung.certificates.models import Certificate
+        from tiemchung.health.certificates.models import Certificate
 
         hc1 = session.scalars(select(Certificate.hc1)).one()
     anonymous = TestClient(world.app, follow_redirects=False)
@@ -108,7 +108,7 @@ def test_a_facility_signs_its_day_on_the_web(world: World) -> None:
     with world.app.state.session_factory() as session:
         from sqlalchemy import select
 
-        from tiemchung.registry.models import AuditEvent
+        from tiemchung.health.registry.models import AuditEvent
 
         actions = list(session.scalars(select(AuditEvent.action).where(AuditEvent.entity == "daily_signature")))
     assert actions == ["sign_refused", "sign"]
@@ -120,7 +120,7 @@ def test_only_facilities_sign_and_a_facility_without_a_code_sees_nothing(world: 
     with world.app.state.session_factory() as session:
         from sqlalchemy import select
 
-        from tiemchung.registry.models import User
+        from tiemchung.health.registry.models import User
 
         user = session.scalars(select(User).where(User.role == "facility", User.facility_code == "F-home")).first()
         assert user is not None

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.support.cleaning_factories import HOME_WARD, add_subject, add_user, add_village
-from tiemchung.cleaning import workflow
+from tiemchung.health.cleaning import workflow
+from tiemchung.health.registry.models import AuditEvent, Role, Subject
+from tiemchung.health.web.verifier import QueueOnlyVerifier
 from tiemchung.identity import IdentityInput
-from tiemchung.registry.models import AuditEvent, Role, Subject
-from tiemchung.web.verifier import QueueOnlyVerifier
 
 WARD = HOME_WARD[2]
 

@@ -9,15 +9,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.support.cleaning_factories import add_subject, add_user, add_village
-from tiemchung.cleaning import workflow
+from tiemchung.health.cleaning import workflow
+from tiemchung.health.registry.models import Role
+from tiemchung.health.verification.client import Backoff, RegisterClient
+from tiemchung.health.verification.models import VerificationRecord
+from tiemchung.health.web.verifier import RegisterVerifier
 from tiemchung.identity import IdentityInput
-from tiemchung.population.keys import KeyStore
-from tiemchung.population.sample import write_sample
-from tiemchung.population.service import ServiceConfig, create_app
-from tiemchung.registry.models import Role
-from tiemchung.verification.client import Backoff, RegisterClient
-from tiemchung.verification.models import VerificationRecord
-from tiemchung.web.verifier import RegisterVerifier
+from tiemchung.register.keys import KeyStore
+from tiemchung.register.sample import write_sample
+from tiemchung.register.service import ServiceConfig, create_app
 
 
 @pytest.fixture(scope="module")

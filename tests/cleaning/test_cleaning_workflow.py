@@ -7,11 +7,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.support.cleaning_factories import HOME_WARD, OTHER_WARD, add_subject, add_user, add_village
-from tiemchung.cleaning import signing, workflow
-from tiemchung.cleaning.models import CleaningLine, CleaningLineEvent, LineState, Problem, WorklistState
+from tiemchung.health.cleaning import signing, workflow
+from tiemchung.health.cleaning.models import CleaningLine, CleaningLineEvent, LineState, Problem, WorklistState
+from tiemchung.health.registry.models import Role
+from tiemchung.health.web.verifier import QueueOnlyVerifier
 from tiemchung.identity import IdentityInput
-from tiemchung.registry.models import Role
-from tiemchung.web.verifier import QueueOnlyVerifier
 
 WARD = HOME_WARD[2]
 
@@ -152,7 +152,7 @@ def test_the_command_line_checks_a_signature(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from tiemchung.cli import app
-    from tiemchung.registry.db import create_schema, make_engine, make_session_factory
+    from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
 
     url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     engine = make_engine(url)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import add_subject
 from tiemchung.demo.pipeline import DemoState, create_accounts
-from tiemchung.registry.models import Dose, Facility, Role, User
+from tiemchung.health.registry.models import Dose, Facility, Role, User
 
 
 def test_a_commune_without_a_station_gets_the_district_centre(session_factory: sessionmaker[Session]) -> None:

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import PASSWORD, add_user
-from tiemchung.certificates.models import Certificate
 from tiemchung.demo import pipeline
 from tiemchung.demo.run import web_settings
-from tiemchung.registry.models import Dose, Facility, Role, Subject
-from tiemchung.web.app import create_app
+from tiemchung.health.certificates.models import Certificate
+from tiemchung.health.registry.models import Dose, Facility, Role, Subject
+from tiemchung.health.web.app import create_app
 
 
 def _registry(session_factory: sessionmaker[Session]) -> None:

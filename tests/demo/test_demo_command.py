@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tiemchung.population.process import free_port
+from tiemchung.register.process import free_port
 
 pytestmark = pytest.mark.slow
 

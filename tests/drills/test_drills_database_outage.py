@@ -33,11 +33,11 @@ from tests.support.drill_server import (
     write_records_xlsx,
 )
 from tests.support.private_postgres import PrivatePostgres
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.importer import import_records
-from tiemchung.registry.models import Dose, Subject
-from tiemchung.web.app import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_READ, create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.importer import import_records
+from tiemchung.health.registry.models import Dose, Subject
+from tiemchung.health.web.app import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_READ, create_app
+from tiemchung.health.web.settings import Settings
 
 # A crash in a client thread must fail the drill, not pass as a warning.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")

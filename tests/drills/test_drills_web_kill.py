@@ -19,8 +19,8 @@ from tests.support.drill_server import (
     upload,
     write_records_xlsx,
 )
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import AuditEvent, Dose, ImportBatch, Subject
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import AuditEvent, Dose, ImportBatch, Subject
 
 # A crash in a helper thread (the uploader) must fail the drill, not pass as a warning.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")]

@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from tests.support.cleaning_factories import add_subject
 from tiemchung.cli import app
-from tiemchung.duplicates.detect import Evidence, find_groups, find_pairs
-from tiemchung.duplicates.merge import MergeRefused, merge_subjects, survivor_of, unmerge
-from tiemchung.reconciliation import summary
-from tiemchung.reconciliation.sources import RegistrySource
-from tiemchung.reconciliation.verification_report import build_verification_report
-from tiemchung.registry.models import AuditEvent, Dose, Facility, Subject
+from tiemchung.health.duplicates.detect import Evidence, find_groups, find_pairs
+from tiemchung.health.duplicates.merge import MergeRefused, merge_subjects, survivor_of, unmerge
+from tiemchung.health.reconciliation import summary
+from tiemchung.health.reconciliation.sources import RegistrySource
+from tiemchung.health.reconciliation.verification_report import build_verification_report
+from tiemchung.health.registry.models import AuditEvent, Dose, Facility, Subject
 
 CCCD_A, CCCD_B, CCCD_C = "001080000111", "001080000222", "001080000333"
 NAMES = {"an": ("Nguyễn Văn An", "nguyen van an"), "anh": ("Nguyễn Văn Anh", "nguyen van anh"),

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import add_subject
 from tests.support.web_world import World, build_world
-from tiemchung.certificates.models import Certificate
-from tiemchung.duplicates.detect import Evidence
-from tiemchung.duplicates.merge import merge_subjects
-from tiemchung.fhir import validated
-from tiemchung.fhir.export import ExportJobs
-from tiemchung.registry.models import AuditEvent, Dose, Subject
+from tiemchung.health.certificates.models import Certificate
+from tiemchung.health.duplicates.detect import Evidence
+from tiemchung.health.duplicates.merge import merge_subjects
+from tiemchung.health.fhir import validated
+from tiemchung.health.fhir.export import ExportJobs
+from tiemchung.health.registry.models import AuditEvent, Dose, Subject
 
 
 @pytest.fixture

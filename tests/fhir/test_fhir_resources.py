@@ -7,10 +7,10 @@ import pytest
 from fhir.resources.R4B.immunization import Immunization
 from fhir.resources.R4B.patient import Patient
 
-from tiemchung.duplicates.merge import MergeLinks
-from tiemchung.fhir import immunization, organization, patient, searchset, systems, validated
+from tiemchung.health.duplicates.merge import MergeLinks
+from tiemchung.health.fhir import immunization, organization, patient, searchset, systems, validated
+from tiemchung.health.registry.models import Dose, Facility, Subject
 from tiemchung.reference import DoseKind, vaccines
-from tiemchung.registry.models import Dose, Facility, Subject
 
 CITIZEN = {
     "full_name": "Nguyễn Thị Minh Khai",

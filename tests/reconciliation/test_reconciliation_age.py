@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from tiemchung.health.reconciliation.queries import UNDER_FIVE, UNKNOWN, age_group_of, birth_key, dose_key
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Dose, Subject
 from tiemchung.identity.dates import PartialDate
-from tiemchung.reconciliation.queries import UNDER_FIVE, UNKNOWN, age_group_of, birth_key, dose_key
 from tiemchung.reference import age_group
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Dose, Subject
 
 births = st.one_of(
     st.dates(min_value=date(1920, 1, 1), max_value=date(2023, 12, 31)),

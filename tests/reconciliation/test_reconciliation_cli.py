@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from tests.support.reconciliation_world import RegistryIds
 from tiemchung.cli import app
-from tiemchung.reconciliation.seedcheck import write_seed_appendix1_workbook
-from tiemchung.reconciliation.seedfigures import packaged_seeds
+from tiemchung.health.reconciliation.seedcheck import write_seed_appendix1_workbook
+from tiemchung.health.reconciliation.seedfigures import packaged_seeds
 
 runner = CliRunner()
 
@@ -70,9 +70,9 @@ def test_check_seeds_says_when_the_documents_text_is_not_in_the_folder(tmp_path:
 def test_unit_workbook_filled_by_a_unit_is_imported(
     engine: Engine, session_factory: sessionmaker[Session], registry: RegistryIds, tmp_path: Path
 ) -> None:
-    from tiemchung.reconciliation.service import ReportContext, unit_report
-    from tiemchung.reconciliation.sources import RegistrySource
-    from tiemchung.reconciliation.xlsx import unit_workbook
+    from tiemchung.health.reconciliation.service import ReportContext, unit_report
+    from tiemchung.health.reconciliation.sources import RegistrySource
+    from tiemchung.health.reconciliation.xlsx import unit_workbook
 
     database = engine.url.render_as_string(hide_password=False)
     context = ReportContext(RegistrySource(engine), session_factory)

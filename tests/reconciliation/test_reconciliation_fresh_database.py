@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from tiemchung.cli import app
-from tiemchung.registry.db import make_engine
+from tiemchung.health.registry.db import make_engine
 
 
 def test_a_report_on_a_new_database_leaves_it_under_alembic(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.reconciliation_world import AS_OF, RegistryIds
-from tiemchung.reconciliation.appendix1 import assemble_appendix1, build_appendix1
-from tiemchung.reconciliation.layout import CELL_KEYS
-from tiemchung.reconciliation.quality import (
+from tiemchung.health.reconciliation.appendix1 import assemble_appendix1, build_appendix1
+from tiemchung.health.reconciliation.layout import CELL_KEYS
+from tiemchung.health.reconciliation.quality import (
     DUPLICATE_REVIEW,
     dose_problems,
     drop_outs,
@@ -16,9 +16,9 @@ from tiemchung.reconciliation.quality import (
     resolve_duplicates,
     same_day_duplicates,
 )
-from tiemchung.reconciliation.reported import ReportedFigures
-from tiemchung.reconciliation.sources import RegistrySource
-from tiemchung.registry.models import AuditEvent, Dose, Finding
+from tiemchung.health.reconciliation.reported import ReportedFigures
+from tiemchung.health.reconciliation.sources import RegistrySource
+from tiemchung.health.registry.models import AuditEvent, Dose, Finding
 
 
 def test_doses_before_birth_and_too_soon_are_listed(engine: Engine, registry: RegistryIds) -> None:

@@ -8,17 +8,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.reconciliation_world import AS_OF, RegistryIds
-from tiemchung.reconciliation import queries
-from tiemchung.reconciliation.appendix1 import Appendix1Report, Appendix1Row, build_appendix1
-from tiemchung.reconciliation.area import Area
-from tiemchung.reconciliation.reported import ReportedFigures, load_reported, record_review, store_reported
-from tiemchung.reconciliation.service import ReportContext, appendix1, cleaning_progress, unit_report
-from tiemchung.reconciliation.sources import ParquetSource, RegistrySource
-from tiemchung.reconciliation.unit_report import UnitReported, store_unit_reports
-from tiemchung.reconciliation.verification_report import Count, build_verification_report
-from tiemchung.registry.backup import backup
-from tiemchung.registry.models import Dose
-from tiemchung.verification.models import VerificationRecord
+from tiemchung.health.reconciliation import queries
+from tiemchung.health.reconciliation.appendix1 import Appendix1Report, Appendix1Row, build_appendix1
+from tiemchung.health.reconciliation.area import Area
+from tiemchung.health.reconciliation.reported import ReportedFigures, load_reported, record_review, store_reported
+from tiemchung.health.reconciliation.service import ReportContext, appendix1, cleaning_progress, unit_report
+from tiemchung.health.reconciliation.sources import ParquetSource, RegistrySource
+from tiemchung.health.reconciliation.unit_report import UnitReported, store_unit_reports
+from tiemchung.health.reconciliation.verification_report import Count, build_verification_report
+from tiemchung.health.registry.backup import backup
+from tiemchung.health.registry.models import Dose
+from tiemchung.health.verification.models import VerificationRecord
 
 
 def _row(report: Appendix1Report, code: str) -> Appendix1Row:
@@ -207,7 +207,7 @@ def test_records_parquet_is_laid_out_as_registry_tables(tmp_path: Path) -> None:
 
 
 def test_stored_rows_round_trip(session: Session, registry: RegistryIds) -> None:
-    from tiemchung.reconciliation.models import ReportedAggregate
+    from tiemchung.health.reconciliation.models import ReportedAggregate
 
     figures = ReportedFigures()
     figures.cells["01"] = {("18+", "1"): 3}
@@ -220,7 +220,7 @@ def test_stored_rows_round_trip(session: Session, registry: RegistryIds) -> None
 def test_a_damaged_birth_date_counts_as_unknown_age_on_every_engine(
     engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    from tiemchung.registry.models import Subject
+    from tiemchung.health.registry.models import Subject
 
     with session_factory() as session, session.begin():
         subject = Subject(subject_key="x", full_name_raw="A", full_name="A", name_canonical="a", name_folded="a",

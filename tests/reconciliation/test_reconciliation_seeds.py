@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from tiemchung.reconciliation.layout import CELL_KEYS
-from tiemchung.reconciliation.reported import read_appendix1_workbook
-from tiemchung.reconciliation.seedcheck import (
+from tiemchung.health.reconciliation.layout import CELL_KEYS
+from tiemchung.health.reconciliation.reported import read_appendix1_workbook
+from tiemchung.health.reconciliation.seedcheck import (
     check_seed_000,
     check_seed_001,
     imported_seed_appendix1,
     write_seed_appendix1_workbook,
 )
-from tiemchung.reconciliation.seedfigures import Seeds, packaged_seeds, read_seeds, seed_documents
-from tiemchung.reconciliation.seedtext import parse_appendix1, parse_verification_report
-from tiemchung.reconciliation.xlsx import FIRST_DATA_ROW, appendix1_workbook
+from tiemchung.health.reconciliation.seedfigures import Seeds, packaged_seeds, read_seeds, seed_documents
+from tiemchung.health.reconciliation.seedtext import parse_appendix1, parse_verification_report
+from tiemchung.health.reconciliation.xlsx import FIRST_DATA_ROW, appendix1_workbook
 
 # Lines of the documents as they are typed (tabs, dots grouping thousands, <b> on appendix 1's second page).
 HANOI = "6.239.208 6.028.696 0 217.574 4.624.602 1.431.755 732.707 719.765 406.851 672.432 493.737 21.567.327"
@@ -119,7 +119,7 @@ def test_a_province_total_that_is_not_the_sum_of_its_cells_is_flagged(seed_workb
     sheet.cell(row=FIRST_DATA_ROW, column=3).value = 6_239_200  # c of Hà Nội, 8 fewer than the seed
     workbook.save(seed_workbook)
     figures = read_appendix1_workbook(seed_workbook)
-    from tiemchung.reconciliation.appendix1 import assemble_appendix1
+    from tiemchung.health.reconciliation.appendix1 import assemble_appendix1
 
     findings = assemble_appendix1(figures, {}).findings()
     assert any(f.startswith("Hà Nội: tổng ghi trong báo cáo (n) là 21.567.327") and "lệch 8" in f for f in findings)

@@ -16,22 +16,22 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.reconciliation import queries, summary
-from tiemchung.reconciliation.appendix1 import Appendix1Report, build_appendix1
-from tiemchung.reconciliation.area import Area
-from tiemchung.reconciliation.models import EnteredDoseCount
-from tiemchung.reconciliation.quality import resolve_duplicates, same_day_duplicates
-from tiemchung.reconciliation.reported import ReportedFigures
-from tiemchung.reconciliation.sources import RegistrySource
+from tiemchung.health.reconciliation import queries, summary
+from tiemchung.health.reconciliation.appendix1 import Appendix1Report, build_appendix1
+from tiemchung.health.reconciliation.area import Area
+from tiemchung.health.reconciliation.models import EnteredDoseCount
+from tiemchung.health.reconciliation.quality import resolve_duplicates, same_day_duplicates
+from tiemchung.health.reconciliation.reported import ReportedFigures
+from tiemchung.health.reconciliation.sources import RegistrySource
+from tiemchung.health.registry.backup import backup, restore
+from tiemchung.health.registry.bulk import load_parquet
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.editing import IdentityChanges, edit_subject_identity
+from tiemchung.health.registry.importer import import_records
+from tiemchung.health.registry.models import Dose, Facility, Subject, User
+from tiemchung.health.web.subjects_service import DoseEntry, add_dose
+from tiemchung.interchange.columns import COLUMNS
 from tiemchung.reference import DoseKind
-from tiemchung.registry.backup import backup, restore
-from tiemchung.registry.bulk import load_parquet
-from tiemchung.registry.columns import COLUMNS
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.editing import IdentityChanges, edit_subject_identity
-from tiemchung.registry.importer import import_records
-from tiemchung.registry.models import Dose, Facility, Subject, User
-from tiemchung.web.subjects_service import DoseEntry, add_dose
 
 KINDS = [kind.value for kind in DoseKind]
 FACILITIES = {"F01": "01", "F79": "79", "F48": "48", "F99": "99"}  # 99: a code outside the 63 provinces

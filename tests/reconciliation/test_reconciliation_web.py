@@ -10,10 +10,10 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.reconciliation_world import RegistryIds
-from tiemchung.registry.models import Role, User
-from tiemchung.web.app import create_app
-from tiemchung.web.security import hash_password
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.models import Role, User
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.security import hash_password
+from tiemchung.health.web.settings import Settings
 
 PASSWORD = "mat-khau-dai-du-manh-2023"
 

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.registry.models import Dose, Facility, Role, Subject, User
-from tiemchung.web.app import create_app
-from tiemchung.web.security import hash_password
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.models import Dose, Facility, Role, Subject, User
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.security import hash_password
+from tiemchung.health.web.settings import Settings
 
 PASSWORD = "mat-khau-dai-du-manh-2023"
 # (marker, province, district, ward, facility name): a subject and a facility in each place.

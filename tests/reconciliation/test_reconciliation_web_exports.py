@@ -13,10 +13,10 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.registry.models import AuditEvent, Dose, Facility, Role, Subject, User
-from tiemchung.web.app import create_app
-from tiemchung.web.security import hash_password
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.models import AuditEvent, Dose, Facility, Role, Subject, User
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.security import hash_password
+from tiemchung.health.web.settings import Settings
 
 PASSWORD = "mat-khau-dai-du-manh-2023"
 FORMULA = '=HYPERLINK("http://example.invalid/x","Bấm vào đây")'

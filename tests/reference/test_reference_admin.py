@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tiemchung.health.reconciliation.seedfigures import packaged_seeds
 from tiemchung.identity.ids import CCCD_PROVINCE_PREFIXES
-from tiemchung.reconciliation.seedfigures import packaged_seeds
 from tiemchung.reference import (
     cccd_prefix_province,
     district,

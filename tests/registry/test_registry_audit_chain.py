@@ -16,10 +16,10 @@ from sqlalchemy.exc import DatabaseError, ProgrammingError
 from typer.testing import CliRunner
 
 from tiemchung.cli import app as cli_app
-from tiemchung.registry import audit
-from tiemchung.registry.backup import backup, restore
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory, transaction
-from tiemchung.registry.models import AuditChainLink
+from tiemchung.health.registry import audit
+from tiemchung.health.registry.backup import backup, restore
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory, transaction
+from tiemchung.health.registry.models import AuditChainLink
 
 
 def _record(engine: Engine, count: int, actor: str = "tram") -> None:
@@ -157,7 +157,7 @@ def application_role_grants(role: str) -> list[str]:
 
 
 def test_the_upgrade_links_the_events_already_there(tmp_path: Path) -> None:
-    from tiemchung.registry.migrate import upgrade
+    from tiemchung.health.registry.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     upgrade(url, "0007_security_login_throttle")

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from tiemchung.registry import audit
-from tiemchung.registry.backup import BackupError, backup, restore, verify
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Dose, DoseEntryKey, Facility, Role, Subject, User
+from tiemchung.health.registry import audit
+from tiemchung.health.registry.backup import BackupError, backup, restore, verify
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Dose, DoseEntryKey, Facility, Role, Subject, User
 
 
 def _fill(engine: Engine) -> None:

@@ -9,11 +9,11 @@ from datetime import date
 from pathlib import Path
 
 from tests.support.registry_files import KEYS, VI_HEADERS, record
-from tiemchung.registry import sources
-from tiemchung.registry.export import neutralise, write_error_workbook
-from tiemchung.registry.importer import ImportReport
-from tiemchung.registry.records import RowError
-from tiemchung.registry.sources import FileProblem, RecordSource, open_source
+from tiemchung.health.registry.export import neutralise, write_error_workbook
+from tiemchung.health.registry.importer import ImportReport
+from tiemchung.health.registry.records import RowError
+from tiemchung.interchange import sources
+from tiemchung.interchange.sources import FileProblem, RecordSource, open_source
 
 
 def problem(path: Path) -> str:
@@ -111,7 +111,7 @@ def test_a_csv_of_521111_rows_streams_whole_in_bounded_memory(make_csv: Callable
     child = (  # VmHWM, the peak resident memory of this process image (ru_maxrss would count pytest's, forked)
         "import sys\n"
         "from pathlib import Path\n"
-        "from tiemchung.registry.sources import open_source\n"
+        "from tiemchung.interchange.sources import open_source\n"
         "source = open_source(Path(sys.argv[1]))\n"
         "rows = sum(1 for _ in source.rows())\n"
         "peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM')).split()[1]\n"
@@ -197,7 +197,7 @@ def test_inline_strings_numbers_dates_and_booleans_are_read(tmp_path: Path) -> N
 
 
 def test_a_one_megabyte_csv_cell_rejects_only_its_row(make_csv: Callable[..., Path]) -> None:
-    from tiemchung.registry.records import read_records
+    from tiemchung.health.registry.records import read_records
 
     rows = [record(), record(record_id="R2", address="x" * 1_000_000)]
     first, second = read_records(make_csv(rows), today=date(2023, 6, 1))
@@ -228,7 +228,7 @@ def test_a_shared_strings_bomb_reads_in_bounded_memory(make_xlsx: Callable[..., 
     child = (  # VmHWM: the peak resident memory of this process image
         "import sys\n"
         "from pathlib import Path\n"
-        "from tiemchung.registry.sources import RecordSource, open_source\n"
+        "from tiemchung.interchange.sources import RecordSource, open_source\n"
         "source = open_source(Path(sys.argv[1]))\n"
         "rows = sum(1 for _ in source.rows()) if isinstance(source, RecordSource) else -1\n"
         "peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM')).split()[1]\n"

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.registry_files import KEYS, record
-from tiemchung.registry.bulk import load_parquet
-from tiemchung.registry.models import AuditEvent, Dose, Subject
+from tiemchung.health.registry.bulk import load_parquet
+from tiemchung.health.registry.models import AuditEvent, Dose, Subject
 
 TODAY = date(2023, 6, 1)
 

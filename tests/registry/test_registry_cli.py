@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tests.support.registry_files import record
-from tiemchung.registry import cli
-from tiemchung.registry.db import make_engine
-from tiemchung.registry.models import Dose
+from tiemchung.health.registry import cli
+from tiemchung.health.registry.db import make_engine
+from tiemchung.health.registry.models import Dose
 
 app = typer.Typer()
 cli.register(app)
@@ -60,8 +60,8 @@ def test_verify_reads_the_spec_workbook_and_explains_unreadable_files(
     """Issue 17: `tiemchung verify --records records.xlsx` ended with DuckDB's CSV-sniffer traceback."""
     import csv
 
-    from tiemchung.population.sample import write_sample
-    from tiemchung.verification import cli as verification_cli
+    from tiemchung.register.linkage import cli as verification_cli
+    from tiemchung.register.sample import write_sample
 
     verify_app = typer.Typer()
     verification_cli.register(verify_app)
@@ -82,7 +82,7 @@ def test_verify_reads_the_spec_workbook_and_explains_unreadable_files(
 
 
 def test_db_resume_imports_says_what_it_did(tmp_path: Path) -> None:
-    from tiemchung.registry.db import create_schema
+    from tiemchung.health.registry.db import create_schema
 
     url = f"sqlite:///{tmp_path / 'r.sqlite'}"
     create_schema(make_engine(url))

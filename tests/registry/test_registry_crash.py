@@ -15,16 +15,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.registry_files import record
-from tiemchung.registry.importer import import_records, resume_imports
-from tiemchung.registry.models import AuditEvent, Dose, ImportBatch, ImportRow, Subject
+from tiemchung.health.registry.importer import import_records, resume_imports
+from tiemchung.health.registry.models import AuditEvent, Dose, ImportBatch, ImportRow, Subject
 
 # Imports with small chunks and stops for good (telling the test through a marker file) either after the first
 # chunk of rows was staged (reading) or after the first chunk was applied to the registry (applying).
 CHILD = """
 import sys, time
 from pathlib import Path
-from tiemchung.registry import importer
-from tiemchung.registry.db import make_engine, make_session_factory
+from tiemchung.health.registry import importer
+from tiemchung.health.registry.db import make_engine, make_session_factory
 
 url, path, marker, phase = sys.argv[1:5]
 importer.BATCH_ROWS = 2

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.registry_files import record
-from tiemchung.registry.editing import IdentityChanges, edit_subject_identity
-from tiemchung.registry.importer import import_records
-from tiemchung.registry.models import AuditEvent, Subject
+from tiemchung.health.registry.editing import IdentityChanges, edit_subject_identity
+from tiemchung.health.registry.importer import import_records
+from tiemchung.health.registry.models import AuditEvent, Subject
 
 
 def imported_subject(session_factory: sessionmaker[Session], make_xlsx: Callable[..., Path]) -> int:

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from tiemchung.registry import cli
-from tiemchung.registry.db import make_session_factory
-from tiemchung.registry.entry_keys import prune_entry_keys
-from tiemchung.registry.models import Dose, DoseEntryKey, Facility, Role, Subject, User
+from tiemchung.health.registry import cli
+from tiemchung.health.registry.db import make_session_factory
+from tiemchung.health.registry.entry_keys import prune_entry_keys
+from tiemchung.health.registry.models import Dose, DoseEntryKey, Facility, Role, Subject, User
 
 app = typer.Typer()
 cli.register(app)

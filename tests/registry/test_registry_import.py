@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.registry_files import record
-from tiemchung.registry.export import write_error_workbook
-from tiemchung.registry.importer import import_records
-from tiemchung.registry.models import AuditEvent, Dose, Finding, ImportBatch, Subject
+from tiemchung.health.registry.export import write_error_workbook
+from tiemchung.health.registry.importer import import_records
+from tiemchung.health.registry.models import AuditEvent, Dose, Finding, ImportBatch, Subject
 
 TODAY = date(2023, 6, 1)
 Factory = sessionmaker[Session]
@@ -205,8 +205,8 @@ def test_formulas_long_cells_and_merged_cells_reject_their_rows(session_factory:
 def test_a_file_found_unusable_half_way_writes_nothing(
     session_factory: Factory, make_csv: Callable[..., Path], monkeypatch
 ) -> None:
-    from tiemchung.registry import importer
-    from tiemchung.registry.models import ImportRow
+    from tiemchung.health.registry import importer
+    from tiemchung.health.registry.models import ImportRow
 
     monkeypatch.setattr(importer, "BATCH_ROWS", 50)
     path = make_csv([record(subject_id=f"S{n}", record_id=f"R{n}") for n in range(500)])  # 100 kB
@@ -247,7 +247,7 @@ def test_a_facility_cannot_overwrite_another_facilitys_keys(
 
 
 def test_the_unknown_birth_date_placeholder_keeps_the_dose(make_xlsx: Callable[..., Path]) -> None:
-    from tiemchung.registry.records import read_records
+    from tiemchung.health.registry.records import read_records
 
     (row,) = read_records(make_xlsx([record(birth_date=datetime(1900, 1, 1))]), today=TODAY)
     assert row.accepted and row.subject is not None
@@ -257,7 +257,7 @@ def test_the_unknown_birth_date_placeholder_keeps_the_dose(make_xlsx: Callable[.
 
 def test_nationality_is_read_from_cldr_and_iso_names(make_xlsx: Callable[..., Path]) -> None:
     """Issue 17: "Ca-na-đa", "Ba Lan", "Pakistan", "New Zealand" were refused while "ZZ" passed."""
-    from tiemchung.registry.records import read_records
+    from tiemchung.health.registry.records import read_records
 
     typed = ["Ca-na-đa", "Ba Lan", "Pakistan", "New Zealand", "Hàn Quốc", "KR", "ZZ", "Canadda"]
     rows = [record(record_id=f"R{n}", subject_id=f"S{n}", nationality=name) for n, name in enumerate(typed)]

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.registry_files import record
-from tiemchung.registry.import_scope import ImportScope
-from tiemchung.registry.importer import import_records
-from tiemchung.registry.models import AuditEvent, Dose, Facility, Subject
+from tiemchung.health.registry.import_scope import ImportScope
+from tiemchung.health.registry.importer import import_records
+from tiemchung.health.registry.models import AuditEvent, Dose, Facility, Subject
 
 TODAY = date(2023, 6, 1)
 Factory = sessionmaker[Session]

@@ -13,10 +13,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
-from tiemchung.reconciliation import summary
-from tiemchung.registry.db import create_schema, import_all_models, make_engine, make_session_factory
-from tiemchung.registry.migrate import ensure_schema, upgrade
-from tiemchung.registry.models import Dose, Facility, Subject
+from tiemchung.health.reconciliation import summary
+from tiemchung.health.registry.db import create_schema, import_all_models, make_engine, make_session_factory
+from tiemchung.health.registry.migrate import ensure_schema, upgrade
+from tiemchung.health.registry.models import Dose, Facility, Subject
 
 NAME_SEARCH_OBJECTS = ("subjects_name_fts", "ix_subjects_name_folded_words")
 
@@ -42,7 +42,7 @@ def test_upgrade_head_gives_the_models_schema(empty_database: str) -> None:
     upgrade(empty_database)
     engine = make_engine(empty_database)
     with engine.connect() as connection:
-        # The name search's full-text index is DDL of its own (tiemchung.registry.name_search), not a model.
+        # The name search's full-text index is DDL of its own (tiemchung.health.registry.name_search), not a model.
         opts = {"compare_type": True, "include_name": lambda name, *_: not (name or "").startswith(NAME_SEARCH_OBJECTS)}
         context = MigrationContext.configure(connection, opts=opts)
         differences = compare_metadata(context, import_all_models())
@@ -93,7 +93,7 @@ def test_the_migrations_install_the_triggers_the_models_install(empty_database: 
         with engine.begin() as connection:
             for name in [name for name in migrated if name.startswith("entered_dose_counts")]:
                 connection.execute(text(f"drop trigger {name}"))
-    create_schema(engine)  # installs the triggers from tiemchung.reconciliation.summary
+    create_schema(engine)  # installs the triggers from tiemchung.health.reconciliation.summary
     engine.dispose()
     assert _triggers(empty_database) == migrated, "the summary's triggers changed: add a revision that replaces them"
 

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.registry_files import record
-from tiemchung.registry.models import AuditEvent, Dose, Facility, Role, Subject, User
-from tiemchung.verification.models import VerificationRequest
-from tiemchung.web.app import create_app
-from tiemchung.web.security import hash_password
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.models import AuditEvent, Dose, Facility, Role, Subject, User
+from tiemchung.health.verification.models import VerificationRequest
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.security import hash_password
+from tiemchung.health.web.settings import Settings
 
 PASSWORD = "mật-khẩu-thử-nghiệm-1"
 
@@ -163,7 +163,7 @@ def test_two_imports_and_a_dose_entry_run_at_the_same_time(
 ) -> None:
     """Issue 15/16: on SQLite a running import made every other write wait 30 s and fail with 503, and a second
     import died with "database is locked". Both imports and a write made meanwhile now succeed."""
-    from tiemchung.registry import importer
+    from tiemchung.health.registry import importer
 
     monkeypatch.setattr(importer, "BATCH_ROWS", 100)
     rows = {tag: [record(subject_id=f"{tag}{n}", record_id=f"{tag}R{n}") for n in range(1_500)] for tag in "AB"}

@@ -14,9 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.ports import free_port
 from tests.support.web_world import World, build_world
-from tiemchung.certificates.keys import KeyLayout, init_keys
-from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day, write_facility_key
-from tiemchung.registry.models import Dose, Facility, Subject
+from tiemchung.health.certificates.keys import KeyLayout, init_keys
+from tiemchung.health.certificates.signing import (
+    new_facility_key,
+    public_key_pem,
+    sign_facility_day,
+    write_facility_key,
+)
+from tiemchung.health.registry.models import Dose, Facility, Subject
 
 PASSPHRASE = "mat-khau-khoa-web"
 FACILITY_PASSPHRASE = "mat-khau-cua-co-so-F-home"

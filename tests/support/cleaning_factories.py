@@ -2,8 +2,8 @@
 
 from sqlalchemy.orm import Session
 
-from tiemchung.registry.models import Role, Subject, User, Village
-from tiemchung.web.security import hash_password
+from tiemchung.health.registry.models import Role, Subject, User, Village
+from tiemchung.health.web.security import hash_password
 
 HOME_WARD = ("01", "001", "00001")
 OTHER_WARD = ("79", "760", "26734")

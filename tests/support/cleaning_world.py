@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.support.cleaning_factories import HOME_WARD, add_user, add_village
-from tiemchung.cleaning import workflow
-from tiemchung.cleaning.models import CleaningWorklist
+from tiemchung.health.cleaning import workflow
+from tiemchung.health.cleaning.models import CleaningWorklist
+from tiemchung.health.registry.models import Role, Subject
 from tiemchung.identity import IdentityInput, canonical_name, fold_name
-from tiemchung.registry.models import Role, Subject
 
 NEXT_WARD = ("01", "001", "00004")
 FAMILY_NAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng")

@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.reconciliation.layout import CELL_KEYS
-from tiemchung.reconciliation.reported import ReportedFigures, store_reported
+from tiemchung.health.reconciliation.layout import CELL_KEYS
+from tiemchung.health.reconciliation.reported import ReportedFigures, store_reported
+from tiemchung.health.registry.models import Dose, Facility, Subject
+from tiemchung.health.verification.models import VerificationRecord
 from tiemchung.reference import admin
-from tiemchung.registry.models import Dose, Facility, Subject
-from tiemchung.verification.models import VerificationRecord
 
 AS_OF = date(2023, 1, 31)
 CATEGORIES = ("VERIFIED", "MISMATCH", "NO_ID_VERIFIED", "NO_ID_UNVERIFIABLE")

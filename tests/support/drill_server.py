@@ -13,9 +13,9 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.ports import free_port
-from tiemchung.registry.columns import COLUMNS
-from tiemchung.registry.models import Facility, Role, User
-from tiemchung.web.security import hash_password
+from tiemchung.health.registry.models import Facility, Role, User
+from tiemchung.health.web.security import hash_password
+from tiemchung.interchange.columns import COLUMNS
 
 PASSWORD = "mật-khẩu-diễn-tập-1"
 FACILITY = "CS01"

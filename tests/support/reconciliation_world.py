@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.registry.models import Dose, Facility, ImportBatch, Subject
+from tiemchung.health.registry.models import Dose, Facility, ImportBatch, Subject
 
 AS_OF = date(2023, 1, 31)
 

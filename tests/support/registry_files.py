@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tiemchung.registry.columns import COLUMNS
+from tiemchung.interchange.columns import COLUMNS
 
 VI_HEADERS = [column.header_vi for column in COLUMNS]
 KEYS = [column.key for column in COLUMNS]

@@ -19,16 +19,16 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.live_server import live_server
-from tiemchung.cleaning import workflow
 from tiemchung.demo.pipeline import register_facilities
-from tiemchung.registry.bulk import load_parquet
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Facility, Role, Subject, User, Village
+from tiemchung.health.cleaning import workflow
+from tiemchung.health.registry.bulk import load_parquet
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Facility, Role, Subject, User, Village
+from tiemchung.health.verification.models import VerificationRecord
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.security import hash_password
+from tiemchung.health.web.settings import Settings
 from tiemchung.synth import generate
-from tiemchung.verification.models import VerificationRecord
-from tiemchung.web.app import create_app
-from tiemchung.web.security import hash_password
-from tiemchung.web.settings import Settings
 
 PEOPLE = 110_000
 SEED = 11  # puts the district in Hồ Chí Minh City (district 771), 11 wards

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import HOME_WARD, OTHER_WARD, PASSWORD, add_subject, add_user, add_village
-from tiemchung.cleaning import workflow
-from tiemchung.registry.models import Facility, Role, User
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.cleaning import workflow
+from tiemchung.health.registry.models import Facility, Role, User
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 
 AREA_BY_ROLE = {
     Role.FACILITY: lambda ward: ward[0],

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tiemchung.population.keys import KeyStore
-from tiemchung.population.process import free_port
-from tiemchung.population.sample import SAMPLE_SUBJECTS, write_sample
-from tiemchung.population.service import ServiceConfig, create_app
-from tiemchung.verification.client import Backoff, RegisterClient, RegisterKeyRefused, RegisterUnavailable
-from tiemchung.verification.results import Category, Reason
+from tiemchung.health.verification.client import Backoff, RegisterClient, RegisterKeyRefused, RegisterUnavailable
+from tiemchung.interchange.results import Category, Reason
+from tiemchung.register.keys import KeyStore
+from tiemchung.register.process import free_port
+from tiemchung.register.sample import SAMPLE_SUBJECTS, write_sample
+from tiemchung.register.service import ServiceConfig, create_app
 
 
 @pytest.fixture

@@ -14,19 +14,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.population.keys import KeyStore
-from tiemchung.population.ledger import Ledger
-from tiemchung.population.process import free_port
-from tiemchung.population.sample import SAMPLE_SUBJECTS, write_sample
-from tiemchung.population.service import ServiceConfig, create_app
-from tiemchung.registry.db import transaction
-from tiemchung.registry.models import AuditEvent, Subject
-from tiemchung.verification import queue as outbox
-from tiemchung.verification.client import Backoff, RegisterClient
-from tiemchung.verification.models import RequestStatus, VerificationRecord, VerificationRequest
-from tiemchung.verification.queue import Deferred, drain, enqueue, verify_now
-from tiemchung.verification.results import Category, SubjectQuery
-from tiemchung.verification.store import subject_query, verify_registry_batch
+from tiemchung.health.registry.db import transaction
+from tiemchung.health.registry.models import AuditEvent, Subject
+from tiemchung.health.verification import queue as outbox
+from tiemchung.health.verification.client import Backoff, RegisterClient
+from tiemchung.health.verification.models import RequestStatus, VerificationRecord, VerificationRequest
+from tiemchung.health.verification.queue import Deferred, drain, enqueue, verify_now
+from tiemchung.health.verification.store import subject_query, verify_registry_batch
+from tiemchung.interchange.results import Category, SubjectQuery
+from tiemchung.register.keys import KeyStore
+from tiemchung.register.ledger import Ledger
+from tiemchung.register.process import free_port
+from tiemchung.register.sample import SAMPLE_SUBJECTS, write_sample
+from tiemchung.register.service import ServiceConfig, create_app
 
 EXPECTED = {query.subject_id: category for query, category in SAMPLE_SUBJECTS}
 

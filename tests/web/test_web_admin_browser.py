@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import PASSWORD, add_user
 from tests.support.live_server import live_server
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Facility, Role, User
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Facility, Role, User
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = (

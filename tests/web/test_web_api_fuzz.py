@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.routes import allowed_roles
 from tests.support.web_world import build_world
-from tiemchung.registry.models import Role
-from tiemchung.web.app import route_modules
+from tiemchung.health.registry.models import Role
+from tiemchung.health.web.app import route_modules
 
 schemathesis = pytest.importorskip("schemathesis")
 EXAMPLES_PER_OPERATION = 8

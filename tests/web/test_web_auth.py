@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import PASSWORD, add_user
-from tiemchung.registry.models import AuditEvent, Facility, Role, User
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
-from tiemchung.web.users import seed_demo_users
+from tiemchung.health.registry.models import AuditEvent, Facility, Role, User
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
+from tiemchung.health.web.users import seed_demo_users
 
 
 def make_client(session_factory: sessionmaker[Session], tmp_path: Path) -> TestClient:

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.routes import allowed_roles
 from tests.support.web_world import MARKERS, SCOPED_ACCOUNTS, SIDES, World, build_world
-from tiemchung.registry.models import Dose, Role
-from tiemchung.web.app import route_modules
+from tiemchung.health.registry.models import Dose, Role
+from tiemchung.health.web.app import route_modules
 
 PUBLIC = {
     ("GET", "/login"),
@@ -261,7 +261,7 @@ def test_lists_never_show_another_communes_people(world: World) -> None:
 def test_supervisors_see_masked_id_numbers(world: World) -> None:
     subject_id = world.ids["home"]["subject_id"]
     with world.app.state.session_factory() as session:
-        from tiemchung.registry.models import Subject
+        from tiemchung.health.registry.models import Subject
 
         subject = session.get(Subject, subject_id)
         assert subject is not None

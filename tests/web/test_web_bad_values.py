@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.web_world import build_world
-from tiemchung.web.app import INVALID_VALUE
+from tiemchung.health.web.app import INVALID_VALUE
 
 
 def test_a_nul_character_in_a_login_is_refused_as_bad_input(

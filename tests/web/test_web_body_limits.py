@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import PASSWORD, add_user
 from tests.support.ports import free_port
-from tiemchung.registry.models import Facility, Role
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.models import Facility, Role
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 
 GIB = 1024 * 1024 * 1024
 

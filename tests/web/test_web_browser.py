@@ -21,17 +21,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support.browser import log_in, log_out
 from tests.support.cleaning_factories import HOME_WARD, add_subject, add_user, add_village
 from tests.support.ports import free_port
-from tiemchung.cleaning.models import CleaningLine, LineState
-from tiemchung.population.keys import KeyStore
-from tiemchung.population.sample import write_sample
-from tiemchung.population.service import ServiceConfig
-from tiemchung.population.service import create_app as create_register_app
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Facility, Role, Subject
-from tiemchung.verification.client import Backoff, RegisterClient
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
-from tiemchung.web.verifier import RegisterVerifier
+from tiemchung.health.cleaning.models import CleaningLine, LineState
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Facility, Role, Subject
+from tiemchung.health.verification.client import Backoff, RegisterClient
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
+from tiemchung.health.web.verifier import RegisterVerifier
+from tiemchung.register.keys import KeyStore
+from tiemchung.register.sample import write_sample
+from tiemchung.register.service import ServiceConfig
+from tiemchung.register.service import create_app as create_register_app
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SCREENSHOTS = (

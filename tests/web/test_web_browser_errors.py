@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support.browser import log_in
 from tests.support.cleaning_factories import HOME_WARD, PASSWORD, add_subject, add_user
 from tests.support.ports import free_port
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Dose, Facility, Role
-from tiemchung.web.app import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_READ, create_app
-from tiemchung.web.errors import NO_ANSWER_READ, NO_ANSWER_WRITE
-from tiemchung.web.security import WRONG_CREDENTIALS
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Dose, Facility, Role
+from tiemchung.health.web.app import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_READ, create_app
+from tiemchung.health.web.errors import NO_ANSWER_READ, NO_ANSWER_WRITE
+from tiemchung.health.web.security import WRONG_CREDENTIALS
+from tiemchung.health.web.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOWN_WITHIN_MS = 5_000  # an answer on localhost takes milliseconds; nothing shown after 5 s is the bug

@@ -20,11 +20,11 @@ from tests.support.browser import log_in
 from tests.support.cleaning_factories import add_user
 from tests.support.ports import free_port
 from tests.support.registry_files import KEYS, VI_HEADERS, record
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Dose, Facility, Role
-from tiemchung.verification.models import VerificationRequest
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Dose, Facility, Role
+from tiemchung.health.verification.models import VerificationRequest
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 
 SCREENSHOTS = (
     Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support.browser import log_in, log_out
 from tests.support.certificates_world import FACILITY_PASSPHRASE, certificate_world, serve
 from tests.support.web_world import World
-from tiemchung.certificates import hcert
-from tiemchung.certificates.models import Certificate
+from tiemchung.health.certificates import hcert
+from tiemchung.health.certificates.models import Certificate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = (
@@ -125,7 +125,7 @@ def forged(hc1: str, tmp_path: Path) -> str:
     """The certificate with another person's name, signed by a key of the forger's own (not in the trust list)."""
     import cbor2
 
-    from tiemchung.certificates.keys import init_keys
+    from tiemchung.health.certificates.keys import init_keys
 
     message = hcert.message_of(hc1)
     assert message is not None

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support.browser import log_in
 from tests.support.cleaning_world import CleaningWorld, build_cleaning_world
 from tests.support.live_server import live_server
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 
 SCREENSHOTS = (
     Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_world import CleaningWorld, build_cleaning_world
 from tests.support.web_world import World
-from tiemchung.cleaning.models import CleaningLine, LineState
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.cleaning.models import CleaningLine, LineState
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 
 pytestmark = pytest.mark.slow
 

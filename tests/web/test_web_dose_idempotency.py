@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import add_user
 from tests.support.web_world import World, build_world
-from tiemchung.registry.entry_keys import prune_entry_keys
-from tiemchung.registry.models import Dose, DoseEntryKey, Role, Subject, User
-from tiemchung.web.subjects_service import ENTERED_BEFORE
-from tiemchung.web.verifier import QueueOnlyVerifier, VerifyOutcome
+from tiemchung.health.registry.entry_keys import prune_entry_keys
+from tiemchung.health.registry.models import Dose, DoseEntryKey, Role, Subject, User
+from tiemchung.health.web.subjects_service import ENTERED_BEFORE
+from tiemchung.health.web.verifier import QueueOnlyVerifier, VerifyOutcome
 
 DOSE = {"vaccine": "Pfizer", "vaccination_date": "2022-01-10", "dose_kind": "booster_1", "lot_number": "L-1"}
 KEY = "0b6c1f0e-7d7a-4c1b-9a52-3f0b7c9d2e11"

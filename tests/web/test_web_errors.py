@@ -12,10 +12,10 @@ from httpx import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.web_world import World, build_world
-from tiemchung.registry.models import Role
-from tiemchung.web.csrf import REFUSED
-from tiemchung.web.deps import OUTSIDE_AREA, require_roles
-from tiemchung.web.errors import HTMX_ERROR_HEADERS, NOT_FOUND, SERVER_ERROR
+from tiemchung.health.registry.models import Role
+from tiemchung.health.web.csrf import REFUSED
+from tiemchung.health.web.deps import OUTSIDE_AREA, require_roles
+from tiemchung.health.web.errors import HTMX_ERROR_HEADERS, NOT_FOUND, SERVER_ERROR
 
 HTMX = {"HX-Request": "true"}
 

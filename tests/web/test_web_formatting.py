@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime
 
-from tiemchung.web.formatting import vn_date, vn_datetime, vn_number, vn_percent
+from tiemchung.health.web.formatting import vn_date, vn_datetime, vn_number, vn_percent
 
 
 def test_dates_day_first() -> None:

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.cleaning_factories import PASSWORD, add_user
 from tests.support.live_server import live_server
-from tiemchung.registry.models import Role
-from tiemchung.web import security
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.models import Role
+from tiemchung.health.web import security
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 
 PARALLEL = 20
 

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support.browser import log_in
 from tests.support.cleaning_factories import HOME_WARD, add_subject, add_user
 from tests.support.ports import free_port
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Dose, Facility, Role, Subject
-from tiemchung.verification.models import VerificationRequest
-from tiemchung.web.app import create_app
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Dose, Facility, Role, Subject
+from tiemchung.health.verification.models import VerificationRequest
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 THOAI_ID = "001080012345"

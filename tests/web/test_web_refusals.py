@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.web_world import build_world
-from tiemchung.registry.models import AuditEvent
-from tiemchung.web.refusals import RefusalLog
+from tiemchung.health.registry.models import AuditEvent
+from tiemchung.health.web.refusals import RefusalLog
 
 
 def _refusals(session_factory: sessionmaker[Session]) -> list[AuditEvent]:

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support.browser import log_in
 from tests.support.dashboard_world import build_country
 from tests.support.ports import free_port
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Role, User
-from tiemchung.web.app import create_app
-from tiemchung.web.security import hash_password
-from tiemchung.web.settings import Settings
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Role, User
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.security import hash_password
+from tiemchung.health.web.settings import Settings
 
 PASSWORD = "mat-khau-dai-du-manh-2023"
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 
 from tests.support.browser import log_in
 from tests.support.scale_world import ScaleWorld
-from tiemchung.cleaning.models import CleaningLine
-from tiemchung.registry.models import Subject
+from tiemchung.health.cleaning.models import CleaningLine
+from tiemchung.health.registry.models import Subject
 
 pytestmark = [pytest.mark.slow]
 

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support.certificates_world import certificate_world, serve
 from tests.support.routes import allowed_roles
 from tests.support.web_world import World
-from tiemchung.certificates.models import Certificate
-from tiemchung.registry.models import Role
-from tiemchung.web.app import route_modules
-from tiemchung.web.security_headers import CONTENT_SECURITY_POLICY
+from tiemchung.health.certificates.models import Certificate
+from tiemchung.health.registry.models import Role
+from tiemchung.health.web.app import route_modules
+from tiemchung.health.web.security_headers import CONTENT_SECURITY_POLICY
 
 DOWNLOADS = (".json", ".xlsx", ".csv", "/pdf", "/imports/errors")  # files, not pages
 

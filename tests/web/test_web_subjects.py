@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.web_world import World, build_world
-from tiemchung.registry.models import AuditEvent, Dose, Subject
-from tiemchung.verification.models import VerificationRequest
+from tiemchung.health.registry.models import AuditEvent, Dose, Subject
+from tiemchung.health.verification.models import VerificationRequest
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from tiemchung.cli import app as cli_app
-from tiemchung.registry.db import create_schema, make_engine, make_session_factory
-from tiemchung.registry.models import Facility, Role, User
-from tiemchung.web.users import NewUser, check, create_user, seed_demo_users
+from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.models import Facility, Role, User
+from tiemchung.health.web.users import NewUser, check, create_user, seed_demo_users
 
 PASSWORD = "mat-khau-dai-du-10"
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tiemchung.registry.db import transaction
-from tiemchung.registry.models import Dose, Facility, Role, Subject, User
+from tiemchung.health.registry.db import transaction
+from tiemchung.health.registry.models import Dose, Facility, Role, Subject, User
 
 Progress = Callable[[str, int, int], None]
 DEMO_AS_OF = date(2023, 1, 31)  # the cut-off date of seed 001's reconciliation
@@ -81,7 +81,7 @@ def register_facilities(session_factory: sessionmaker[Session]) -> int:
 def import_records(session_factory: sessionmaker[Session], data_dir: Path, state: DemoState) -> None:
     from rich.progress import Progress as RichProgress
 
-    from tiemchung.registry.importer import import_records as run_import
+    from tiemchung.health.registry.importer import import_records as run_import
 
     source = data_dir / "records.xlsx"
     with RichProgress(transient=True) as bar:
@@ -103,8 +103,8 @@ def import_records(session_factory: sessionmaker[Session], data_dir: Path, state
 def verify_everyone(
     session_factory: sessionmaker[Session], register_url: str, api_key: str, workdir: Path, progress: Progress
 ) -> None:
-    from tiemchung.verification.client import RegisterClient
-    from tiemchung.verification.store import verify_registry_batch
+    from tiemchung.health.verification.client import RegisterClient
+    from tiemchung.health.verification.store import verify_registry_batch
 
     with RegisterClient(register_url, api_key) as client:
         report = verify_registry_batch(session_factory, client, workdir, poll_interval=0.5, progress=progress)
@@ -124,8 +124,13 @@ def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path, s
     """Each facility gets a signing key (stored as the web expects it, encrypted with the facility's passphrase)
     and signs the days it entered doses (the seeds' daily signature), all but its latest one when it has several:
     that day waits on the page "Ký số trong ngày" for the demo's facility account to sign in the browser."""
-    from tiemchung.certificates.keys import KeyLayout
-    from tiemchung.certificates.signing import new_facility_key, public_key_pem, sign_facility_day, write_facility_key
+    from tiemchung.health.certificates.keys import KeyLayout
+    from tiemchung.health.certificates.signing import (
+        new_facility_key,
+        public_key_pem,
+        sign_facility_day,
+        write_facility_key,
+    )
 
     layout = KeyLayout(keys_dir)
     state.facility_passphrase = state.facility_passphrase or secrets.token_urlsafe(12)
@@ -152,8 +157,8 @@ def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path, s
 
 def issue_certificates(session_factory: sessionmaker[Session], keys_dir: Path, state: DemoState) -> None:
     """A certificate for every signed dose of a subject who may have one; the others are refused with a reason."""
-    from tiemchung.certificates.issuance import certifiable_doses, issue_certificate
-    from tiemchung.certificates.keys import KeyLayout, init_keys, load_signer
+    from tiemchung.health.certificates.issuance import certifiable_doses, issue_certificate
+    from tiemchung.health.certificates.keys import KeyLayout, init_keys, load_signer
 
     passphrase = passphrase_path(keys_dir).read_bytes().strip()
     certificate_keys = KeyLayout(keys_dir).certificates
@@ -172,7 +177,7 @@ def issue_certificates(session_factory: sessionmaker[Session], keys_dir: Path, s
 
 def busiest_ward(session_factory: sessionmaker[Session]) -> str:
     """The commune with the most subjects to clean: the demo's accounts act there."""
-    from tiemchung.cleaning.workflow import LISTED_CATEGORIES
+    from tiemchung.health.cleaning.workflow import LISTED_CATEGORIES
 
     with session_factory() as session:
         ward = session.scalar(
@@ -188,7 +193,7 @@ def busiest_ward(session_factory: sessionmaker[Session]) -> str:
 
 
 def create_accounts(session_factory: sessionmaker[Session], state: DemoState, password: str | None) -> None:
-    from tiemchung.web.users import seed_demo_users
+    from tiemchung.health.web.users import seed_demo_users
 
     with transaction(session_factory) as session:
         facility_code = session.scalar(select(Facility.code).where(Facility.ward_code == state.ward_code))
@@ -207,7 +212,7 @@ def create_accounts(session_factory: sessionmaker[Session], state: DemoState, pa
 
 
 def build_worklist(session_factory: sessionmaker[Session], state: DemoState) -> None:
-    from tiemchung.cleaning.workflow import build_worklist as build
+    from tiemchung.health.cleaning.workflow import build_worklist as build
 
     with transaction(session_factory) as session:
         station = session.scalar(
@@ -223,12 +228,12 @@ def write_reports(
     session_factory: sessionmaker[Session], engine: Engine, data_dir: Path, reports_dir: Path, state: DemoState
 ) -> None:
     """Store the synthetic province's reported figures, then write each report in the ministry's layout."""
-    from tiemchung.reconciliation import xlsx
-    from tiemchung.reconciliation.reported import read_synth_aggregates, store_reported
-    from tiemchung.reconciliation.service import ReportContext, appendix1, unit_report
-    from tiemchung.reconciliation.sources import RegistrySource
-    from tiemchung.reconciliation.unit_report import read_synth_gaps, store_unit_reports
-    from tiemchung.reconciliation.verification_report import build_verification_report
+    from tiemchung.health.reconciliation import xlsx
+    from tiemchung.health.reconciliation.reported import read_synth_aggregates, store_reported
+    from tiemchung.health.reconciliation.service import ReportContext, appendix1, unit_report
+    from tiemchung.health.reconciliation.sources import RegistrySource
+    from tiemchung.health.reconciliation.unit_report import read_synth_gaps, store_unit_reports
+    from tiemchung.health.reconciliation.verification_report import build_verification_report
 
     with transaction(session_factory) as session:
         store_reported(session, read_synth_aggregates(data_dir / "aggregates.parquet"), DEMO_AS_OF, "synth")

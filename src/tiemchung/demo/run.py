@@ -13,7 +13,7 @@ from tiemchung.demo import pipeline
 from tiemchung.demo.pipeline import DemoError, DemoState
 
 if TYPE_CHECKING:
-    from tiemchung.web.settings import Settings
+    from tiemchung.health.web.settings import Settings
 
 T = TypeVar("T")
 REGISTER_CALLER = "bo-y-te-demo"
@@ -32,10 +32,10 @@ def run_demo(
     password: str | None,
     serve: bool,
 ) -> DemoState:
-    from tiemchung.population.keys import KeyStore
-    from tiemchung.population.process import ServiceProcess
-    from tiemchung.registry.db import make_engine, make_session_factory
-    from tiemchung.registry.migrate import ensure_schema
+    from tiemchung.health.registry.db import make_engine, make_session_factory
+    from tiemchung.health.registry.migrate import ensure_schema
+    from tiemchung.register.keys import KeyStore
+    from tiemchung.register.process import ServiceProcess
 
     state = DemoState()
     data_dir, register_dir = workdir / "data", workdir / "register"
@@ -103,12 +103,12 @@ def run_demo(
 
 
 def _ensure_empty(database_url: str) -> None:
-    from tiemchung.registry.db import make_engine
+    from tiemchung.health.registry.db import make_engine
 
     engine = make_engine(database_url)
     try:
         if "subjects" in inspect(engine).get_table_names():
-            from tiemchung.registry.models import Subject
+            from tiemchung.health.registry.models import Subject
 
             with engine.connect() as connection:
                 if connection.execute(select(Subject.id).limit(1)).first() is not None:
@@ -129,7 +129,7 @@ def _bar(bar: Progress) -> Callable[[str, int, int], None]:
 
 
 def _categories_table(state: DemoState) -> Table:
-    from tiemchung.verification.results import Category
+    from tiemchung.interchange.results import Category
 
     table = Table(title="Kết quả xác minh với CSDL dân cư")
     table.add_column("Kết quả")
@@ -149,7 +149,7 @@ def _ward_name(ward_code: str) -> str:
 
 def web_settings(database_url: str, register_url: str, api_key: str, keys_dir: Path) -> "Settings":
     """The web platform's settings over what the stages made: the same key layout and passphrase file."""
-    from tiemchung.web.settings import Settings
+    from tiemchung.health.web.settings import Settings
 
     return Settings(
         database_url=database_url,
@@ -165,13 +165,13 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from tiemchung.web.app import create_app
+    from tiemchung.health.web.app import create_app
 
     settings = web_settings(database_url, register_url, api_key, keys_dir)
     accounts = Table(title=f"Tài khoản thử (xã {_ward_name(state.ward_code)})")
     for column in ("Vai trò", "Tên đăng nhập", "Mật khẩu"):
         accounts.add_column(column)
-    from tiemchung.registry.models import Role
+    from tiemchung.health.registry.models import Role
 
     for username, password, role in state.accounts:
         accounts.add_row(Role(role).label_vi, username, password)
