@@ -35,6 +35,7 @@ MODEL_MODULES = (
     "tiemchung.health.reconciliation.models",
     "tiemchung.health.duplicates.models",
     "tiemchung.health.reconciliation.summary",
+    "tiemchung.health.reconciliation.changes",
 )
 
 
