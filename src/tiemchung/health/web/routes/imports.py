@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from tiemchung.health.registry.audit import record as audit_record
+from tiemchung.health.registry.importer import report_of
 from tiemchung.health.registry.models import ImportBatch, User
 from tiemchung.health.web import import_jobs
 from tiemchung.health.web.deps import MAX_KEY, SessionDep, released, render, require_roles, templates
 from tiemchung.health.web.nav import NavItem
+from tiemchung.reference import ReasonGroup
 
 router = APIRouter()
 NAV_ITEMS = [NavItem("Nhập tệp mũi tiêm", "/imports", frozenset(import_jobs.IMPORTING_ROLES), order=12)]
@@ -72,7 +74,6 @@ def batch_progress(request: Request, user: Importer, session: SessionDep, batch:
 
 
 def _batch_context(request: Request, session: Session, user: User, batch_id: int) -> dict[str, Any]:
-    from tiemchung.health.registry.importer import report_of
 
     batch = import_jobs.batch_of(session, user, batch_id)
     over = import_jobs.finished(request.app, batch)
@@ -88,7 +89,6 @@ def _no_scope(user: User) -> str:
 
 
 def _choices() -> dict[str, object]:
-    from tiemchung.reference import ReasonGroup
 
     return {"reason_groups": list(ReasonGroup)}
 
