@@ -1,10 +1,10 @@
-"""The dashboard: a tile grid of the 63 provinces coloured by verification rate and by gap (click a province to
-drill down), the doses entered per month, and the cleaning progress over time, as server-rendered SVG (printable,
-no script, readable offline).
+"""The dashboard's shapes: the colour scale of the province map (drawn by `map_svg` on the provinces' real
+outlines; the tile grid below remains for the standalone CLI page), the bars of the units below a province, the
+doses entered per month, and the cleaning progress over time, as server-rendered SVG (printable, no script,
+readable offline).
 
 Written by hand because a tile map is a grid of squares and a trend is a polyline: a plotting library would add a
-dependency and a raster step for simple shapes. A tile map rather than the provinces' outlines: no package on the
-registries this project uses ships Viet Nam's province boundaries under an open licence (docs/reconciliation.md).
+dependency and a raster step for simple shapes.
 """
 
 from collections.abc import Callable, Sequence
@@ -280,11 +280,12 @@ def trend_chart_svg(points: Sequence[MonthPoint], title: str = "Số mũi tiêm 
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, d) for i, (_, _, d) in enumerate(months)))
     base = top + plot_height
     parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg class="chart trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
         f'style="max-width:{width}px" role="img" aria-label="{escape(title)}" '
-        'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
+        'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">'
         f"<title>{escape(title)}</title>"
-        f'<text x="4" y="16" font-weight="bold" font-size="13">{escape(title)}</text>'
+        f'<text x="4" y="16" font-weight="bold" font-size="14">{escape(title)}</text>'
+        f'<text x="{left - 6}" y="{top - 6}" text-anchor="end" fill="#5b6575">mũi</text>'
     ]
     for tick in range(5):
         value = ceiling * tick / 4
@@ -296,7 +297,7 @@ def trend_chart_svg(points: Sequence[MonthPoint], title: str = "Số mũi tiêm 
     right = xy(len(months) - 1, 0)[0]
     parts.append(f'<polygon fill="#2f6db5" fill-opacity="0.18" points="{left},{base} {line} {right:.1f},{base}"/>')
     parts.append(f'<polyline fill="none" stroke="#2f6db5" stroke-width="2.5" points="{line}"/>')
-    label_every = max(1, -(-56 // max(int(step), 1)))  # a month label every ~56 px at least
+    label_every = max(1, -(-72 // max(int(step), 1)))  # a month label ("03/2021") every ~72 px at least
     for index, (year, month, doses) in enumerate(months):
         x, y = xy(index, doses)
         parts.append(
@@ -304,7 +305,7 @@ def trend_chart_svg(points: Sequence[MonthPoint], title: str = "Số mũi tiêm 
             f"{fmt(doses)} mũi</title></circle>"
         )
         if index % label_every == 0 or index == len(months) - 1:
-            parts.append(f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle">{month:02d}/{year % 100:02d}</text>')
+            parts.append(f'<text x="{x:.1f}" y="{base + 17}" text-anchor="middle">{month:02d}/{year}</text>')
     parts.append(
         f'<text x="{left}" y="{height - 4}" fill="#5b6575">Tổng: {fmt(sum(d for _, _, d in months))} mũi</text>'
     )
