@@ -271,7 +271,7 @@ def trend_chart_svg(points: Sequence[MonthPoint], title: str = "Số mũi tiêm 
     months = _every_month(points)
     largest = max(doses for _, _, doses in months) or 1
     ceiling = _round_up(largest)
-    plot_width, plot_height = width - left - 16, height - top - bottom
+    plot_width, plot_height = width - left - 40, height - top - bottom  # room for the last month's label
     step = plot_width / max(len(months) - 1, 1)
 
     def xy(index: int, doses: int) -> tuple[float, float]:
@@ -285,13 +285,12 @@ def trend_chart_svg(points: Sequence[MonthPoint], title: str = "Số mũi tiêm 
         'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">'
         f"<title>{escape(title)}</title>"
         f'<text x="4" y="16" font-weight="bold" font-size="14">{escape(title)}</text>'
-        f'<text x="{left - 6}" y="{top - 6}" text-anchor="end" fill="#5b6575">mũi</text>'
     ]
     for tick in range(5):
         value = ceiling * tick / 4
         y = top + plot_height * (1 - tick / 4)
         parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - 16}" y2="{y:.1f}" stroke="#e1e5ea"/>'
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_width}" y2="{y:.1f}" stroke="#e1e5ea"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(round(value))}</text>'
         )
     right = xy(len(months) - 1, 0)[0]

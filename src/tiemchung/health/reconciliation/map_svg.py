@@ -83,7 +83,8 @@ def _swatch(fill: str, dashed: bool = False) -> str:
 
 def _legend_html(note: str, scale: Sequence[str]) -> str:
     items = [
-        f"<li>{_swatch(fill)} {escape(label)}</li>" for (_bound, fill, _ink), label in zip(RATE_STEPS, scale, strict=True)
+        f"<li>{_swatch(fill)} {escape(label)}</li>"
+        for (_bound, fill, _ink), label in zip(RATE_STEPS, scale, strict=True)
     ]
     items.append(f"<li>{_swatch(NO_DATA, dashed=True)} {NO_DATA_TEXT}</li>")
     note_html = f'<p class="small muted">{escape(note)}</p>' if note else ""
