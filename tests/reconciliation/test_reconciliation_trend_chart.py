@@ -1,8 +1,9 @@
 """The dashboard's monthly trend: labelled months that stay inside the chart, Vietnamese number format."""
 
 import re
+from datetime import date
 
-from tiemchung.health.reconciliation.dashboard import MonthPoint, trend_chart_svg
+from tiemchung.health.reconciliation.dashboard import MonthPoint, ProgressPoint, progress_chart_svg, trend_chart_svg
 
 
 def test_month_labels_name_the_full_year_and_stay_inside_the_chart() -> None:
@@ -15,3 +16,12 @@ def test_month_labels_name_the_full_year_and_stay_inside_the_chart() -> None:
     assert float(last_x) + 3.7 * len(last_text) <= width  # half the label (12-unit DejaVu Sans digits) fits
     assert ">25.000<" in svg and "Tổng: 322.000 mũi" in svg  # round ticks and the total with a dot per thousand
     assert "Tháng 01/2023: 25.000 mũi" in svg  # each point named with its figure on hover
+
+
+def test_the_progress_chart_scales_to_its_card_and_its_title_clears_the_axis() -> None:
+    """It had a fixed 640-px width without viewBox (cut off on a phone) and its title overlapped the top tick."""
+    svg = progress_chart_svg([ProgressPoint(date(2022, 9, day), 100, 80) for day in range(1, 11)])
+    assert 'viewBox="0 0 640 260" width="100%"' in svg
+    title_x = float(re.search(r'<text x="([\d.]+)" y="14" font-weight="bold">', svg).group(1))  # type: ignore[union-attr]
+    assert title_x > 70  # right of the y axis' labels (anchored at its end, x = 66)
+    assert "Đã xác minh đúng: 800" in svg

@@ -359,10 +359,11 @@ def progress_chart_svg(points: Sequence[ProgressPoint], title: str = "Tiến đ�
         return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coordinates}"/>'
 
     return (
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(title)}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'style="max-width:{width}px" role="img" aria-label="{escape(title)}" '
+        'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
         f"<title>{escape(title)}</title>"
-        f'<text x="4" y="14" font-weight="bold">{escape(title)}</text>'
+        f'<text x="{left + 10}" y="14" font-weight="bold">{escape(title)}</text>'
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#888"/>'
         f'<text x="{left - 4}" y="28" text-anchor="end">{fmt(top)}</text>'
         f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">0</text>'
