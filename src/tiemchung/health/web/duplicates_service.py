@@ -307,9 +307,11 @@ def merge_group(
 def not_same_person(session: Session, user: User, subject_id: int, others: list[int], note: str = "") -> Outcome:
     """ "Không phải cùng một người": remembered for each pair; the records leave the queue and never come back to it."""
     subject = load_subject(session, user, subject_id, reason="Xem xét hồ sơ trùng")
-    if not others:
+    if not others:  # the rest of its group, as the comparison shows it: the records inside the user's area
         pairs = review.open_group_of(session, subject.id)
-        others = sorted({member for pair in pairs for member in (pair.first_id, pair.second_id)} - {subject.id})
+        group = {member for pair in pairs for member in (pair.first_id, pair.second_id)} - {subject.id}
+        others = [member.id for member in session.scalars(select(Subject).where(Subject.id.in_(group)))
+                  if _covers(user, member)]  # fmt: skip
     others = sorted(set(others) - {subject.id})
     if not others:
         return Outcome(False, "Hồ sơ này không còn trong danh sách chờ gộp.")
