@@ -14,6 +14,7 @@ from tiemchung.health.certificates.keys import DocumentSigner, TrustList
 from tiemchung.health.certificates.models import Certificate
 from tiemchung.health.certificates.revocation import revocation_list
 from tiemchung.health.certificates.series import renew_series
+from tiemchung.health.certificates.signing import dose_signature_is_valid
 from tiemchung.health.certificates.verifier import verify_hc1
 from tiemchung.health.duplicates.detect import Evidence
 from tiemchung.health.duplicates.merge import merge_subjects, unmerge
@@ -139,3 +140,17 @@ def test_without_the_central_key_the_wrong_certificates_are_revoked_and_the_dose
     change = renew_series(session, [first.id, second.id, third.id], signer=None, actor="tram", reason="Gộp")
     assert change.revoked == [before.uvci] and change.issued == [] and change.waiting == 2
     assert "2 mũi chờ Cục Y tế dự phòng ký cấp lại" in change.message_vi
+
+
+def test_a_moved_dose_keeps_its_signature_but_not_through_a_change(
+    session: Session, signer: DocumentSigner, make_subject: Callable[..., Subject], make_dose: Callable[..., Dose],
+    sign_day: Callable[[date], None],
+) -> None:  # fmt: skip
+    first, second, third, _before = _three_records(session, make_subject, make_dose, sign_day, signer)
+    moved = second.doses[0]
+    merge_subjects(session, [first.id, second.id, third.id], actor="tram", evidence=Evidence.CONFIRMED_BY_PERSON)
+    session.refresh(moved)
+    assert moved.subject_id == first.id and dose_signature_is_valid(session, moved)  # signed on record B
+    moved.lot_number = "SUA-SAU-KHI-KY"
+    session.flush()
+    assert not dose_signature_is_valid(session, moved)

@@ -4,7 +4,7 @@ A new table: the queue of the station's and province's pages reads it, and a pai
 stays decided (never proposed again). See tiemchung.health.duplicates.models.DuplicatePair.
 
 Revision ID: 0012_duplicates_pairs
-Revises: 0009_subjects_search_index
+Revises: 0009_subjects_search
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_duplicates_pairs"
-down_revision: str | Sequence[str] | None = "0009_subjects_search_index"
+down_revision: str | Sequence[str] | None = "0009_subjects_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
