@@ -9,8 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.certificates_world import FACILITY_PASSPHRASE, certificate_world
 from tests.support.cleaning_factories import HOME_WARD, OTHER_WARD, add_subject
 from tests.support.web_world import World, build_world
+from tiemchung.health.certificates.keys import KeyLayout
+from tiemchung.health.certificates.models import Certificate
+from tiemchung.health.certificates.signing import load_facility_key, sign_facility_day
+from tiemchung.health.duplicates import review
 from tiemchung.health.duplicates.detect import find_pairs
 from tiemchung.health.duplicates.models import DuplicatePair, PairSource, PairState, SubjectMerge
 from tiemchung.health.duplicates.review import store_pairs
@@ -197,3 +202,46 @@ def test_the_queue_pages_through_thousands_of_groups(world: World, session_facto
     assert first["total"] == 1_203 and first["pages"] == 61 and len(first["groups"]) == 20
     last = station.get("/duplicates", params={"page": 61}, headers=HTMX)
     assert last.status_code == 200 and "Trang 61/61" in last.text and "<html" not in last.text
+
+
+def test_a_merge_in_the_api_reissues_the_series_and_an_unmerge_revokes_it(
+    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The station's merge signs the survivor's certificates with the whole series (the server holds the central
+    key); its unmerge revokes what the merge issued and lists it for the verifiers."""
+    world = certificate_world(session_factory, tmp_path, monkeypatch)
+    verified = world.ids["home"]["subject_id"]  # Janssen dose 1 on 01/03/2022, signed by its facility
+    with session_factory() as session:
+        subject = session.get(Subject, verified)
+        assert subject is not None
+        other = _person(session, "booster-record", subject.full_name, subject.name_folded,
+                        birth_date=subject.birth_date, birth_year=subject.birth_year)  # fmt: skip
+        session.add(Dose(record_id="B1", subject_id=other.id, vaccine="Pfizer", vaccination_date=date(2022, 9, 1),
+                         dose_kind="1", facility_code="F-home"))  # fmt: skip
+        session.flush()
+        key = load_facility_key(KeyLayout(tmp_path / "keys"), "F-home", FACILITY_PASSPHRASE.encode())
+        assert sign_facility_day(session, "F-home", date(2022, 9, 1), key).ok
+        review.request_pair(session, verified, other.id, actor="health_station")
+        session.commit()
+        other_id = other.id
+    assert world.client("ministry").post(f"/api/v1/subjects/{verified}/certificates").status_code == 200
+
+    station = world.client("health_station")
+    merged = station.post(f"/api/v1/subjects/{verified}/duplicates/merge", json={"subject_ids": [other_id]})
+    assert merged.status_code == 200, merged.text
+    answer = merged.json()
+    assert answer["survivor_id"] == verified and answer["revoked_certificates"] == []
+    # The Pfizer dose another facility typed "mũi 1" is the person's third (Janssen, a Janssen booster, then it): 3/3.
+    assert len(answer["issued_certificates"]) == 1
+    with session_factory() as session:
+        issued = session.scalars(select(Certificate).where(Certificate.uvci == answer["issued_certificates"][0])).one()
+        assert (issued.subject_id, issued.dose_number, issued.total_doses) == (verified, 3, 3)
+        merge_id = answer["merge_ids"][0]
+
+    split = station.post(f"/api/v1/subjects/{verified}/unmerge", json={"merge_id": merge_id, "note": "Nhầm"})
+    assert split.status_code == 200, split.text
+    assert split.json()["revoked_certificates"] == answer["issued_certificates"]
+    hashes = world.client("ministry").get("/certificates/revocation-list.json").json()["hashes"]
+    with session_factory() as session:
+        revoked = session.scalars(select(Certificate).where(Certificate.uvci == answer["issued_certificates"][0])).one()
+        assert revoked.revoked_at is not None and set(revoked.revocation_hashes().values()) <= set(hashes)
