@@ -14,7 +14,7 @@ this revision was written; tests/registry/test_registry_migrations.py compares i
 As in 0002, the table and its triggers are created before the first count, in one transaction.
 
 Revision ID: 0011_reconciliation_local
-Revises: 0009_subjects_search
+Revises: 0012_duplicates_pairs (main had 0012 on 0009 first: one head)
 """
 
 from collections.abc import Sequence
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_reconciliation_local"
-down_revision: str | Sequence[str] | None = "0009_subjects_search"
+down_revision: str | Sequence[str] | None = "0012_duplicates_pairs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
