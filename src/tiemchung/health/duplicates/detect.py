@@ -33,7 +33,7 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from tiemchung.health.duplicates.models import SubjectMerge
-from tiemchung.health.duplicates.probabilistic import unrelated_given_names
+from tiemchung.health.duplicates.probabilistic import find_scored_pairs, unrelated_given_names
 from tiemchung.health.registry.models import Dose, Subject
 from tiemchung.interchange.results import Category
 
@@ -102,8 +102,6 @@ def find_pairs(session: Session, *, probabilistic: bool = True) -> list[Pair]:
     `probabilistic=False` leaves out the Splink model (`similar_identity`): the exact rules alone, in SQL."""
     found = find_exact_pairs(session)
     if probabilistic:
-        from tiemchung.health.duplicates.probabilistic import find_scored_pairs
-
         found += [
             Pair(scored.first, scored.second, Evidence.SIMILAR_IDENTITY, scored.match_probability)
             for scored in find_scored_pairs(session)
