@@ -9,7 +9,9 @@ synthetic country (`benchmarks/bench_duplicates.py --train-model`), shipped as `
 adjustments: a commune's registry is far too small to estimate how common a name is, and a pair's score must not
 depend on the size of the registry it sits in. The threshold was chosen on the precision–recall curve of
 `benchmarks/bench_duplicates.py` (docs/benchmarks.md). Only Splink's public API is used (`Linker`,
-`SettingsCreator`, the comparison libraries, `block_on`), so that the move to Splink 5 stays small.
+`SettingsCreator`, the comparison libraries, `block_on`), so that the move to Splink 5 stays small. Splink and
+DuckDB are imported inside the functions that use them: importing Splink takes seconds, and `detect` (imported by
+the CLI and the web application) needs this module only for `unrelated_given_names` until it scores.
 """
 
 import json
