@@ -30,9 +30,10 @@ from tiemchung.health.duplicates.models import SubjectMerge
 from tiemchung.health.registry.models import Subject
 
 MODEL_RESOURCE = "model.json"
-# Chosen on the precision-recall curve (docs/benchmarks.md, "Duplicate registrations"): the lowest threshold at
-# which every pair found, all evidence together, stays at a precision of at least 99.9 %. A wrong pair only puts a
-# group in the station's queue (a person decides), but a queue full of strangers is not read.
+# Chosen on the precision-recall curve (docs/benchmarks.md, "Duplicate registrations"): where precision stops rising
+# steeply (from 0.99 to 0.995 the namesakes of one commune born the same year drop out); above it, recall is lost
+# for almost no precision. The aim of 99.9 % is not reached at any threshold yet. A wrong pair only puts a group in
+# the station's queue (a person decides), but a queue full of strangers is not read.
 MATCH_THRESHOLD = 0.995
 U_SAMPLE_PAIRS = 2_000_000
 SEED = 18
@@ -68,7 +69,8 @@ SUBJECT_COLUMNS = ("unique_id", "name_canonical", "name_folded", "birth_date", "
 # What the model may never pair, whatever its score (the hard negatives of issue 18): birth years more than
 # MAX_YEARS_APART apart (a father and son of one name; a relative's ID), and given names that are not one typo apart
 # unless the same words were typed in another order (twins and siblings: same family, birth date, address, often one
-# ID typed for both). No registration error of the generator's damage model, nor a typist's, makes either.
+# ID typed for both). Hardly any registration error makes either (a typo in a given name is one letter; a wrong
+# birth date stays within 3 years).
 MAX_YEARS_APART = 3
 HARD_NEGATIVE = f"""
     (l.birth_year IS NOT NULL AND r.birth_year IS NOT NULL AND abs(l.birth_year - r.birth_year) > {MAX_YEARS_APART})
