@@ -96,7 +96,7 @@ class ScoredPair:
 
 def subjects_table(session: Session) -> pa.Table:
     """The active subjects (not merged into another), the columns the model compares; a valid ID only."""
-    merged: Select[tuple[int]] = select(SubjectMerge.merged_id).where(SubjectMerge.unmerged_at.is_(None))
+    merged: Select[int] = select(SubjectMerge.merged_id).where(SubjectMerge.unmerged_at.is_(None))
     query = select(
         Subject.id, Subject.name_canonical, Subject.name_folded, Subject.birth_date, Subject.birth_year, Subject.sex,
         Subject.id_number, Subject.id_status, Subject.ward_code, Subject.district_code, Subject.province_code,
