@@ -2,6 +2,7 @@
 
 import re
 from datetime import date
+from itertools import pairwise
 
 from tiemchung.health.reconciliation.dashboard import MonthPoint, ProgressPoint, progress_chart_svg, trend_chart_svg
 
@@ -25,3 +26,12 @@ def test_the_progress_chart_scales_to_its_card_and_its_title_clears_the_axis() -
     title_x = float(re.search(r'<text x="([\d.]+)" y="14" font-weight="bold">', svg).group(1))  # type: ignore[union-attr]
     assert title_x > 70  # right of the y axis' labels (anchored at its end, x = 66)
     assert "Đã xác minh đúng: 800" in svg
+
+
+def test_month_labels_never_overlap_the_last_one() -> None:
+    """The last month was always labelled, even right beside the previous label: "12/202201/2023" on the dashboard."""
+    points = [MonthPoint(2021 + (month - 1) // 12, (month - 1) % 12 + 1, 1000) for month in range(3, 26)]
+    svg = trend_chart_svg(points)
+    xs = [float(x) for x in re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="middle">\d\d/\d{4}</text>', svg)]
+    gaps = [right - left for left, right in pairwise(xs)]
+    assert min(gaps) >= 56, gaps  # a label is ~45 units wide (7 characters of 12-unit digits)

@@ -296,20 +296,33 @@ def trend_chart_svg(points: Sequence[MonthPoint], title: str = "Số mũi tiêm 
     right = xy(len(months) - 1, 0)[0]
     parts.append(f'<polygon fill="#2f6db5" fill-opacity="0.18" points="{left},{base} {line} {right:.1f},{base}"/>')
     parts.append(f'<polyline fill="none" stroke="#2f6db5" stroke-width="2.5" points="{line}"/>')
-    label_every = max(1, -(-72 // max(int(step), 1)))  # a month label ("03/2021") every ~72 px at least
+    labelled = _labelled_months(len(months), step)
     for index, (year, month, doses) in enumerate(months):
         x, y = xy(index, doses)
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#2f6db5"><title>Tháng {month:02d}/{year}: '
             f"{fmt(doses)} mũi</title></circle>"
         )
-        if index % label_every == 0 or index == len(months) - 1:
+        if index in labelled:
             parts.append(f'<text x="{x:.1f}" y="{base + 17}" text-anchor="middle">{month:02d}/{year}</text>')
     parts.append(
         f'<text x="{left}" y="{height - 4}" fill="#5b6575">Tổng: {fmt(sum(d for _, _, d in months))} mũi</text>'
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _labelled_months(count: int, step: float) -> set[int]:
+    """Which months get a label ("03/2021"): one every ~72 px from the first, and always the last month — in
+    place of the one before it when the two would overlap."""
+    every = max(1, -(-72 // max(int(step), 1)))
+    labelled = set(range(0, count, every))
+    last, previous = count - 1, max(labelled)
+    if last != previous:
+        if (last - previous) * step < 60 and previous != 0:
+            labelled.discard(previous)
+        labelled.add(last)
+    return labelled
 
 
 def _every_month(points: Sequence[MonthPoint]) -> list[tuple[int, int, int]]:
