@@ -16,10 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tiemchung.reference import DoseKind, ReasonGroup
 from tiemchung.synth import damage, foreigners, text
 from tiemchung.synth.geography import Geography, area_for_scale, load_geography
 from tiemchung.synth.population import IdentityCounters, People, make_people, register_table, serials_in_buckets
 from tiemchung.synth.tables import province_weights
+from tiemchung.synth.truth import write_truth
 from tiemchung.synth.vaccination import (
     AGE_GROUPS,
     DOSE_KINDS,
@@ -154,7 +156,6 @@ def generate(
             bar.advance(task, size)
         wrote_xlsx = writers.close()
         bar.add_task("Đang tính kết quả xác minh kỳ vọng", total=None)
-        from tiemchung.synth.truth import write_truth
 
         write_truth(writers.paths["subjects"], writers.paths["register"], out_dir / "truth_subjects.parquet", work_dir)
     _write_aggregates(out_dir, tallies, geography)
@@ -448,7 +449,6 @@ def _records(
     geography: Geography,
 ) -> tuple[pa.Table, pa.Table]:
     """Section 2 rows (one per dose) and the cell hints of the xlsx export."""
-    from tiemchung.reference import DoseKind
 
     per_subject = _subject_columns(rng, subjects, typed, subject_ids, people, visitors, geography)
     rows = pa.array(subjects.dose_subject)
@@ -539,7 +539,6 @@ def _truth_input(
 
 def _write_aggregates(out_dir: Path, tallies: _Tallies, geography: Geography) -> None:
     """aggregates.parquet (reported vs entered per cell) and gaps.parquet (never entered, by reason group)."""
-    from tiemchung.reference import ReasonGroup
 
     everywhere = province_weights().values
     reasons = [group.value for group in ReasonGroup]

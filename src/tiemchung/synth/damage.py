@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiemchung.identity import encode_tcvn3, encode_vni
 from tiemchung.synth import text
 from tiemchung.synth.geography import Geography
 from tiemchung.synth.population import People
@@ -383,7 +384,6 @@ def _harmless_name_variants(
 
 def legacy_cell_text(typed_name: str, font: str) -> str:
     """The 8-bit text a legacy-font cell holds for a Unicode name."""
-    from tiemchung.identity import encode_tcvn3, encode_vni
 
     return encode_tcvn3(typed_name) if font == FONTS["NAME_TCVN3"] else encode_vni(typed_name)
 
