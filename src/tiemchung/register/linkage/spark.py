@@ -8,6 +8,7 @@ built-ins (nfc_normalize, strip_accents, RE2 classes) that have no Spark SQL equ
 one-off single-node pass over the register (DuckDB streams 100M rows) is not the bottleneck.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,15 @@ import pyarrow.parquet as pq
 
 from tiemchung.interchange.results import RESULT_COLUMNS, format_probability
 from tiemchung.register.linkage import sql
-from tiemchung.register.linkage.model import MODEL_COLUMNS, for_dialect, load_model, runner_up_floor
+from tiemchung.register.linkage.model import (
+    MODEL_COLUMNS,
+    for_dialect,
+    load_model,
+    make_linker,
+    predict_chunks,
+    runner_up_floor,
+    train,
+)
 from tiemchung.register.linkage.prepare import prepare_subject_files, register_select_sql, source_sql
 
 
@@ -62,9 +71,20 @@ def prepare_register_parquet(register: Path, prepared: Path) -> Path:
 
 
 def verify_batch_spark(
-    spark: Any, register: Path, subjects: Path, out: Path, *, workdir: Path, model_path: Path | None = None
+    spark: Any,
+    register: Path,
+    subjects: Path,
+    out: Path,
+    *,
+    workdir: Path,
+    model_path: Path | None = None,
+    train_model: bool = False,
 ) -> int:
-    """Answer a subjects/records file against a register on Spark; write section-3 rows; return the count."""
+    """Answer a subjects/records file against a register on Spark; write section-3 rows; return the count.
+
+    The model is `model_path`'s (the shipped default when absent); with `train_model` it is first trained on
+    this batch (seeded: the same model DuckDB's `RegisterIndex.train_model` makes from the same input) and saved
+    to `model_path`."""
     import duckdb
 
     prepared_register = prepare_register_parquet(register, workdir / "register.prepared.parquet")
@@ -75,6 +95,12 @@ def verify_batch_spark(
     spark.read.parquet(str(files.model)).createOrReplaceTempView("model_all")
     spark.sql(to_spark_sql(sql.EXACT_SQL)).createOrReplaceTempView("exact")
     spark.sql(to_spark_sql(sql.MODEL_LINKED_SQL)).createOrReplaceTempView("model_linked")
+    spark.sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM register").createOrReplaceTempView("model_register")
+    if train_model:
+        if model_path is None:
+            raise ValueError("train_model needs a model_path to save the model to")
+        model = train_on_spark(spark)
+        model_path.write_text(json.dumps(model, indent=2), encoding="utf-8")
     _match(spark, load_model(model_path))
     spark.sql(to_spark_sql(sql.RESULTS_SQL)).createOrReplaceTempView("results")
     rows = [row.asDict() for row in spark.sql("SELECT * FROM results").collect()]
@@ -82,20 +108,34 @@ def verify_batch_spark(
     return len(rows)
 
 
+def train_on_spark(spark: Any) -> dict[str, Any]:
+    """The model trained on the batch's `model_linked` against `model_register` (both Spark views), by the same
+    seeded steps as on DuckDB; returned in DuckDB's dialect, as every saved model is."""
+    from splink.backends.spark import SparkAPI
+
+    def create_table(name: str, query: str) -> int:
+        frame = spark.sql(to_spark_sql(query)).cache()
+        frame.createOrReplaceTempView(name)
+        return int(frame.count())
+
+    def count_rows(table: str) -> int:
+        return int(spark.table(table).count())
+
+    spark_settings = train(
+        lambda: SparkAPI(spark_session=spark), create_table, count_rows, "model_linked", "model_register"
+    )
+    return for_dialect(spark_settings, "duckdb")
+
+
 def _match(spark: Any, model: dict[str, Any]) -> None:
-    from splink import Linker
     from splink.backends.spark import SparkAPI
 
     spark.sql(to_spark_sql(sql.MODEL_SUBJECTS_SQL)).createOrReplaceTempView("model_subjects")
-    spark.sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM register").createOrReplaceTempView("model_register")
-    linker = Linker(
-        ["model_subjects", "model_register"],
-        for_dialect(model, "spark"),
-        SparkAPI(spark_session=spark),
-        input_table_aliases=["a_subjects", "b_register"],
-        set_up_basic_logging=False,
+    subjects = int(spark.table("model_subjects").count())
+    linker = make_linker(SparkAPI(spark_session=spark), "model_subjects", "model_register", for_dialect(model, "spark"))
+    predictions = linker.inference.predict(
+        threshold_match_weight=runner_up_floor(), num_chunks_left=predict_chunks(subjects), num_chunks_right=1
     )
-    predictions = linker.inference.predict(threshold_match_weight=runner_up_floor())
     predictions.as_spark_dataframe().createOrReplaceTempView("predictions")
     spark.sql(
         """SELECT unique_id_l AS subject_id, unique_id_r AS person_id, match_weight, match_probability
