@@ -16,6 +16,7 @@ from tiemchung.register.linkage.model import (
     for_dialect,
     regularised,
 )
+from tiemchung.synth import generate
 
 
 def test_unseen_u_and_vanishing_m_get_their_bounds() -> None:
@@ -44,9 +45,7 @@ def test_conditions_transpile_to_spark() -> None:
 
 def test_training_twice_on_the_same_batch_gives_the_same_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Splink 5 and hash-chosen samples: the model no longer depends on the run (it did with DuckDB's parallel
-    reservoir sample and Splink 4's sampling), whatever the number of threads."""
-    from tiemchung.synth import generate
-
+    reservoir sample, whose u and λ differed by up to 30 % between two runs at 1M), whatever the number of threads."""
     generate(tmp_path / "country", people=1_500, seed=23, progress=False, xlsx_max_rows=0)
     monkeypatch.setattr(engine, "MIN_SUBJECTS_TO_TRAIN", 100)  # train on this small batch
     models = []
@@ -56,8 +55,10 @@ def test_training_twice_on_the_same_batch_gives_the_same_model(tmp_path: Path, m
         index.verify_batch(tmp_path / "country" / "records.parquet", workdir / "results.parquet")
         index.close()
         models.append(json.loads((workdir / MODEL_FILE).read_text("utf-8")))
-    assert models[0] == models[1]
-    assert _parameters(models[2]) == pytest.approx(_parameters(models[0]), rel=1e-12)
+    # Equal up to the last bits of a float sum, whose order DuckDB's parallel aggregation may change (seen at 1M:
+    # 1e-17; the answers were identical). The samples and counts are the same rows every time.
+    for other in models[1:]:
+        assert _parameters(other) == pytest.approx(_parameters(models[0]), rel=1e-12)
     assert models[0]["match_weight_column_prefix"] == "mw_" and "bayes_factor_column_prefix" not in models[0]
 
 

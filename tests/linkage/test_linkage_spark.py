@@ -14,13 +14,13 @@ from tests.support.engine_world import SUBJECTS, write_csv, write_register
 from tests.support.services import unavailable
 from tiemchung.register.linkage import engine
 from tiemchung.register.linkage.engine import MODEL_FILE, RegisterIndex
+from tiemchung.register.linkage.spark import local_session, verify_batch_spark
+from tiemchung.synth import generate
 
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
-        from tiemchung.register.linkage.spark import local_session
-
         session = local_session(cores=1, tmp=tmp_path_factory.mktemp("spark"))
     except Exception as error:  # no Java, or pyspark cannot start a JVM here
         unavailable(f"Spark cannot start: {type(error).__name__}: {error}")
@@ -46,8 +46,6 @@ def _parameters(model: dict[str, Any]) -> list[float]:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_spark_results_equal_duckdb_results(spark: Any, tmp_path: Path) -> None:
-    from tiemchung.register.linkage.spark import verify_batch_spark
-
     register = write_register(tmp_path / "register.parquet")
     subjects = write_csv(tmp_path / "subjects.csv", SUBJECTS)
     index = RegisterIndex.open(register, threads=1)
@@ -60,13 +58,10 @@ def test_spark_results_equal_duckdb_results(spark: Any, tmp_path: Path) -> None:
 
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)  # Spark runs hundreds of small stages to train: minutes on a loaded 2-core machine
 def test_spark_trains_duckdbs_model_and_gives_its_answers(
     spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tiemchung.register.linkage.spark import verify_batch_spark
-    from tiemchung.synth import generate
-
     country = tmp_path / "country"
     generate(country, people=1_500, seed=23, progress=False, xlsx_max_rows=0)
     register, records = country / "register.parquet", country / "records.parquet"
