@@ -224,9 +224,9 @@ def make_linker(db_api: Any, subjects_table: str, register_table: str, settings:
 def sample_sql(table: str, rows: int, seed: int) -> str:
     """`rows` rows of `table` chosen by a hash of their id (DuckDB dialect, transpiled for Spark).
 
-    md5 gives the same hex text on DuckDB and Spark, so both engines pick the very same rows; a backend's own
-    sampling (DuckDB's reservoir, Splink's `hash()` buckets: xxhash on DuckDB, murmur3 on Spark) would not, and
-    DuckDB's parallel reservoir is not even repeatable from run to run."""
+    The same rows on every run and every number of threads (DuckDB's parallel reservoir, used before, was not
+    repeatable), and a hash Spark computes alike (Splink's seeded sampling buckets by the backend's own `hash()`:
+    xxhash on DuckDB, murmur3 on Spark)."""
     return f"SELECT * FROM {table} ORDER BY md5(concat(unique_id, '|{seed}')) LIMIT {rows}"
 
 
@@ -241,7 +241,8 @@ def train(
 ) -> dict[str, Any]:
     """Estimate the model without labels: λ from a near-certain rule, u by random sampling, m by EM; regularised.
 
-    Repeatable and engine-independent: the same batch and register give the same model on DuckDB and Spark.
+    Repeatable: the same batch and register give the same model on every run (only DuckDB trains today: written
+    against the database API so Spark can, but a Spark training did not yet reproduce DuckDB's parameters).
     `create_table(name, duckdb_sql)` materialises a query on the engine as a table and returns its row count;
     `count_rows(table)` counts a table's rows.
     """
@@ -270,7 +271,7 @@ def train(
 
 def in_duckdb_dialect(trained: dict[str, Any]) -> dict[str, Any]:
     """The trained parameters on the DuckDB text of the same settings: every saved model is in DuckDB's dialect
-    (the online scorer compiles it), whichever engine trained it; `for_dialect` converts it for Spark."""
+    (the online scorer compiles it); `for_dialect` converts it for Spark."""
     model: dict[str, Any] = build_settings().get_settings("duckdb").as_dict()
     model["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
     for comparison, trained_comparison in zip(model["comparisons"], trained["comparisons"], strict=True):
@@ -294,7 +295,7 @@ def _estimate_u(
     """u from every pair of a hash-chosen sample of each side, about U_SAMPLE_PAIRS pairs in all.
 
     The same design as Splink's random sampling (the same proportion of records of each side, then all their
-    pairs), with the records chosen by `sample_sql` so DuckDB and Spark see the same pairs; Splink is then given
+    pairs), with the records chosen by `sample_sql` so every run sees the same pairs; Splink is then given
     a budget that covers every pair of the samples, so it samples nothing itself and does not stop early."""
     proportion = min(1.0, math.sqrt(U_SAMPLE_PAIRS / max(1, subjects_rows * register_rows)))
     left = create_table("u_subjects", sample_sql("model_training", max(1, round(subjects_rows * proportion)), seed))

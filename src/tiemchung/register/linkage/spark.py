@@ -8,7 +8,6 @@ built-ins (nfc_normalize, strip_accents, RE2 classes) that have no Spark SQL equ
 one-off single-node pass over the register (DuckDB streams 100M rows) is not the bottleneck.
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from tiemchung.register.linkage.model import (
     make_linker,
     predict_chunks,
     runner_up_floor,
-    train,
 )
 from tiemchung.register.linkage.prepare import prepare_subject_files, register_select_sql, source_sql
 
@@ -78,13 +76,11 @@ def verify_batch_spark(
     *,
     workdir: Path,
     model_path: Path | None = None,
-    train_model: bool = False,
 ) -> int:
     """Answer a subjects/records file against a register on Spark; write section-3 rows; return the count.
 
-    The model is `model_path`'s (the shipped default when absent); with `train_model` it is first trained on
-    this batch (seeded: the same model DuckDB's `RegisterIndex.train_model` makes from the same input) and saved
-    to `model_path`."""
+    The model is `model_path`'s (the shipped default when absent), e.g. the one DuckDB trained on a batch. Training
+    on Spark is not offered: on the same batch it did not give DuckDB's parameters (docs/verification.md)."""
     import duckdb
 
     prepared_register = prepare_register_parquet(register, workdir / "register.prepared.parquet")
@@ -96,35 +92,11 @@ def verify_batch_spark(
     spark.sql(to_spark_sql(sql.EXACT_SQL)).createOrReplaceTempView("exact")
     spark.sql(to_spark_sql(sql.MODEL_LINKED_SQL)).createOrReplaceTempView("model_linked")
     spark.sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM register").createOrReplaceTempView("model_register")
-    if train_model:
-        if model_path is None:
-            raise ValueError("train_model needs a model_path to save the model to")
-        model = train_on_spark(spark)
-        model_path.write_text(json.dumps(model, indent=2), encoding="utf-8")
     _match(spark, load_model(model_path))
     spark.sql(to_spark_sql(sql.RESULTS_SQL)).createOrReplaceTempView("results")
     rows = [row.asDict() for row in spark.sql("SELECT * FROM results").collect()]
     _write(rows, out)
     return len(rows)
-
-
-def train_on_spark(spark: Any) -> dict[str, Any]:
-    """The model trained on the batch's `model_linked` against `model_register` (both Spark views), by the same
-    seeded steps as on DuckDB; returned in DuckDB's dialect, as every saved model is."""
-    from splink.backends.spark import SparkAPI
-
-    def create_table(name: str, query: str) -> int:
-        frame = spark.sql(to_spark_sql(query)).cache()
-        frame.createOrReplaceTempView(name)
-        return int(frame.count())
-
-    def count_rows(table: str) -> int:
-        return int(spark.table(table).count())
-
-    spark_settings = train(
-        lambda: SparkAPI(spark_session=spark), create_table, count_rows, "model_linked", "model_register"
-    )
-    return for_dialect(spark_settings, "duckdb")
 
 
 def _match(spark: Any, model: dict[str, Any]) -> None:
