@@ -307,7 +307,9 @@ def _type_names(
     meaning = people.full_name[person].copy()
     for row in np.flatnonzero(primary["NAME_NO_DIACRITICS"]):
         meaning[row] = text.strip_diacritics(meaning[row])
-    log.add(np.flatnonzero(primary["NAME_NO_DIACRITICS"]), "NAME_NO_DIACRITICS")
+    # a name without any diacritics (Phan Minh Nhung) typed without them is no error
+    stripped = primary["NAME_NO_DIACRITICS"] & (meaning != people.full_name[person])
+    log.add(np.flatnonzero(stripped), "NAME_NO_DIACRITICS")
     middle = people.middle[person]
     dropped = primary["NAME_MIDDLE_DROPPED"] & (middle != "")
     meaning[dropped] = [
