@@ -283,9 +283,10 @@ def regularised(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def _linker(connection: Any, table: Any, settings: Any) -> Any:
+    """Splink 5 takes its input registered through the database API (which the Linker derives from it)."""
     from splink import DuckDBAPI, Linker
 
-    return Linker(table, settings, DuckDBAPI(connection=connection))
+    return Linker(DuckDBAPI(connection=connection).register(table), settings)
 
 
 def _connection(work_dir: Path | None) -> Any:
