@@ -58,7 +58,7 @@ from tiemchung.health.reconciliation.xlsx import (
 from tiemchung.health.registry.audit import record
 from tiemchung.health.registry.models import User
 from tiemchung.health.web.access import SUPERVISOR_ROLES
-from tiemchung.health.web.deps import get_session, render, require_roles
+from tiemchung.health.web.deps import SessionDep, render, require_roles
 from tiemchung.health.web.formatting import vn_date, vn_number, vn_percent
 from tiemchung.health.web.nav import NavItem
 from tiemchung.health.web.report_cache import ReportCache
@@ -69,7 +69,6 @@ NAV_ITEMS = [NavItem("Báo cáo", "/reports", frozenset(SUPERVISOR_ROLES), order
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 Reader = Annotated[User, Depends(require_roles(*SUPERVISOR_ROLES))]
-DatabaseSession = Annotated[Session, Depends(get_session)]
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ def dashboard_figures(context: service.ReportContext, area: Area, filters: Filte
 
 
 @router.get("/reports", include_in_schema=False)
-def dashboard(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
+def dashboard(request: Request, filters: ReportFilters, user: Reader, session: SessionDep) -> Response:
     """The area's figures, a map (the country) or a bar per unit below it, the trend; a click drills down."""
     area = chosen_area(user, filters)
     context = _context(request, session)
@@ -375,7 +374,7 @@ def render_json(request: Request, report: Report, built: Built, inputs: Inputs) 
 def report_endpoint(report: Report, renderer: Renderer) -> Callable[..., Response]:
     """The one handler: check the area, build the report, hand it to the format's renderer."""
 
-    def endpoint(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
+    def endpoint(request: Request, filters: ReportFilters, user: Reader, session: SessionDep) -> Response:
         area = chosen_area(user, filters)
         inputs = Inputs(_context(request, session), area, filters, user, session)
         key = (report.name, area.code, filters)
