@@ -46,8 +46,11 @@ def main() -> None:
     parser.add_argument("--database", default=None, help="registry URL (default: a new SQLite file in --workdir)")
     parser.add_argument("--skip-splink", action="store_true")
     parser.add_argument("--skip-operator", action="store_true")
+    parser.add_argument("--answers-only", type=int, default=0, help="only write this many answers into --database")
     parser.add_argument("--child", choices=["prepare", "verify", "splink"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.answers_only:
+        return _answers_only(args.database, args.answers_only)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="operator-path-"))
     if args.child == "prepare":
         return _prepare(workdir, args.people, args.subjects, args.seed)
@@ -225,18 +228,20 @@ def _verify_child(workdir: Path, database: str) -> None:
     from tiemchung.health.verification.store import verify_registry_batch
 
     marks: dict[str, list[float]] = {}
+    started = time.perf_counter()
+    last = [started]  # the end of the previous stage: a stage's first report comes after its first chunk
 
     def progress(stage: str, done: int, total: int) -> None:
         now = time.perf_counter()
-        marks.setdefault(stage, [now, now, total])[1] = now
+        marks.setdefault(stage, [last[0], now, total])[1] = now
+        last[0] = now
 
-    started = time.perf_counter()
     factory = make_session_factory(make_engine(database))
     url, key = os.environ["TIEMCHUNG_REGISTER_URL"], os.environ["TIEMCHUNG_REGISTER_API_KEY"]
     with RegisterClient(url, key) as client:
         report = verify_registry_batch(factory, client, workdir / "verify-all", poll_interval=0.5, progress=progress)
     seconds = time.perf_counter() - started
-    first = min(mark[0] for mark in marks.values())
+    first = min(mark[1] for mark in marks.values())
     names = {"Xuất danh sách đối tượng": "export", "CSDL dân cư đang xác minh": "register_batch",
              "Cập nhật kết quả": "apply"}  # fmt: skip
     stages = {names.get(stage, stage): round(end - begin, 2) for stage, (begin, end, _total) in marks.items()}
@@ -290,6 +295,46 @@ def _score(answers: dict[str, str | None], truth: list[dict[str, Any]], batch: P
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"subjects": len(answers), "matched": matched, "right": right, "findable": findable,
             "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}  # fmt: skip
+
+
+def _answers_only(database: str, count: int) -> None:
+    """The answers' write alone: `count` subjects in a fresh registry, a results file of `count` answers applied
+    by `apply_results_file`, wall and CPU time of this process (SQLite's work is in it, PostgreSQL's is not)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sqlalchemy import insert
+
+    from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+    from tiemchung.health.registry.models import Subject
+    from tiemchung.health.verification.store import apply_results_file
+
+    engine = make_engine(database)
+    create_schema(engine)
+    subjects = [
+        {"subject_key": f"K{i:08d}", "full_name_raw": "Lê Văn An", "full_name": "Lê Văn An",
+         "name_canonical": "le van an", "name_folded": "le van an", "birth_date": "1980-01-02", "birth_year": 1980,
+         "sex": "M", "ward_code": f"{i % 500:05d}"}
+        for i in range(count)
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(insert(Subject.__table__), subjects)  # type: ignore[arg-type]
+    categories = ["VERIFIED", "MISMATCH", "NO_ID_VERIFIED", "NO_ID_UNVERIFIABLE"]
+    results = pa.table(
+        {
+            "subject_id": [f"K{i:08d}" for i in range(count)],
+            "category": [categories[i % 4] for i in range(count)],
+            "reasons": ["NAME" if i % 4 == 1 else "" for i in range(count)],
+            "matched_person_id": [f"P{i:011d}" for i in range(count)],
+            "match_probability": ["0.900000"] * count,
+        }
+    )
+    path = Path(tempfile.mkdtemp(prefix="answers-")) / "results.parquet"
+    pq.write_table(results, path)
+    started, cpu = time.perf_counter(), time.process_time()
+    report = apply_results_file(make_session_factory(engine), path, batch_job_id="benchmark")
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"answers": report.applied, "seconds": round(seconds, 2), "cpu_s": round(cpu_seconds, 2),
+                      "answers_per_s": round(count / seconds), "load_average": os.getloadavg()[0]}))  # fmt: skip
 
 
 # --- plain Splink -----------------------------------------------------------------------------------------------
