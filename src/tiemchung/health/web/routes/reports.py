@@ -31,10 +31,10 @@ from tiemchung.health.reconciliation.dashboard import (
     gap_tiles,
     progress_chart_svg,
     rate_bars_svg,
-    tile_grid_svg,
     trend_chart_svg,
     verification_tiles,
 )
+from tiemchung.health.reconciliation.map_svg import province_map_html
 from tiemchung.health.reconciliation.queries import summary_covers
 from tiemchung.health.reconciliation.sources import RegistrySource
 from tiemchung.health.reconciliation.tables import (
@@ -226,12 +226,13 @@ def dashboard(request: Request, filters: ReportFilters, user: Reader, session: S
     link = drill_down_link(user, filters)
     maps = []
     if area.national:
-        maps.append(
-            tile_grid_svg(verification_tiles(figures.verification, link), "Tỷ lệ đối tượng đã xác minh đúng", "")
-        )
+        tiles = verification_tiles(figures.verification, link)
+        maps.append(province_map_html(tiles, "Tỷ lệ đối tượng đã xác minh đúng", key="verified",
+                                      measure="Tỷ lệ đã xác minh đúng"))  # fmt: skip
         if figures.appendix:
-            maps.append(tile_grid_svg(gap_tiles(figures.appendix, link), "Chênh lệch báo cáo − đã nhập (p/n)",
-                                      GAP_NOTE, GAP_LABELS))  # fmt: skip
+            maps.append(province_map_html(gap_tiles(figures.appendix, link), "Chênh lệch báo cáo − đã nhập (p/n)",
+                                          key="gap", measure="Chênh lệch (% số báo cáo)", note=GAP_NOTE,
+                                          scale=GAP_LABELS))  # fmt: skip
     elif figures.below:
         maps.append(rate_bars_svg(figures.below, f"Tỷ lệ đã xác minh đúng theo đơn vị thuộc {area.name}", link))
     page = {
