@@ -46,6 +46,7 @@ from tiemchung.health.registry.models import (
 from tiemchung.health.registry.records import DoseEntry, RecordRow, RowError, RowParser, SubjectIdentity, disagreements
 from tiemchung.interchange.columns import header_label
 from tiemchung.interchange.sources import FileProblem, open_source
+from tiemchung.reference import ReasonGroup
 
 BATCH_ROWS = 2_000
 Progress = Callable[[int, int | None], None]
@@ -287,7 +288,6 @@ def _delete_staged(session_factory: sessionmaker[Session], batch_id: int, *, err
 def _reason_group_problem(reason_group: str | None) -> str | None:
     if reason_group is None:
         return None
-    from tiemchung.reference import ReasonGroup
 
     try:
         ReasonGroup(reason_group)

@@ -19,9 +19,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tiemchung.health.registry.export import write_error_workbook
 from tiemchung.health.registry.import_scope import ImportScope
-from tiemchung.health.registry.importer import ImportReport
+from tiemchung.health.registry.importer import (
+    ImportReport,
+    fail_batch,
+    resume_import,
+    resume_imports,
+    run_import,
+    start_batch,
+)
 from tiemchung.health.registry.models import ImportBatch, Role, User
+from tiemchung.health.verification import queue
+from tiemchung.health.web.body_limit import DEFAULT_LIMIT
 
 log = logging.getLogger(__name__)
 DEFAULT_IMPORTS_DIR = Path("var/imports")
@@ -72,7 +82,6 @@ VERIFY_LIMIT = 6 * 1024 * 1024
 def body_limit_for(app: FastAPI, path: str) -> int:
     """The largest request body each endpoint takes (`body_limit.py`): uploads of records files, the certificate
     photo, and 1 MiB for every other form and JSON body."""
-    from tiemchung.health.web.body_limit import DEFAULT_LIMIT
 
     if path in UPLOAD_PATHS:
         return upload_limit(app) + 64 * 1024  # the file and the form's few fields
@@ -82,7 +91,6 @@ def body_limit_for(app: FastAPI, path: str) -> int:
 def start_import(app: FastAPI, user: User, upload: BinaryIO, file_name: str, reason_group: str | None) -> int:
     """Save the upload and queue its import; returns the batch id (403 for an account without scope, 413 for a
     file over the limit)."""
-    from tiemchung.health.registry.importer import start_batch
 
     scope = scope_for(user)
     if scope is None:
@@ -117,7 +125,6 @@ def _save(upload: BinaryIO, path: Path, limit: int) -> bool:
 
 
 def _refuse(factory: sessionmaker[Session], batch_id: int, message: str) -> None:
-    from tiemchung.health.registry.importer import fail_batch
 
     fail_batch(factory, batch_id, message)
 
@@ -131,7 +138,6 @@ def _executor(app: FastAPI) -> ThreadPoolExecutor:
 
 def queue_verification(session: Session, subject_ids: list[int]) -> None:
     """The importer's hook: imported people wait in the verification outbox (drained by the register client)."""
-    from tiemchung.health.verification import queue
 
     queue.enqueue(session, subject_ids, reason="import")
 
@@ -149,8 +155,6 @@ def _run(factory: sessionmaker[Session], batch_id: int, path: Path, running: set
 
 
 def _import(factory: sessionmaker[Session], batch_id: int, path: Path) -> None:
-    from tiemchung.health.registry.export import write_error_workbook
-    from tiemchung.health.registry.importer import run_import
 
     try:
         report = run_import(factory, batch_id, path, verify=queue_verification)
@@ -171,7 +175,6 @@ def _import(factory: sessionmaker[Session], batch_id: int, path: Path) -> None:
 def _resume_when_the_database_is_back(factory: sessionmaker[Session], batch_id: int) -> ImportReport | None:
     """Finish (applying) or fail (reading) the interrupted import as soon as the database answers again; None when
     it stays away (the next start of the server resumes it, `resume_unfinished`)."""
-    from tiemchung.health.registry.importer import resume_import
 
     deadline = time.monotonic() + RESUME_WITHIN_SECONDS
     while time.monotonic() < deadline:
@@ -186,7 +189,6 @@ def _resume_when_the_database_is_back(factory: sessionmaker[Session], batch_id: 
 
 def resume_unfinished(app: FastAPI) -> None:
     """At start: complete the imports a stopped server was applying, fail those it was reading (in the pool)."""
-    from tiemchung.health.registry.importer import resume_imports
 
     _executor(app).submit(resume_imports, app.state.session_factory, queue_verification)
 
