@@ -119,3 +119,57 @@ def test_a_typed_area_that_does_not_exist_is_refused(admin_server) -> None:  # t
 def _shot(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
+
+
+def _log_in_as_admin(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.get_by_label("Tên đăng nhập").fill("quantri")
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_selector("text=Xin chào")
+
+
+def test_a_province_chosen_before_the_scripts_have_loaded_still_fills_the_districts(  # type: ignore[no-untyped-def]
+    admin_server, browser_page
+) -> None:
+    """The cascading lists (admin's area, the dose form's and the search's places) reloaded on htmx's own change
+    trigger, attached only once htmx had loaded: a province chosen before left the district list disabled for good."""
+    base, _factory = admin_server
+    page = browser_page
+    _log_in_as_admin(page, base)
+    held: list[object] = []
+
+    def hold(route) -> None:  # type: ignore[no-untyped-def]
+        if len(held) < 2:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/static/*.js", hold)  # the page's two scripts wait until the choice is made
+    page.goto(f"{base}/admin/users", wait_until="commit")
+    page.locator("#area-fields select[name=province]").select_option("01")
+    assert len(held) == 2
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    districts = page.locator("#area-fields select[name=district]")
+    districts.locator("option[value='001']").wait_for(state="attached", timeout=10_000)
+    assert districts.is_enabled()
+
+
+def test_a_district_chosen_right_after_the_lists_were_swapped_in_still_fills_the_communes(  # type: ignore[no-untyped-def]
+    admin_server, browser_page
+) -> None:
+    """htmx processes swapped-in content only after its settle delay: a choice made in between did nothing."""
+    base, _factory = admin_server
+    page = browser_page
+    _log_in_as_admin(page, base)
+    page.goto(f"{base}/admin/users")
+    page.evaluate(
+        """() => document.addEventListener("htmx:afterSwap", () => {
+             const district = document.querySelector("#area-fields select[name=district]");
+             district.value = "001";
+             district.dispatchEvent(new Event("change", {bubbles: true}));
+           }, {once: true})"""
+    )
+    page.locator("#area-fields select[name=province]").select_option("01")
+    page.locator("#area-fields select[name=ward] option[value='00001']").wait_for(state="attached", timeout=10_000)

@@ -68,3 +68,43 @@ document.addEventListener("change", function (event) {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", sendEarlyChoice);
   else sendEarlyChoice();
 })();
+
+// Cascading lists (province → district → commune: the admin's area, the dose form's and the search's places), in a
+// container marked data-cascade (its hx-trigger is "none"). For the same reasons as above, htmx's own change trigger
+// missed a choice made before htmx had loaded or within its settle delay after a swap; this one listener asks htmx
+// to reload the lists, and sends a choice made before the scripts ran once the page is ready.
+(function () {
+  "use strict";
+  function cascadeOf(element) {
+    return element instanceof HTMLSelectElement ? element.closest("[data-cascade]") : null;
+  }
+  function reload(cascade) {
+    if (!window.htmx) return;
+    // htmx.ajax with the container as source: its hx-get, hx-include and hx-vals, whether htmx has processed it or not
+    window.htmx.ajax("GET", cascade.getAttribute("hx-get"), { source: cascade, target: cascade, swap: "outerHTML" });
+  }
+  document.addEventListener("change", function (event) {
+    var cascade = cascadeOf(event.target);
+    if (cascade) reload(cascade);
+  });
+  function changedBeforeReady(select) {
+    for (var index = 0; index < select.options.length; index++) {
+      if (select.options[index].selected !== select.options[index].defaultSelected) return true;
+    }
+    return false;
+  }
+  function sendEarlyChoices() {
+    var cascades = document.querySelectorAll("[data-cascade]");
+    for (var index = 0; index < cascades.length; index++) {
+      var lists = cascades[index].querySelectorAll("select");
+      for (var list = 0; list < lists.length; list++) {
+        if (changedBeforeReady(lists[list])) {
+          reload(cascades[index]);
+          break;
+        }
+      }
+    }
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", sendEarlyChoices);
+  else sendEarlyChoices();
+})();
