@@ -67,3 +67,17 @@ def test_province_user_sees_only_their_province(clients: dict[str, TestClient]) 
     page = client.get("/reports/appendix1.csv").text
     assert ",79," not in page
     assert clients["tram"].get("/reports").status_code == 403
+
+
+def test_the_dashboard_map_fills_each_province_by_its_rate_and_links_it(clients: dict[str, TestClient]) -> None:
+    page = clients["bo"].get("/reports").text
+    provinces = re.findall(
+        r'<a class="province" href="([^"]+)" aria-label="([^"]+)" data-code="(\d\d)"><title>[^<]*</title>'
+        r'<path d="M[^"]+" fill="(#[0-9a-f]{6})"/></a>',
+        page,
+    )
+    assert len(provinces) == 2 * 63  # both maps: verification rate and gap
+    verified = {code: (href, label, fill) for href, label, code, fill in provinces[:63]}
+    assert verified["01"] == ("/reports?province=01", "Hà Nội: 67%", "#f46d43")  # 2 of 3 verified: the 50–70 % step
+    assert verified["02"] == ("/reports?province=02", "Hà Giang: chưa có số liệu", "#d9dce1")
+    assert "Xem số liệu dạng bảng" in page and "Quần đảo Hoàng Sa" in page

@@ -71,6 +71,14 @@ BODIES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/reopen"): ("json", {"note": "x"}),
     ("POST", "/api/v1/cleaning/worklists/{worklist_id}/apply"): ("json", {}),
     ("POST", "/subjects/{subject_id}/certificates/revoke"): ("form", {"uvci": "x", "reason": "y"}),
+    ("POST", "/subjects/{subject_id}/duplicates/merge"): ("form", {}),
+    ("POST", "/subjects/{subject_id}/duplicates/distinct"): ("form", {"note": "x"}),
+    ("POST", "/subjects/{subject_id}/duplicates/request"): ("form", {"other_id": "{subject_id}"}),
+    ("POST", "/subjects/{subject_id}/unmerge"): ("form", {"merge_id": "1"}),
+    ("POST", "/api/v1/subjects/{subject_id}/duplicates/merge"): ("json", {"subject_ids": []}),
+    ("POST", "/api/v1/subjects/{subject_id}/duplicates/distinct"): ("json", {"note": "x"}),
+    ("POST", "/api/v1/subjects/{subject_id}/duplicates/request"): ("json", {"other_id": "{subject_id}"}),
+    ("POST", "/api/v1/subjects/{subject_id}/unmerge"): ("json", {"merge_id": 1}),
     ("POST", "/api/v1/subjects/{subject_id}/certificates/revoke"): ("json", {"uvci": "x", "reason": "y"}),
 }
 # Searches that would find every side's people (they share "Nguyễn Văn"): the area must filter them.

@@ -73,12 +73,12 @@ def test_the_ministry_reads_the_map_and_drills_down_to_a_district(server: str, b
     page = browser_page
     log_in(page, server, "bo", PASSWORD)
     page.goto(f"{server}/reports")
-    tiles = page.locator("svg.tile-grid a.tile")
-    assert tiles.count() == 2 * 63  # every province, on both maps, is a link
-    hanoi = page.locator('svg.tile-grid a.tile[href="/reports?province=01"]').first
+    provinces = page.locator("svg.province-map a.province")
+    assert provinces.count() == 2 * 63  # every province, on both maps, is a link
+    hanoi = page.locator('svg.province-map a.province[href="/reports?province=01"]').first
     assert hanoi.get_attribute("aria-label").startswith("Hà Nội: ")  # named on hover and focus
     assert "%" in hanoi.get_attribute("aria-label")
-    legend = page.locator("svg.tile-grid").first.inner_html()
+    legend = page.locator("ul.map-legend").first.inner_text()
     assert "chưa có số liệu" in legend and "từ 90%" in legend
     points = page.locator("svg.chart circle title")
     assert points.count() >= 12 and points.first.inner_html().startswith("Tháng ")
@@ -137,3 +137,30 @@ def test_a_district_account_sees_its_district_and_cannot_choose_another(server: 
     assert page.locator("select[name=ward]").locator("option").count() > 1  # its own wards to choose from
     page.goto(f"{server}/reports/appendix1?province=02")
     assert "ngoài địa bàn" in page.locator("body").inner_text()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_province_map_fits_the_screen_and_a_click_drills_down(server: str, browser_page: Any, width: int) -> None:
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, server, "bo", PASSWORD)
+    page.goto(f"{server}/reports")
+    first_map = page.locator("svg.province-map").first
+    assert first_map.is_visible()
+    box = first_map.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width  # not clipped at the screen's edge
+    assert box["width"] >= min(300, width - 80)  # and not shrunk to a stamp
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no horizontal scroll
+    ninh_thuan = first_map.locator('a.province[data-code="58"] path')  # a province on the coast, whole on screen
+    shape = ninh_thuan.bounding_box()
+    assert box["x"] <= shape["x"] and shape["x"] + shape["width"] <= box["x"] + box["width"]
+    assert first_map.locator("g.archipelago").count() == 2
+    _shot_viewport(page, f"ban-do-tinh-{width}")
+    ninh_thuan.click()
+    page.wait_for_url("**/reports?province=58")
+    assert page.locator("h1").inner_text() == "Bảng điều khiển: Tỉnh Ninh Thuận"
+
+
+def _shot_viewport(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -14,8 +14,30 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tiemchung import reference
+from tiemchung.health.certificates.issuance import certifiable_doses, issue_certificate
+from tiemchung.health.certificates.keys import KeyLayout, init_keys, load_signer
+from tiemchung.health.certificates.signing import (
+    new_facility_key,
+    public_key_pem,
+    sign_facility_day,
+    write_facility_key,
+)
+from tiemchung.health.cleaning.workflow import LISTED_CATEGORIES
+from tiemchung.health.cleaning.workflow import build_worklist as build
+from tiemchung.health.reconciliation import xlsx
+from tiemchung.health.reconciliation.reported import read_synth_aggregates, store_reported
+from tiemchung.health.reconciliation.service import ReportContext, appendix1, unit_report
+from tiemchung.health.reconciliation.sources import RegistrySource
+from tiemchung.health.reconciliation.unit_report import read_synth_gaps, store_unit_reports
+from tiemchung.health.reconciliation.verification_report import build_verification_report
 from tiemchung.health.registry.db import transaction
+from tiemchung.health.registry.importer import import_records as run_import
 from tiemchung.health.registry.models import Dose, Facility, Role, Subject, User
+from tiemchung.health.verification.client import RegisterClient
+from tiemchung.health.verification.store import verify_registry_batch
+from tiemchung.health.web.users import seed_demo_users
+from tiemchung.synth import generate
 
 Progress = Callable[[str, int, int], None]
 DEMO_AS_OF = date(2023, 1, 31)  # the cut-off date of seed 001's reconciliation
@@ -40,7 +62,6 @@ class DemoState:
 
 
 def generate_province(data_dir: Path, *, people: int, province_code: str, seed: int) -> int:
-    from tiemchung.synth import generate
 
     manifest = generate(data_dir, people=people, seed=seed, province_codes=[province_code], progress=True)
     return manifest.people
@@ -50,8 +71,6 @@ def register_facilities(session_factory: sessionmaker[Session]) -> int:
     """The facilities that sent doses, placed where their subjects live: a commune's station serves one ward,
     a district centre several. (A real deployment has the facility list from the ministry's own register.)"""
     from collections import Counter, defaultdict
-
-    from tiemchung import reference
 
     with transaction(session_factory) as session:
         known = set(session.scalars(select(Facility.code)))
@@ -81,8 +100,6 @@ def register_facilities(session_factory: sessionmaker[Session]) -> int:
 def import_records(session_factory: sessionmaker[Session], data_dir: Path, state: DemoState) -> None:
     from rich.progress import Progress as RichProgress
 
-    from tiemchung.health.registry.importer import import_records as run_import
-
     source = data_dir / "records.xlsx"
     with RichProgress(transient=True) as bar:
         task = bar.add_task("Đang nhập các dòng của tệp Excel", total=None)
@@ -103,8 +120,6 @@ def import_records(session_factory: sessionmaker[Session], data_dir: Path, state
 def verify_everyone(
     session_factory: sessionmaker[Session], register_url: str, api_key: str, workdir: Path, progress: Progress
 ) -> None:
-    from tiemchung.health.verification.client import RegisterClient
-    from tiemchung.health.verification.store import verify_registry_batch
 
     with RegisterClient(register_url, api_key) as client:
         report = verify_registry_batch(session_factory, client, workdir, poll_interval=0.5, progress=progress)
@@ -124,13 +139,6 @@ def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path, s
     """Each facility gets a signing key (stored as the web expects it, encrypted with the facility's passphrase)
     and signs the days it entered doses (the seeds' daily signature), all but its latest one when it has several:
     that day waits on the page "Ký số trong ngày" for the demo's facility account to sign in the browser."""
-    from tiemchung.health.certificates.keys import KeyLayout
-    from tiemchung.health.certificates.signing import (
-        new_facility_key,
-        public_key_pem,
-        sign_facility_day,
-        write_facility_key,
-    )
 
     layout = KeyLayout(keys_dir)
     state.facility_passphrase = state.facility_passphrase or secrets.token_urlsafe(12)
@@ -157,8 +165,6 @@ def sign_facility_days(session_factory: sessionmaker[Session], keys_dir: Path, s
 
 def issue_certificates(session_factory: sessionmaker[Session], keys_dir: Path, state: DemoState) -> None:
     """A certificate for every signed dose of a subject who may have one; the others are refused with a reason."""
-    from tiemchung.health.certificates.issuance import certifiable_doses, issue_certificate
-    from tiemchung.health.certificates.keys import KeyLayout, init_keys, load_signer
 
     passphrase = passphrase_path(keys_dir).read_bytes().strip()
     certificate_keys = KeyLayout(keys_dir).certificates
@@ -177,7 +183,6 @@ def issue_certificates(session_factory: sessionmaker[Session], keys_dir: Path, s
 
 def busiest_ward(session_factory: sessionmaker[Session]) -> str:
     """The commune with the most subjects to clean: the demo's accounts act there."""
-    from tiemchung.health.cleaning.workflow import LISTED_CATEGORIES
 
     with session_factory() as session:
         ward = session.scalar(
@@ -193,7 +198,6 @@ def busiest_ward(session_factory: sessionmaker[Session]) -> str:
 
 
 def create_accounts(session_factory: sessionmaker[Session], state: DemoState, password: str | None) -> None:
-    from tiemchung.health.web.users import seed_demo_users
 
     with transaction(session_factory) as session:
         facility_code = session.scalar(select(Facility.code).where(Facility.ward_code == state.ward_code))
@@ -212,7 +216,6 @@ def create_accounts(session_factory: sessionmaker[Session], state: DemoState, pa
 
 
 def build_worklist(session_factory: sessionmaker[Session], state: DemoState) -> None:
-    from tiemchung.health.cleaning.workflow import build_worklist as build
 
     with transaction(session_factory) as session:
         station = session.scalar(
@@ -228,12 +231,6 @@ def write_reports(
     session_factory: sessionmaker[Session], engine: Engine, data_dir: Path, reports_dir: Path, state: DemoState
 ) -> None:
     """Store the synthetic province's reported figures, then write each report in the ministry's layout."""
-    from tiemchung.health.reconciliation import xlsx
-    from tiemchung.health.reconciliation.reported import read_synth_aggregates, store_reported
-    from tiemchung.health.reconciliation.service import ReportContext, appendix1, unit_report
-    from tiemchung.health.reconciliation.sources import RegistrySource
-    from tiemchung.health.reconciliation.unit_report import read_synth_gaps, store_unit_reports
-    from tiemchung.health.reconciliation.verification_report import build_verification_report
 
     with transaction(session_factory) as session:
         store_reported(session, read_synth_aggregates(data_dir / "aggregates.parquet"), DEMO_AS_OF, "synth")

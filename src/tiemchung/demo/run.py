@@ -2,18 +2,24 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 from sqlalchemy import inspect, select
 
+from tiemchung import reference
 from tiemchung.demo import pipeline
 from tiemchung.demo.pipeline import DemoError, DemoState
-
-if TYPE_CHECKING:
-    from tiemchung.health.web.settings import Settings
+from tiemchung.health.registry.db import make_engine, make_session_factory
+from tiemchung.health.registry.migrate import ensure_schema
+from tiemchung.health.registry.models import Role, Subject
+from tiemchung.health.web.app import create_app
+from tiemchung.health.web.settings import Settings
+from tiemchung.interchange.results import Category
+from tiemchung.register.keys import KeyStore
+from tiemchung.register.process import ServiceProcess
 
 T = TypeVar("T")
 REGISTER_CALLER = "bo-y-te-demo"
@@ -32,10 +38,6 @@ def run_demo(
     password: str | None,
     serve: bool,
 ) -> DemoState:
-    from tiemchung.health.registry.db import make_engine, make_session_factory
-    from tiemchung.health.registry.migrate import ensure_schema
-    from tiemchung.register.keys import KeyStore
-    from tiemchung.register.process import ServiceProcess
 
     state = DemoState()
     data_dir, register_dir = workdir / "data", workdir / "register"
@@ -103,13 +105,10 @@ def run_demo(
 
 
 def _ensure_empty(database_url: str) -> None:
-    from tiemchung.health.registry.db import make_engine
 
     engine = make_engine(database_url)
     try:
         if "subjects" in inspect(engine).get_table_names():
-            from tiemchung.health.registry.models import Subject
-
             with engine.connect() as connection:
                 if connection.execute(select(Subject.id).limit(1)).first() is not None:
                     raise DemoError(f"Cơ sở dữ liệu {engine.url} đã có dữ liệu: hãy dùng một cơ sở dữ liệu trống.")
@@ -129,7 +128,6 @@ def _bar(bar: Progress) -> Callable[[str, int, int], None]:
 
 
 def _categories_table(state: DemoState) -> Table:
-    from tiemchung.interchange.results import Category
 
     table = Table(title="Kết quả xác minh với CSDL dân cư")
     table.add_column("Kết quả")
@@ -141,7 +139,6 @@ def _categories_table(state: DemoState) -> Table:
 
 
 def _ward_name(ward_code: str) -> str:
-    from tiemchung import reference
 
     ward = reference.ward(ward_code)
     return f"{ward.full_name} ({ward_code})" if ward else ward_code
@@ -149,7 +146,6 @@ def _ward_name(ward_code: str) -> str:
 
 def web_settings(database_url: str, register_url: str, api_key: str, keys_dir: Path) -> "Settings":
     """The web platform's settings over what the stages made: the same key layout and passphrase file."""
-    from tiemchung.health.web.settings import Settings
 
     return Settings(
         database_url=database_url,
@@ -165,13 +161,10 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from tiemchung.health.web.app import create_app
-
     settings = web_settings(database_url, register_url, api_key, keys_dir)
     accounts = Table(title=f"Tài khoản thử (xã {_ward_name(state.ward_code)})")
     for column in ("Vai trò", "Tên đăng nhập", "Mật khẩu"):
         accounts.add_column(column)
-    from tiemchung.health.registry.models import Role
 
     for username, password, role in state.accounts:
         accounts.add_row(Role(role).label_vi, username, password)

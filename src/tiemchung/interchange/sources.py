@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from xml.parsers.expat import ExpatError
 
-from tiemchung.interchange.columns import REQUIRED_KEYS, column_key, header_label
+from tiemchung.identity import decode_legacy
+from tiemchung.interchange.columns import COLUMNS, REQUIRED_KEYS, column_key, header_label
 
 if TYPE_CHECKING:
     pass
@@ -172,6 +173,7 @@ def _open_xlsx(path: Path) -> RecordSource | FileProblem:
 def _open_workbook(path: Path) -> RecordSource | FileProblem:
     from xml.parsers.expat import ExpatError
 
+    # local: xlsx_stream builds on this module's cells (RawCell, EMPTY_CELL), a cycle at import time
     from tiemchung.interchange.xlsx_stream import SheetStream, read_layout
 
     archive = zipfile.ZipFile(path)
@@ -318,9 +320,6 @@ def write_interchange_csv(path: Path, out: Path) -> int | FileProblem:
     plain UTF-8 CSV with the interchange keys as headers: for tools that read CSV only (DuckDB in `verify`).
     Cells are as the import reads them: names in legacy fonts decoded by their font, Excel dates as yyyy-mm-dd."""
     from datetime import datetime
-
-    from tiemchung.identity import decode_legacy
-    from tiemchung.interchange.columns import COLUMNS
 
     source = open_source(path)
     if isinstance(source, FileProblem):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tiemchung.interchange.results import SubjectQuery, VerificationResult
+from tiemchung.register.linkage.engine import RegisterIndex
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -45,7 +46,6 @@ class ConcurrentVerifier:
 
 def open_register(register: Path, workdir: Path, *, threads: int | None = None) -> ConcurrentVerifier:
     """Open the engine's index of `register` (its prepared DuckDB file lives in `workdir/index`)."""
-    from tiemchung.register.linkage.engine import RegisterIndex
 
     index_dir = workdir / "index"
     index_dir.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiemchung import reference
 from tiemchung.synth.tables import province_weights
 
 
@@ -87,7 +88,6 @@ def area_for_scale(scale: str | None, seed: int, province_codes: Sequence[str] |
     The unit is drawn from the seed (province by population weight, then district and ward uniformly),
     among `province_codes` when given; other scales keep the given provinces (all by default).
     """
-    from tiemchung import reference
 
     given = tuple(province_codes) if province_codes else None
     if scale not in ("commune", "district", "province"):
@@ -109,7 +109,6 @@ def area_for_scale(scale: str | None, seed: int, province_codes: Sequence[str] |
 
 def load_geography(area: Area | None = None) -> Geography:
     """The reference units of `area` (all of Viet Nam by default), province weights renormalised."""
-    from tiemchung import reference
 
     area = area or Area()
     province_codes = area.province_codes

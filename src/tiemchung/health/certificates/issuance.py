@@ -10,6 +10,7 @@ No ID number goes into the QR code.
 
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -164,11 +165,24 @@ def _active_certificate(session: Session, dose_id: int) -> Certificate | None:
 
 
 def dose_numbers(session: Session, dose: Dose, kind: DoseKind, vaccine: Vaccine) -> tuple[int, int]:
-    """(dn, sd) per EU Decision 2021/2301: a primary dose k of an n-dose series is k/n; an additional dose or
-    a booster counts the person's doses so far (duplicates excluded) and completes the series: n/n."""
-    if kind in (DoseKind.PRIMARY_1, DoseKind.PRIMARY_2, DoseKind.PRIMARY_3):
-        return dcc_dose_numbers(kind, vaccine)
-    doses_so_far = session.scalar(
+    """(dn, sd) per EU Decision 2021/2301: the dose's place in the person's series, never below its dose kind.
+
+    A primary dose k of an n-dose series is k/n; but the person's earlier doses count too (duplicates excluded):
+    a second facility that registered the person anew typed its dose as "mũi 1", and once the records are merged
+    that dose is 2/2, not 1/2. Past the primary series (an additional dose, a booster, or a primary dose typed for
+    what was a booster) the count completes the series: n/n (2 AstraZeneca + a Pfizer booster: 3/3).
+    """
+    kind_number, series = dcc_dose_numbers(kind, vaccine)
+    # Never below what the dose kind implies: earlier doses may be missing here (given abroad, not entered).
+    counted = max(doses_so_far(session, dose), kind_number)
+    if kind in (DoseKind.PRIMARY_1, DoseKind.PRIMARY_2, DoseKind.PRIMARY_3) and counted <= series:
+        return counted, series
+    return counted, counted
+
+
+def doses_so_far(session: Session, dose: Dose) -> int:
+    """The person's doses up to this one (this one included), by vaccination date; duplicates excluded."""
+    count = session.scalar(
         select(func.count())
         .select_from(Dose)
         .where(
@@ -178,9 +192,7 @@ def dose_numbers(session: Session, dose: Dose, kind: DoseKind, vaccine: Vaccine)
             | ((Dose.vaccination_date == dose.vaccination_date) & (Dose.id <= dose.id)),
         )
     )
-    # Never below what the dose kind implies: earlier doses may be missing here (given abroad, not entered).
-    counted = max(int(doses_so_far or 0), dcc_dose_numbers(kind, vaccine)[0])
-    return counted, counted
+    return int(count or 0)
 
 
 def build_dcc(subject: Subject, dose: Dose, vaccine: Vaccine, *, dose_number: int, total: int, uvci: str) -> dict:
@@ -234,6 +246,22 @@ def certifiable_doses(session: Session, *, subject_key: str | None = None) -> li
     if subject_key is not None:
         query = query.where(Subject.subject_key == subject_key)
     return [(subject_id, dose_id) for subject_id, dose_id in session.execute(query)]
+
+
+def certifiable_doses_of(session: Session, subject_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(subject id, dose id) of the records' doses that can be certified now and have no active certificate."""
+    active = select(Certificate.dose_id).where(Certificate.revoked_at.is_(None))
+    query = (
+        select(Dose)
+        .where(Dose.subject_id.in_(subject_ids), Dose.duplicate_of_id.is_(None), Dose.id.not_in(active))
+        .order_by(Dose.vaccination_date, Dose.id)
+    )
+    ready = []
+    for dose in session.scalars(query):
+        subject = session.get(Subject, dose.subject_id)
+        if subject is not None and not dose_refusal(session, subject, dose):
+            ready.append((subject.id, dose.id))
+    return ready
 
 
 def subject_certificates(session: Session, subject_id: int) -> list[Certificate]:

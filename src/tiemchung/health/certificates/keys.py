@@ -76,6 +76,7 @@ class DocumentSigner:
     @cached_property
     def cose_key(self) -> "CoseKey":
         """The key in pycose's form, converted once (issuing thousands of certificates reuses it)."""
+        # local: hcert builds on this module's DocumentSigner, a cycle at import time
         from tiemchung.health.certificates.hcert import cose_key_of
 
         return cose_key_of(self)

@@ -5,6 +5,8 @@ from datetime import date, datetime
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tiemchung.health.certificates.hcert import message_of
+from tiemchung.health.certificates.revocation import revocation_hashes
 from tiemchung.health.registry.db import Base
 
 
@@ -31,8 +33,6 @@ class Certificate(Base):
 
     def revocation_hashes(self) -> dict[str, str]:
         """The hashes that put this certificate on the published revocation list."""
-        from tiemchung.health.certificates.hcert import message_of
-        from tiemchung.health.certificates.revocation import revocation_hashes
 
         message = message_of(self.hc1)
         return revocation_hashes(self.uvci, self.issuer_country, message.signature if message else b"")

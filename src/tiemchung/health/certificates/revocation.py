@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tiemchung.health.registry.audit import record
+
 HASH_BYTES = 16
 
 
@@ -66,8 +68,8 @@ class RevocationResult:
 
 def revoke(session: Session, uvci: str, reason: str, *, revoked_by: str = "system") -> RevocationResult:
     """Mark a certificate revoked (in the caller's transaction) and leave an audit event."""
+    # local: models' Certificate computes its revocation hashes with this module, a cycle at import time
     from tiemchung.health.certificates.models import Certificate
-    from tiemchung.health.registry.audit import record
 
     certificate = session.scalar(select(Certificate).where(Certificate.uvci == uvci))
     if certificate is None:
@@ -94,6 +96,7 @@ def revoke(session: Session, uvci: str, reason: str, *, revoked_by: str = "syste
 
 def revocation_list(session: Session) -> RevocationList:
     """The published list: the hashes of every revoked certificate."""
+    # local: a cycle with models, as in revoke()
     from tiemchung.health.certificates.models import Certificate
 
     revoked = session.scalars(select(Certificate).where(Certificate.revoked_at.is_not(None)))

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from tiemchung.health.certificates.keys import KeyLayout, KeyMaterialError, encrypted_pem
 from tiemchung.health.certificates.models import DailySignature
+from tiemchung.health.duplicates.models import SubjectMerge
 from tiemchung.health.registry.models import Dose, Facility, Subject
 
 
@@ -177,21 +179,44 @@ def unsigned_doses(session: Session, facility_code: str, day: date) -> list[tupl
 
 
 def dose_signature_is_valid(session: Session, dose: Dose) -> bool:
-    """The dose's signature verifies with its facility's registered key over the dose's current data."""
+    """The dose's signature verifies with its facility's registered key over the dose's current data.
+
+    The facility signed the dose on the record it entered it on. A merge of one person's records (audited,
+    `tiemchung.health.duplicates`) moves doses to the surviving record without changing them: such a dose verifies
+    over the record it came from, which the survivor's active merges name. Any other change still fails.
+    """
     facility = session.get(Facility, dose.facility_code)
-    subject = session.get(Subject, dose.subject_id)
-    if not (dose.signature and facility and facility.public_key_pem and subject):
+    if not (dose.signature and facility and facility.public_key_pem):
         return False
     public_key = _facility_public_key(facility.public_key_pem)
     if public_key is None:
         return False
-    try:
-        public_key.verify(
-            base64.b64decode(dose.signature), dose_canonical_bytes(dose, subject), ec.ECDSA(hashes.SHA256())
+    signature = base64.b64decode(dose.signature)
+    for subject in _records_holding(session, dose.subject_id):
+        try:
+            public_key.verify(signature, dose_canonical_bytes(dose, subject), ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError):
+            continue
+        return True
+    return False
+
+
+def _records_holding(session: Session, subject_id: int) -> Iterator[Subject]:
+    """The record, then the records merged into it (and into those), whose doses it now holds."""
+    seen, frontier = {subject_id}, [subject_id]
+    subject = session.get(Subject, subject_id)
+    if subject is not None:
+        yield subject
+    while frontier:
+        query = select(SubjectMerge.merged_id).where(
+            SubjectMerge.survivor_id.in_(frontier), SubjectMerge.unmerged_at.is_(None)
         )
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+        frontier = [merged for merged in session.scalars(query) if merged not in seen]
+        seen.update(frontier)
+        for merged_id in frontier:
+            merged = session.get(Subject, merged_id)
+            if merged is not None:
+                yield merged
 
 
 @lru_cache(maxsize=4096)

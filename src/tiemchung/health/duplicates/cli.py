@@ -34,14 +34,16 @@ def duplicates_command(
 ) -> None:
     from sqlalchemy import select
 
-    from tiemchung.health.duplicates.detect import find_groups
+    from tiemchung.health.duplicates.detect import find_pairs, group_pairs
     from tiemchung.health.duplicates.merge import merge_subjects
+    from tiemchung.health.duplicates.review import store_pairs
     from tiemchung.health.registry.db import make_engine, make_session_factory, transaction
     from tiemchung.health.registry.models import Subject
 
     factory = make_session_factory(make_engine(database))
     with factory() as session:
-        groups = find_groups(session)
+        pairs = find_pairs(session)
+        groups = group_pairs(pairs)
         ids = [subject_id for group in groups for subject_id in group.subject_ids]
         keys = dict(session.execute(select(Subject.id, Subject.subject_key).where(Subject.id.in_(ids))).all())
     with out.open("w", encoding="utf-8", newline="") as output:
@@ -51,6 +53,11 @@ def duplicates_command(
             group_key = keys[group.subject_ids[0]]
             for subject_id in group.subject_ids:
                 writer.writerow([keys[subject_id], group_key, group.state, group.evidence[subject_id].value])
+    with transaction(factory) as session:
+        stored = store_pairs(session, pairs)  # the queue of the station's and province's pages
+    console.print(
+        f"Hàng chờ xem xét: {stored.new} cặp mới, {stored.closed} cặp không còn bằng chứng đã rút khỏi hàng chờ."
+    )
     certain = [group for group in groups if group.certain]
     console.print(
         f"{len(groups)} nhóm hồ sơ trùng ({len(ids)} đối tượng): {len(certain)} chắc chắn, "

@@ -1,9 +1,11 @@
-"""A merge of one subject into another: the record that keeps the pointer and what was moved, so it can be undone."""
+"""A merge of one subject into another (what was moved, so it can be undone), and the pairs of records waiting for
+a person's decision or already decided ("không phải cùng một người" is remembered)."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tiemchung.health.registry.db import Base
@@ -29,3 +31,52 @@ class SubjectMerge(Base):
     merged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     unmerged_by: Mapped[str | None] = mapped_column(String(64))
     unmerged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PairState(StrEnum):
+    """Where a pair of records stands with the people who decide (the station, the province)."""
+
+    OPEN = "open"  # in the queue, waiting for a decision
+    DISTINCT = "distinct"  # "không phải cùng một người": remembered, never proposed again
+    MERGED = "merged"  # merged (the merge itself is a SubjectMerge)
+
+    @property
+    def label_vi(self) -> str:
+        return {"open": "Chờ xem xét", "distinct": "Không phải cùng một người", "merged": "Đã gộp"}[self.value]
+
+
+class PairSource(StrEnum):
+    DETECTED = "detected"  # found by `detect.find_pairs`
+    REQUESTED = "requested"  # a citizen showed both records at the station ("gộp mũi tiêm")
+
+    @property
+    def label_vi(self) -> str:
+        return {"detected": "Hệ thống phát hiện", "requested": "Người dân đề nghị gộp mũi tiêm"}[self.value]
+
+
+class DuplicatePair(Base):
+    """Two records that may be one person, and what a person decided about them (`first_id` < `second_id`).
+
+    The detection writes the pairs it finds (`review.store_pairs`); the queue reads the open ones, so a page of the
+    queue never runs the detection. A decision stays with the pair: a pair found "not the same person" keeps that
+    state when the detection finds it again, so it never comes back to the queue.
+    """
+
+    __tablename__ = "duplicate_pairs"
+    __table_args__ = (
+        UniqueConstraint("first_id", "second_id"),
+        Index("ix_duplicate_pairs_state_first", "state", "first_id"),
+        Index("ix_duplicate_pairs_second_id", "second_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    second_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    evidence: Mapped[str] = mapped_column(String(64))  # Evidence value (the strongest found)
+    source: Mapped[str] = mapped_column(String(16), default=PairSource.DETECTED.value)
+    state: Mapped[str] = mapped_column(String(16), default=PairState.OPEN.value)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,10 +1,10 @@
-"""The dashboard: a tile grid of the 63 provinces coloured by verification rate and by gap (click a province to
-drill down), the doses entered per month, and the cleaning progress over time, as server-rendered SVG (printable,
-no script, readable offline).
+"""The dashboard's shapes: the colour scale of the province map (drawn by `map_svg` on the provinces' real
+outlines; the tile grid below remains for the standalone CLI page), the bars of the units below a province, the
+doses entered per month, and the cleaning progress over time, as server-rendered SVG (printable, no script,
+readable offline).
 
 Written by hand because a tile map is a grid of squares and a trend is a polyline: a plotting library would add a
-dependency and a raster step for simple shapes. A tile map rather than the provinces' outlines: no package on the
-registries this project uses ships Viet Nam's province boundaries under an open licence (docs/reconciliation.md).
+dependency and a raster step for simple shapes.
 """
 
 from collections.abc import Callable, Sequence
@@ -271,7 +271,7 @@ def trend_chart_svg(points: Sequence[MonthPoint], title: str = "Số mũi tiêm 
     months = _every_month(points)
     largest = max(doses for _, _, doses in months) or 1
     ceiling = _round_up(largest)
-    plot_width, plot_height = width - left - 16, height - top - bottom
+    plot_width, plot_height = width - left - 40, height - top - bottom  # room for the last month's label
     step = plot_width / max(len(months) - 1, 1)
 
     def xy(index: int, doses: int) -> tuple[float, float]:
@@ -280,36 +280,49 @@ def trend_chart_svg(points: Sequence[MonthPoint], title: str = "Số mũi tiêm 
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, d) for i, (_, _, d) in enumerate(months)))
     base = top + plot_height
     parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg class="chart trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
         f'style="max-width:{width}px" role="img" aria-label="{escape(title)}" '
-        'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
+        'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">'
         f"<title>{escape(title)}</title>"
-        f'<text x="4" y="16" font-weight="bold" font-size="13">{escape(title)}</text>'
+        f'<text x="4" y="16" font-weight="bold" font-size="14">{escape(title)}</text>'
     ]
     for tick in range(5):
         value = ceiling * tick / 4
         y = top + plot_height * (1 - tick / 4)
         parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - 16}" y2="{y:.1f}" stroke="#e1e5ea"/>'
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_width}" y2="{y:.1f}" stroke="#e1e5ea"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(round(value))}</text>'
         )
     right = xy(len(months) - 1, 0)[0]
     parts.append(f'<polygon fill="#2f6db5" fill-opacity="0.18" points="{left},{base} {line} {right:.1f},{base}"/>')
     parts.append(f'<polyline fill="none" stroke="#2f6db5" stroke-width="2.5" points="{line}"/>')
-    label_every = max(1, -(-56 // max(int(step), 1)))  # a month label every ~56 px at least
+    labelled = _labelled_months(len(months), step)
     for index, (year, month, doses) in enumerate(months):
         x, y = xy(index, doses)
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#2f6db5"><title>Tháng {month:02d}/{year}: '
             f"{fmt(doses)} mũi</title></circle>"
         )
-        if index % label_every == 0 or index == len(months) - 1:
-            parts.append(f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle">{month:02d}/{year % 100:02d}</text>')
+        if index in labelled:
+            parts.append(f'<text x="{x:.1f}" y="{base + 17}" text-anchor="middle">{month:02d}/{year}</text>')
     parts.append(
         f'<text x="{left}" y="{height - 4}" fill="#5b6575">Tổng: {fmt(sum(d for _, _, d in months))} mũi</text>'
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _labelled_months(count: int, step: float) -> set[int]:
+    """Which months get a label ("03/2021"): one every ~72 px from the first, and always the last month — in
+    place of the one before it when the two would overlap."""
+    every = max(1, -(-72 // max(int(step), 1)))
+    labelled = set(range(0, count, every))
+    last, previous = count - 1, max(labelled)
+    if last != previous:
+        if (last - previous) * step < 60 and previous != 0:
+            labelled.discard(previous)
+        labelled.add(last)
+    return labelled
 
 
 def _every_month(points: Sequence[MonthPoint]) -> list[tuple[int, int, int]]:
@@ -359,10 +372,11 @@ def progress_chart_svg(points: Sequence[ProgressPoint], title: str = "Tiến đ�
         return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coordinates}"/>'
 
     return (
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(title)}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'style="max-width:{width}px" role="img" aria-label="{escape(title)}" '
+        'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
         f"<title>{escape(title)}</title>"
-        f'<text x="4" y="14" font-weight="bold">{escape(title)}</text>'
+        f'<text x="{left + 10}" y="14" font-weight="bold">{escape(title)}</text>'
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#888"/>'
         f'<text x="{left - 4}" y="28" text-anchor="end">{fmt(top)}</text>'
         f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">0</text>'

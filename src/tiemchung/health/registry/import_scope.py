@@ -7,6 +7,8 @@ whether the subject and dose it would write (and the ones already stored under i
 
 from dataclasses import dataclass
 
+from tiemchung import reference
+
 # Lengths of an area code: 2 digits a province, 3 a district, 5 a ward (commune); empty the whole country.
 _AREA_LEVEL = {0: None, 2: 0, 3: 1, 5: 2}
 
@@ -40,7 +42,6 @@ class ImportScope:
         return self.covers(province_code, district_code, ward_code)
 
     def area_label(self) -> str:
-        from tiemchung import reference
 
         unit = {2: reference.province, 3: reference.district, 5: reference.ward}.get(len(self.area_code))
         found = unit(self.area_code) if unit else None

@@ -17,6 +17,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
+from tiemchung.health.registry.db import make_engine
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -38,8 +40,6 @@ def upgrade(url: str, revision: str = "head") -> None:
 def ensure_schema(url: str) -> None:
     """Give a brand-new database the schema through Alembic (so later upgrades apply); leave others alone."""
     from sqlalchemy import inspect
-
-    from tiemchung.health.registry.db import make_engine
 
     engine = make_engine(url)
     try:

@@ -12,6 +12,7 @@ from rich.table import Table
 from tiemchung.health.registry.check import CheckSummary
 from tiemchung.health.registry.importer import ImportReport
 from tiemchung.health.registry.records import RowError
+from tiemchung.reference import DoseKind
 
 console = Console()
 SHOWN_ERRORS = 20
@@ -92,7 +93,6 @@ def print_check(summary: CheckSummary) -> None:
 
 
 def _dose_label(kind: str) -> str:
-    from tiemchung.reference import DoseKind
 
     try:
         return DoseKind(kind).label_vi

@@ -31,7 +31,7 @@ from tiemchung.health.web import errors, routes
 from tiemchung.health.web.body_limit import BodyLimitMiddleware
 from tiemchung.health.web.csrf import CSRFMiddleware
 from tiemchung.health.web.deps import LoginRequired, login_url
-from tiemchung.health.web.import_jobs import body_limit_for
+from tiemchung.health.web.import_jobs import body_limit_for, resume_unfinished
 from tiemchung.health.web.nav import NavItem
 from tiemchung.health.web.refusals import RefusalLog, Refused, audit_refusal
 from tiemchung.health.web.security_headers import SecurityHeadersMiddleware
@@ -126,7 +126,6 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # timeout fails them (the load test showed it); as many threads as connections makes them queue instead.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.db_pool_size + settings.db_max_overflow
-        from tiemchung.health.web.import_jobs import resume_unfinished
 
         resume_unfinished(_app)  # imports a stopped server left half-way (web/import_jobs.py)
         yield

@@ -23,7 +23,7 @@ from tiemchung.health.registry.audit import record_subject_reads
 from tiemchung.health.registry.models import Role, Subject, User, Village
 from tiemchung.health.web.access import COMMUNE_ROLES, SUPERVISOR_ROLES, area_clause, area_level
 from tiemchung.health.web.dashboard import unit_name
-from tiemchung.health.web.deps import ensure_in_area, get_session, get_settings, require_roles
+from tiemchung.health.web.deps import ensure_in_area, get_settings, require_roles
 from tiemchung.health.web.formatting import vn_date, vn_datetime
 from tiemchung.health.web.settings import Settings
 from tiemchung.identity import fold_name
@@ -35,7 +35,6 @@ PAGE_SIZE = 50
 PAGE_SIZE_ON_A_PHONE = 20
 
 # The dependencies every cleaning route states, once.
-DbSession = Annotated[Session, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Viewer = Annotated[User, Depends(require_roles(*COMMUNE_ROLES, *SUPERVISOR_ROLES))]
 Station = Annotated[User, Depends(require_roles(Role.HEALTH_STATION))]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from tiemchung.health.registry.models import Subject, User
 from tiemchung.health.web.access import area_clause, area_level
 from tiemchung.interchange.results import Category
+from tiemchung.reference import admin
 
 NOT_YET = "NOT_YET"
 CATEGORY_ORDER: tuple[str, ...] = (*(category.value for category in Category), NOT_YET)
@@ -67,7 +68,6 @@ def verification_status(session: Session, user: User) -> StatusTable:
 
 def area_name(code: str) -> str:
     """ "Phường Phúc Xá" for an account's area: the unit's full name, as people say it; the code when unknown."""
-    from tiemchung.reference import admin
 
     lookup = {2: admin.province, 3: admin.district, 5: admin.ward}.get(len(code or ""))
     unit = lookup(code) if lookup else None
@@ -76,7 +76,6 @@ def area_name(code: str) -> str:
 
 def unit_name(code: str) -> str:
     """ "Ba Đình (001)" for a province, district or ward code of 2021–2023; the code alone when unknown."""
-    from tiemchung.reference import admin
 
     lookup = {2: admin.province, 3: admin.district, 5: admin.ward}.get(len(code or ""))
     unit = lookup(code) if lookup else None

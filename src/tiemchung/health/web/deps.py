@@ -100,7 +100,7 @@ def is_api(request: Request) -> bool:
     return errors.is_api(request.url.path)
 
 
-def current_user(request: Request, session: Session = Depends(get_session)) -> User:
+def current_user(request: Request, session: SessionDep) -> User:
     """The logged-in, active user; pages redirect to the log-in page, the API answers 401."""
     user_id = request.session.get("user_id")
     user = session.get(User, user_id) if isinstance(user_id, int) else None

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tiemchung import reference
 from tiemchung.health.registry.models import Facility, Role, User, Village
 from tiemchung.health.web.security import hash_password
+from tiemchung.reference import admin
 
 # The levels of area each role may have (web/access.py reads a code by its length): the commune roles work in one
 # ward; a department ("province" role) supervises a province or, for a district health centre, a district; a
@@ -228,7 +229,6 @@ def seed_demo_users(
 
 def _province_of(ward_code: str) -> str:
     """The province of a 2021–2023 ward code, from the reference package's administrative units."""
-    from tiemchung.reference import admin
 
     ward = admin.ward(ward_code)
     return ward.province_code if ward else ward_code[:0]

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from tiemchung import reference
 from tiemchung.health.registry.audit import record
 from tiemchung.health.registry.models import Facility, Role, User
-from tiemchung.health.web.deps import RowId, flash, get_session, render, require_roles
+from tiemchung.health.web.deps import RowId, SessionDep, flash, render, require_roles
 from tiemchung.health.web.nav import NavItem
 from tiemchung.health.web.users import AREA_LEVELS, LEVEL_LABELS, NewUser, area_label, create_user, generate_password
 
@@ -90,21 +90,19 @@ def _page(
 
 
 @router.get("/admin/users")
-def users_page(
-    request: Request, user: User = Depends(require_roles(Role.ADMIN)), session: Session = Depends(get_session)
-) -> Response:
+def users_page(request: Request, session: SessionDep, user: User = Depends(require_roles(Role.ADMIN))) -> Response:
     return _page(request, session, AreaChoice(), {}, {})
 
 
 @router.get("/admin/users/area-fields")
 def area_fields(
+    session: SessionDep,
     request: Request,
     province: Choice = "",
     district: Choice = "",
     ward: Choice = "",
     facility_code: Choice = "",
     user: User = Depends(require_roles(Role.ADMIN)),
-    session: Session = Depends(get_session),
 ) -> Response:
     """The area lists alone, narrowed to what is chosen (htmx swaps them in place of the old ones)."""
     choice = AreaChoice(province, district, ward, facility_code).narrowed()
@@ -113,6 +111,7 @@ def area_fields(
 
 @router.post("/admin/users")
 def add_user(
+    session: SessionDep,
     request: Request,
     username: Text = "",
     role: Text = "",
@@ -122,7 +121,6 @@ def add_user(
     ward: Text = "",
     facility_code: Text = "",
     user: User = Depends(require_roles(Role.ADMIN)),
-    session: Session = Depends(get_session),
 ) -> Response:
     choice = AreaChoice(province, district, ward, facility_code).narrowed()
     password = generate_password()
@@ -140,10 +138,10 @@ def add_user(
 
 @router.post("/admin/users/{user_id}/unlock")
 def unlock(
+    session: SessionDep,
     request: Request,
     user_id: RowId,
     user: User = Depends(require_roles(Role.ADMIN)),
-    session: Session = Depends(get_session),
 ) -> Response:
     target = session.get(User, user_id)
     if target is None:

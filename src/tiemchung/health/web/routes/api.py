@@ -6,12 +6,11 @@ Authentication is the same signed session as the pages (`POST /api/v1/session`);
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from tiemchung.health.registry.models import User
 from tiemchung.health.web import dashboard
 from tiemchung.health.web.access import COMMUNE_ROLES, PERSON_READERS, SUPERVISOR_ROLES
-from tiemchung.health.web.deps import get_session, released, require_roles
+from tiemchung.health.web.deps import SessionDep, released, require_roles
 
 router = APIRouter(
     prefix="/api/v1", responses={401: {"description": "Chưa đăng nhập"}, 403: {"description": "Không có quyền"}}
@@ -26,9 +25,7 @@ class StatusOut(BaseModel):
 
 
 @router.get("/dashboard/verification", tags=["tổng quan"])
-def verification_dashboard(
-    user: User = Depends(require_roles(*PERSON_READERS)), session: Session = Depends(get_session)
-) -> StatusOut:
+def verification_dashboard(session: SessionDep, user: User = Depends(require_roles(*PERSON_READERS))) -> StatusOut:
     """Số đối tượng theo kết quả xác minh, theo đơn vị hành chính cấp dưới của địa bàn."""
     table = dashboard.verification_status(session, user)
     return released(

@@ -4,12 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from tiemchung.health.registry.models import User
 from tiemchung.health.web.access import ALL_ROLES
-from tiemchung.health.web.deps import csrf_token, flash, get_session, get_settings, render, require_roles
+from tiemchung.health.web.deps import SessionDep, csrf_token, flash, get_settings, render, require_roles
 from tiemchung.health.web.security import authenticate, new_csrf_token
 from tiemchung.health.web.settings import Settings
 
@@ -41,11 +40,11 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", include_in_schema=False)
 def login(
+    session: SessionDep,
     request: Request,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
-    session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
     result = authenticate(session, username, password, address=_address(request), limits=settings.login_limits)
@@ -79,9 +78,9 @@ class SessionInfo(BaseModel):
 
 @router.post("/api/v1/session", tags=["phiên đăng nhập"], responses={401: {"description": "Sai thông tin"}})
 def api_login(
+    session: SessionDep,
     credentials: Credentials,
     request: Request,
-    session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> SessionInfo:
     """Đăng nhập cho API: trả về mã CSRF phải gửi trong tiêu đề `X-CSRF-Token` của mọi yêu cầu thay đổi dữ liệu."""

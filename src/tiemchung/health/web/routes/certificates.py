@@ -9,7 +9,6 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
-from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from tiemchung.health.certificates.documents import certificate_pdf, displayed_fields, verified_fields
@@ -20,7 +19,7 @@ from tiemchung.health.registry.models import Role, User
 from tiemchung.health.web import certificates_service as certificates
 from tiemchung.health.web import subjects_service as service
 from tiemchung.health.web.access import ALL_ROLES, PERSON_READERS
-from tiemchung.health.web.deps import RowId, flash, get_session, get_settings, render, require_roles
+from tiemchung.health.web.deps import RowId, SessionDep, flash, get_settings, render, require_roles
 from tiemchung.health.web.nav import NavItem
 from tiemchung.health.web.public_verifier import (
     BUSY_VI,
@@ -40,7 +39,6 @@ NAV_ITEMS = [
     NavItem("Kiểm tra chứng nhận", "/verify", frozenset(ALL_ROLES), order=41),
 ]
 
-SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Reader = Annotated[User, Depends(require_roles(*PERSON_READERS))]
 # Central issuance (Cục Y tế dự phòng, Decision 5772/QĐ-BYT): the ministry role alone issues and revokes.

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from tiemchung.health.certificates.issuance import eligibility, subject_certificates
 from tiemchung.health.certificates.models import Certificate
@@ -18,7 +17,7 @@ from tiemchung.health.registry.models import Role, User
 from tiemchung.health.web import certificates_service as certificates
 from tiemchung.health.web import subjects_service as service
 from tiemchung.health.web.access import PERSON_READERS
-from tiemchung.health.web.deps import RowId, get_session, get_settings, released, require_roles
+from tiemchung.health.web.deps import RowId, SessionDep, get_settings, released, require_roles
 from tiemchung.health.web.settings import Settings
 
 router = APIRouter(
@@ -26,7 +25,6 @@ router = APIRouter(
     tags=["chứng nhận tiêm chủng"],
     responses={401: {"description": "Chưa đăng nhập"}, 403: {"description": "Không có quyền"}},
 )
-SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Reader = Annotated[User, Depends(require_roles(*PERSON_READERS))]
 Issuer = Annotated[User, Depends(require_roles(Role.MINISTRY))]

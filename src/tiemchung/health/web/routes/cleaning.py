@@ -27,7 +27,6 @@ from tiemchung.health.web import cleaning_actions as actions
 from tiemchung.health.web.access import COMMUNE_ROLES, SUPERVISOR_ROLES, mask_id_number
 from tiemchung.health.web.cleaning_views import (
     AppSettings,
-    DbSession,
     LineFilter,
     LineFilterQuery,
     Police,
@@ -47,7 +46,7 @@ from tiemchung.health.web.cleaning_views import (
     worklist_page,
     worklists_in_area,
 )
-from tiemchung.health.web.deps import MAX_KEY, RowId, flash, render
+from tiemchung.health.web.deps import MAX_KEY, RowId, SessionDep, flash, render
 from tiemchung.health.web.nav import NavItem
 from tiemchung.identity import IdentityInput
 from tiemchung.interchange.results import Category, Reason
@@ -87,7 +86,12 @@ def _back(request: Request, worklist_id: int, outcome: actions.Outcome, back: st
 
 
 def _line_answer(
-    request: Request, session: DbSession, line: CleaningLine, outcome: actions.Outcome, typed: dict[str, str], back: str
+    request: Request,
+    session: SessionDep,
+    line: CleaningLine,
+    outcome: actions.Outcome,
+    typed: dict[str, str],
+    back: str,
 ) -> Response:
     """The line alone when its own form asked by htmx (swapped in place), else the list again."""
     if request.headers.get("HX-Target") != f"line-{line.id}":
@@ -105,7 +109,7 @@ def _line_answer(
 
 
 @router.get("/cleaning")
-def cleaning_home(request: Request, user: Viewer, session: DbSession) -> Response:
+def cleaning_home(request: Request, user: Viewer, session: SessionDep) -> Response:
     worklists = worklists_in_area(session, user)
     context = {
         **PAGE_HELPERS,
@@ -118,7 +122,7 @@ def cleaning_home(request: Request, user: Viewer, session: DbSession) -> Respons
 
 
 @router.post("/cleaning/worklists")
-def create_worklist(request: Request, user: Station, session: DbSession, title: Text = "") -> Response:
+def create_worklist(request: Request, user: Station, session: SessionDep, title: Text = "") -> Response:
     outcome, worklist = actions.create_worklist(session, user, title)
     if worklist is None:
         flash(request, outcome.message, "error")
@@ -128,7 +132,7 @@ def create_worklist(request: Request, user: Station, session: DbSession, title: 
 
 @router.get("/cleaning/worklists/{worklist_id}")
 def worklist_view(
-    request: Request, worklist_id: RowId, wanted: LineFilterQuery, user: Viewer, session: DbSession
+    request: Request, worklist_id: RowId, wanted: LineFilterQuery, user: Viewer, session: SessionDep
 ) -> Response:
     worklist = load_worklist(session, user, worklist_id)
     page = worklist_page(session, user, worklist, wanted)
@@ -147,7 +151,7 @@ def worklist_view(
 
 
 @router.get("/cleaning/lines/{line_id}")
-def line_page(request: Request, line_id: RowId, user: Viewer, session: DbSession) -> Response:
+def line_page(request: Request, line_id: RowId, user: Viewer, session: SessionDep) -> Response:
     line = load_line(session, user, line_id)
     record_subject_read(
         session,
@@ -171,7 +175,7 @@ def assign_lines(
     worklist_id: RowId,
     village_id: Annotated[int, Form(ge=1, le=MAX_KEY)],
     user: Station,
-    session: DbSession,
+    session: SessionDep,
     line_ids: LineIds = [],  # noqa: B006 - FastAPI copies form defaults
     all_matching: Annotated[bool, Form()] = False,
     matching: Text = "",
@@ -185,7 +189,7 @@ def confirm_lines(
     request: Request,
     worklist_id: RowId,
     user: Police,
-    session: DbSession,
+    session: SessionDep,
     line_ids: LineIds = [],  # noqa: B006 - FastAPI copies form defaults
     all_matching: Annotated[bool, Form()] = False,
     matching: Text = "",
@@ -199,7 +203,7 @@ def family_answer(
     request: Request,
     line_id: RowId,
     user: VillageTeam,
-    session: DbSession,
+    session: SessionDep,
     outcome: Text = "",
     full_name: Text = "",
     birth_date: Text = "",
@@ -215,7 +219,7 @@ def family_answer(
 
 
 @router.post("/cleaning/worklists/{worklist_id}/send-to-police")
-def send_to_police(request: Request, worklist_id: RowId, user: Station, session: DbSession) -> Response:
+def send_to_police(request: Request, worklist_id: RowId, user: Station, session: SessionDep) -> Response:
     return _back(request, worklist_id, actions.send_to_police(session, user, worklist_id))
 
 
@@ -224,7 +228,7 @@ def police_decision(
     request: Request,
     line_id: RowId,
     user: Police,
-    session: DbSession,
+    session: SessionDep,
     decision: Text = "",
     full_name: Text = "",
     birth_date: Text = "",
@@ -241,22 +245,22 @@ def police_decision(
 
 @router.post("/cleaning/lines/{line_id}/send-back")
 def send_back(
-    request: Request, line_id: RowId, user: StationOrPolice, session: DbSession, note: Text = "", back: Text = ""
+    request: Request, line_id: RowId, user: StationOrPolice, session: SessionDep, note: Text = "", back: Text = ""
 ) -> Response:
     result, line = actions.send_back(session, user, line_id, note)
     return _line_answer(request, session, line, result, {}, back)
 
 
 @router.post("/cleaning/worklists/{worklist_id}/sign")
-def sign(request: Request, worklist_id: RowId, user: Police, session: DbSession, settings: AppSettings) -> Response:
+def sign(request: Request, worklist_id: RowId, user: Police, session: SessionDep, settings: AppSettings) -> Response:
     return _back(request, worklist_id, actions.sign(session, user, worklist_id, settings.keys_dir))
 
 
 @router.post("/cleaning/worklists/{worklist_id}/reopen")
-def reopen(request: Request, worklist_id: RowId, user: Station, session: DbSession, note: Text = "") -> Response:
+def reopen(request: Request, worklist_id: RowId, user: Station, session: SessionDep, note: Text = "") -> Response:
     return _back(request, worklist_id, actions.reopen(session, user, worklist_id, note))
 
 
 @router.post("/cleaning/worklists/{worklist_id}/apply")
-def apply(request: Request, worklist_id: RowId, user: Station, session: DbSession) -> Response:
+def apply(request: Request, worklist_id: RowId, user: Station, session: SessionDep) -> Response:
     return _back(request, worklist_id, actions.apply(session, user, worklist_id, request.app.state.verifier))

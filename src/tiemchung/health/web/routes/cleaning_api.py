@@ -14,7 +14,6 @@ from tiemchung.health.web import cleaning_actions as actions
 from tiemchung.health.web.access import mask_id_number
 from tiemchung.health.web.cleaning_views import (
     AppSettings,
-    DbSession,
     LineFilter,
     Police,
     Station,
@@ -26,7 +25,7 @@ from tiemchung.health.web.cleaning_views import (
     progress,
     worklists_in_area,
 )
-from tiemchung.health.web.deps import MAX_KEY, RowId, released
+from tiemchung.health.web.deps import MAX_KEY, RowId, SessionDep, released
 from tiemchung.identity import IdentityInput
 
 router = APIRouter(
@@ -160,20 +159,20 @@ def _answer(session: Session, outcome: actions.Outcome) -> Answer:
 
 
 @router.get("/progress")
-def cleaning_progress(user: Viewer, session: DbSession) -> ProgressOut:
+def cleaning_progress(user: Viewer, session: SessionDep) -> ProgressOut:
     """Tiến độ làm sạch: số dòng theo bước, theo đơn vị hành chính cấp dưới."""
     figures = progress(session, user)
     return released(session, ProgressOut(level=figures.level_label, categories=figures.states, rows=dict(figures.rows)))
 
 
 @router.get("/worklists")
-def list_worklists(user: Viewer, session: DbSession) -> list[WorklistOut]:
+def list_worklists(user: Viewer, session: SessionDep) -> list[WorklistOut]:
     worklists = worklists_in_area(session, user)
     return released(session, [_worklist_out(session, worklist, user, with_lines=False) for worklist in worklists])
 
 
 @router.post("/worklists", status_code=201)
-def create_worklist(body: NewWorklist, user: Station, session: DbSession) -> WorklistOut:
+def create_worklist(body: NewWorklist, user: Station, session: SessionDep) -> WorklistOut:
     """Bước 1: lập danh sách đối tượng sai thông tin của xã/phường."""
     outcome, worklist = actions.create_worklist(session, user, body.title)
     if worklist is None:
@@ -184,7 +183,7 @@ def create_worklist(body: NewWorklist, user: Station, session: DbSession) -> Wor
 
 
 @router.get("/worklists/{worklist_id}")
-def get_worklist(worklist_id: RowId, user: Viewer, session: DbSession) -> WorklistOut:
+def get_worklist(worklist_id: RowId, user: Viewer, session: SessionDep) -> WorklistOut:
     worklist = load_worklist(session, user, worklist_id)
     audit_list_read(session, user, worklist)
     session.commit()
@@ -192,55 +191,55 @@ def get_worklist(worklist_id: RowId, user: Viewer, session: DbSession) -> Workli
 
 
 @router.post("/worklists/{worklist_id}/assign")
-def assign(worklist_id: RowId, body: Assignment, user: Station, session: DbSession) -> Answer:
+def assign(worklist_id: RowId, body: Assignment, user: Station, session: SessionDep) -> Answer:
     """Bước 2: giao các dòng (hoặc mọi dòng khớp bộ lọc) cho tổ công tác thôn/ấp."""
     return _answer(session, actions.assign(session, user, worklist_id, body.village_id, body.line_ids, body.matching))
 
 
 @router.post("/lines/{line_id}/family")
-def family_answer(line_id: RowId, body: FamilyAnswer, user: VillageTeam, session: DbSession) -> Answer:
+def family_answer(line_id: RowId, body: FamilyAnswer, user: VillageTeam, session: SessionDep) -> Answer:
     """Bước 2: tổ thôn ghi nhận thông tin từ gia đình."""
     outcome, _line = actions.record_family_answer(session, user, line_id, body.outcome, body.identity(), body.note)
     return _answer(session, outcome)
 
 
 @router.post("/worklists/{worklist_id}/send-to-police")
-def send_to_police(worklist_id: RowId, user: Station, session: DbSession) -> Answer:
+def send_to_police(worklist_id: RowId, user: Station, session: SessionDep) -> Answer:
     return _answer(session, actions.send_to_police(session, user, worklist_id))
 
 
 @router.post("/lines/{line_id}/police")
-def police_decision(line_id: RowId, body: PoliceAnswer, user: Police, session: DbSession) -> Answer:
+def police_decision(line_id: RowId, body: PoliceAnswer, user: Police, session: SessionDep) -> Answer:
     """Bước 3: Công an xã đối chiếu, xác thực từng dòng."""
     outcome, _line = actions.police_decide(session, user, line_id, body.decision, body.identity(), body.note)
     return _answer(session, outcome)
 
 
 @router.post("/worklists/{worklist_id}/confirm")
-def confirm_lines(worklist_id: RowId, body: Confirmation, user: Police, session: DbSession) -> Answer:
+def confirm_lines(worklist_id: RowId, body: Confirmation, user: Police, session: SessionDep) -> Answer:
     """Bước 3: Công an xã xác thực đúng nhiều dòng một lúc."""
     return _answer(session, actions.confirm_many(session, user, worklist_id, body.line_ids, body.matching))
 
 
 @router.post("/lines/{line_id}/send-back")
-def send_back(line_id: RowId, body: Note, user: StationOrPolice, session: DbSession) -> Answer:
+def send_back(line_id: RowId, body: Note, user: StationOrPolice, session: SessionDep) -> Answer:
     outcome, _line = actions.send_back(session, user, line_id, body.note)
     return _answer(session, outcome)
 
 
 @router.post("/worklists/{worklist_id}/sign")
-def sign(worklist_id: RowId, user: Police, session: DbSession, settings: AppSettings) -> Answer:
+def sign(worklist_id: RowId, user: Police, session: SessionDep, settings: AppSettings) -> Answer:
     """Bước 3: Công an xã ký số danh sách và bàn giao cho Trạm Y tế."""
     return _answer(session, actions.sign(session, user, worklist_id, settings.keys_dir))
 
 
 @router.post("/worklists/{worklist_id}/reopen")
-def reopen(worklist_id: RowId, body: Note, user: Station, session: DbSession) -> Answer:
+def reopen(worklist_id: RowId, body: Note, user: Station, session: SessionDep) -> Answer:
     """Trạm Y tế trả danh sách đã ký về Công an xã (ghi lý do)."""
     return _answer(session, actions.reopen(session, user, worklist_id, body.note))
 
 
 @router.post("/worklists/{worklist_id}/apply")
-def apply(worklist_id: RowId, request: Request, user: Station, session: DbSession) -> Answer:
+def apply(worklist_id: RowId, request: Request, user: Station, session: SessionDep) -> Answer:
     """Bước 4: cập nhật thông tin đối tượng và xác minh lại trực tuyến."""
     return _answer(session, actions.apply(session, user, worklist_id, request.app.state.verifier))

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParameter
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from tiemchung.health.duplicates.merge import merge_links
@@ -23,7 +22,7 @@ from tiemchung.health.fhir.export import ExportJobs, manifest
 from tiemchung.health.registry.audit import record
 from tiemchung.health.registry.models import Dose, Facility, Role, Subject, User
 from tiemchung.health.web.access import PERSON_READERS, area_clause
-from tiemchung.health.web.deps import RowId, get_session, require_roles
+from tiemchung.health.web.deps import RowId, SessionDep, require_roles
 from tiemchung.health.web.subjects_service import load_subject
 from tiemchung.identity.ids import IdKind
 
@@ -31,7 +30,6 @@ router = APIRouter(prefix="/fhir", tags=["FHIR"])
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 SEARCH_LIMIT = 100
 
-SessionDep = Annotated[Session, Depends(get_session)]
 Reader = Annotated[User, Depends(require_roles(*PERSON_READERS))]
 Ministry = Annotated[User, Depends(require_roles(Role.MINISTRY))]
 FacilityCode = Annotated[str, PathParameter(max_length=32)]

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from tiemchung.health.registry.audit import record as audit_record
+from tiemchung.health.registry.importer import report_of
 from tiemchung.health.registry.models import ImportBatch, User
 from tiemchung.health.web import import_jobs
-from tiemchung.health.web.deps import MAX_KEY, get_session, released, render, require_roles, templates
+from tiemchung.health.web.deps import MAX_KEY, SessionDep, released, render, require_roles, templates
 from tiemchung.health.web.nav import NavItem
+from tiemchung.reference import ReasonGroup
 
 router = APIRouter()
 NAV_ITEMS = [NavItem("Nhập tệp mũi tiêm", "/imports", frozenset(import_jobs.IMPORTING_ROLES), order=12)]
@@ -27,7 +29,6 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 templates.env.globals["import_phases"] = import_jobs.PHASES
 
 Importer = Annotated[User, Depends(require_roles(*import_jobs.IMPORTING_ROLES))]
-DbSession = Annotated[Session, Depends(get_session)]
 UploadedFile = Annotated[UploadFile, File(description="Tệp .xlsx hoặc .csv (UTF-8) theo mẫu mục 2")]
 # Batches are named in the query (?batch=N), as the error workbook's link always was: a batch is its uploader's.
 BatchId = Annotated[int, Query(ge=1, le=MAX_KEY, description="Số lần nhập")]
@@ -36,7 +37,7 @@ ReasonGroupField = Annotated[str, Form(description="Nhóm lý do nhập muộn (
 
 
 @router.get("/imports", include_in_schema=False)
-def upload_page(request: Request, user: Importer, session: DbSession, batch: BatchQuery = None) -> Response:
+def upload_page(request: Request, user: Importer, session: SessionDep, batch: BatchQuery = None) -> Response:
     """The upload form and the recent imports; with `?batch=N`, that import's progress or result on top."""
     context = {"batches": import_jobs.recent_batches(session, user), "no_scope": _no_scope(user), **_choices()}
     if batch is not None:
@@ -51,7 +52,7 @@ def upload(request: Request, user: Importer, file: UploadedFile, reason_group: R
 
 
 @router.get("/imports/errors", include_in_schema=False)
-def download_errors(request: Request, user: Importer, session: DbSession, batch: BatchId) -> Response:
+def download_errors(request: Request, user: Importer, session: SessionDep, batch: BatchId) -> Response:
     found = import_jobs.batch_of(session, user, batch)
     path = import_jobs.error_workbook(request.app, found)
     if not path.exists():
@@ -63,7 +64,7 @@ def download_errors(request: Request, user: Importer, session: DbSession, batch:
 
 
 @router.get("/imports/progress", include_in_schema=False)
-def batch_progress(request: Request, user: Importer, session: DbSession, batch: BatchId) -> Response:
+def batch_progress(request: Request, user: Importer, session: SessionDep, batch: BatchId) -> Response:
     """The fragment the page polls: progress while the job runs, the result once it is over (with the list of
     recent imports, swapped out of band, so that it shows the final counts too)."""
     context = _batch_context(request, session, user, batch)
@@ -73,7 +74,6 @@ def batch_progress(request: Request, user: Importer, session: DbSession, batch: 
 
 
 def _batch_context(request: Request, session: Session, user: User, batch_id: int) -> dict[str, Any]:
-    from tiemchung.health.registry.importer import report_of
 
     batch = import_jobs.batch_of(session, user, batch_id)
     over = import_jobs.finished(request.app, batch)
@@ -89,7 +89,6 @@ def _no_scope(user: User) -> str:
 
 
 def _choices() -> dict[str, object]:
-    from tiemchung.reference import ReasonGroup
 
     return {"reason_groups": list(ReasonGroup)}
 
@@ -134,7 +133,7 @@ def _api_status(batch: ImportBatch, finished: bool) -> str:
 
 
 @router.get("/api/v1/imports/status", tags=["imports"])
-def api_status(request: Request, user: Importer, session: DbSession, batch: BatchId) -> ImportStatus:
+def api_status(request: Request, user: Importer, session: SessionDep, batch: BatchId) -> ImportStatus:
     """The import's progress, then its counts and its first row errors (all of them in the error workbook)."""
     context = _batch_context(request, session, user, batch)
     found: ImportBatch = context["batch"]

@@ -31,10 +31,10 @@ from tiemchung.health.reconciliation.dashboard import (
     gap_tiles,
     progress_chart_svg,
     rate_bars_svg,
-    tile_grid_svg,
     trend_chart_svg,
     verification_tiles,
 )
+from tiemchung.health.reconciliation.map_svg import province_map_html
 from tiemchung.health.reconciliation.queries import summary_covers
 from tiemchung.health.reconciliation.sources import RegistrySource
 from tiemchung.health.reconciliation.tables import (
@@ -58,7 +58,7 @@ from tiemchung.health.reconciliation.xlsx import (
 from tiemchung.health.registry.audit import record
 from tiemchung.health.registry.models import User
 from tiemchung.health.web.access import SUPERVISOR_ROLES
-from tiemchung.health.web.deps import get_session, render, require_roles
+from tiemchung.health.web.deps import SessionDep, render, require_roles
 from tiemchung.health.web.formatting import vn_date, vn_number, vn_percent
 from tiemchung.health.web.nav import NavItem
 from tiemchung.health.web.report_cache import ReportCache
@@ -69,7 +69,6 @@ NAV_ITEMS = [NavItem("Báo cáo", "/reports", frozenset(SUPERVISOR_ROLES), order
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 Reader = Annotated[User, Depends(require_roles(*SUPERVISOR_ROLES))]
-DatabaseSession = Annotated[Session, Depends(get_session)]
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ def dashboard_figures(context: service.ReportContext, area: Area, filters: Filte
 
 
 @router.get("/reports", include_in_schema=False)
-def dashboard(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
+def dashboard(request: Request, filters: ReportFilters, user: Reader, session: SessionDep) -> Response:
     """The area's figures, a map (the country) or a bar per unit below it, the trend; a click drills down."""
     area = chosen_area(user, filters)
     context = _context(request, session)
@@ -227,12 +226,13 @@ def dashboard(request: Request, filters: ReportFilters, user: Reader, session: D
     link = drill_down_link(user, filters)
     maps = []
     if area.national:
-        maps.append(
-            tile_grid_svg(verification_tiles(figures.verification, link), "Tỷ lệ đối tượng đã xác minh đúng", "")
-        )
+        tiles = verification_tiles(figures.verification, link)
+        maps.append(province_map_html(tiles, "Tỷ lệ đối tượng đã xác minh đúng", key="verified",
+                                      measure="Tỷ lệ đã xác minh đúng"))  # fmt: skip
         if figures.appendix:
-            maps.append(tile_grid_svg(gap_tiles(figures.appendix, link), "Chênh lệch báo cáo − đã nhập (p/n)",
-                                      GAP_NOTE, GAP_LABELS))  # fmt: skip
+            maps.append(province_map_html(gap_tiles(figures.appendix, link), "Chênh lệch báo cáo − đã nhập (p/n)",
+                                          key="gap", measure="Chênh lệch (% số báo cáo)", note=GAP_NOTE,
+                                          scale=GAP_LABELS))  # fmt: skip
     elif figures.below:
         maps.append(rate_bars_svg(figures.below, f"Tỷ lệ đã xác minh đúng theo đơn vị thuộc {area.name}", link))
     page = {
@@ -375,7 +375,7 @@ def render_json(request: Request, report: Report, built: Built, inputs: Inputs) 
 def report_endpoint(report: Report, renderer: Renderer) -> Callable[..., Response]:
     """The one handler: check the area, build the report, hand it to the format's renderer."""
 
-    def endpoint(request: Request, filters: ReportFilters, user: Reader, session: DatabaseSession) -> Response:
+    def endpoint(request: Request, filters: ReportFilters, user: Reader, session: SessionDep) -> Response:
         area = chosen_area(user, filters)
         inputs = Inputs(_context(request, session), area, filters, user, session)
         key = (report.name, area.code, filters)

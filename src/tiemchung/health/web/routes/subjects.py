@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from tiemchung.health.registry.editing import IdentityChanges, edit_subject_identity
 from tiemchung.health.registry.models import Role, User
 from tiemchung.health.verification import queue
+from tiemchung.health.web import duplicates_service as duplicates
 from tiemchung.health.web import subjects_service as service
 from tiemchung.health.web.access import IDENTITY_EDITORS, PERSON_READERS
 from tiemchung.health.web.deps import RowId, SessionDep, flash, render, require_roles
@@ -19,6 +20,7 @@ from tiemchung.health.web.errors import is_htmx
 from tiemchung.health.web.nav import NavItem
 from tiemchung.health.web.places import cascade, place_label
 from tiemchung.health.web.routes.doses import dose_form_context
+from tiemchung.health.web.routes.duplicates import person_card_context
 from tiemchung.health.web.subject_search import COUNT_CAP, STATES, SearchQuery, search
 from tiemchung.interchange.results import Category
 
@@ -87,6 +89,9 @@ def subject_page(request: Request, subject_id: RowId, user: PersonReader, sessio
     }
     if user.role == Role.FACILITY:
         context.update(dose_form_context())
+    if user.role in duplicates.DECIDERS:
+        context.update(person_card_context(session, user, subject.id) | {"duplicates_card": True})
+        session.commit()
     return render(request, "subjects/detail.html", context)
 
 

@@ -64,6 +64,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name=op.f("uq_audit_chain_event_id")),
     )
     connection = op.get_bind()
+    # local: a migration loads the application's code only when it runs (Alembic imports every revision to
+    # build the chain, and the audit module imports the models of the newest revision)
     from tiemchung.health.registry.audit import link_events
 
     # The events recorded before this revision, in id order (ids only: the links read them in chunks).
