@@ -12,7 +12,8 @@ would; it is kept between runs too).
 
 Usage:
     .venv/bin/python benchmarks/bench_pages.py --dir DIR [--database-url URL] [--people 1250000] [--seed 3] [--runs 200]
-        [--prepare-only]
+        [--prepare-only] [--replicate N [--without-dose-copies]]
+--replicate N copies the loaded subjects (and their doses) by SQL until the registry is N times as big (once).
 DIR keeps the generated data and the SQLite registry between runs (delete it to start again). Prints one JSON line per
 measurement: p50/p95/max in milliseconds, the sizes, the load average (the machine is shared).
 """
@@ -100,6 +101,33 @@ def verify(engine: Any) -> None:
         )
     report("verification states", time.perf_counter() - started, database=engine.dialect.name,
            **{str(state): count for state, count in states.items()})  # fmt: skip
+
+
+def replicate(engine: Any, times: int, doses: bool) -> None:
+    """Make the loaded registry `times` as big by SQL (new ids, keys and record ids): a million subjects without
+    generating and parsing 1,250,000 people (an hour and more on a loaded machine). Once: skipped when done."""
+    subject_columns = [
+        c["name"] for c in inspect(engine).get_columns("subjects") if c["name"] not in ("id", "subject_key")
+    ]
+    dose_columns = [c["name"] for c in inspect(engine).get_columns("doses")
+                    if c["name"] not in ("id", "record_id", "subject_id", "duplicate_of_id")]  # fmt: skip
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        if connection.scalar(text("SELECT count(*) FROM subjects WHERE subject_key LIKE '%#1'")):
+            return  # replicated already
+        top = connection.scalar(text("SELECT max(id) FROM subjects"))
+        listed, dose_listed = ", ".join(subject_columns), ", ".join(dose_columns)
+        for copy in range(1, times):
+            connection.execute(text(
+                f"INSERT INTO subjects (id, subject_key, {listed}) SELECT id + {copy * top}, "
+                f"subject_key || '#{copy}', {listed} FROM subjects WHERE id <= {top} ORDER BY id"))  # fmt: skip
+            if doses:
+                connection.execute(text(
+                    f"INSERT INTO doses (record_id, subject_id, {dose_listed}) SELECT record_id || '#{copy}', "
+                    f"subject_id + {copy * top}, {dose_listed} FROM doses WHERE subject_id <= {top}"))  # fmt: skip
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE"))
+    report("replicate", time.perf_counter() - started, times=times, database=engine.dialect.name)
 
 
 def _loaded(engine: Any) -> bool:
@@ -194,8 +222,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--database-url", help="PostgreSQL: an empty database of your own (loaded on first use)")
     parser.add_argument("--prepare-only", action="store_true", help="generate and load, measure nothing")
+    parser.add_argument("--replicate", type=int, default=1, help="copy the loaded subjects N times in all (by SQL)")
+    parser.add_argument("--without-dose-copies", action="store_true", help="--replicate copies the subjects only")
     options = parser.parse_args()
     url = prepare(options.dir, options.people, options.seed, options.database_url)
+    if options.replicate > 1:
+        replicated = make_engine(url)
+        replicate(replicated, options.replicate, doses=not options.without_dose_copies)
+        replicated.dispose()
     if options.prepare_only:
         return
     engine = make_engine(url)
