@@ -79,12 +79,14 @@ def run_baseline(data: Path, workdir: Path, threads: int) -> dict[str, Any]:
         ],
         blocking_rules_to_generate_predictions=[block_on("full_name"), block_on("birth_date")],
     )
+    db_api = DuckDBAPI(connection=connection)
     linker = Linker(
-        ["baseline_subjects", "baseline_register"],
+        [
+            db_api.register("baseline_subjects", dataset_display_name="a_subjects"),
+            db_api.register("baseline_register", dataset_display_name="b_register"),
+        ],
         settings,
-        DuckDBAPI(connection=connection),
-        input_table_aliases=["a_subjects", "b_register"],
-        set_up_basic_logging=False,
+        log_level=None,
     )
     linker.training.estimate_probability_two_random_records_match([block_on("full_name", "birth_date")], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000)

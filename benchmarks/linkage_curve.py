@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tiemchung.register.linkage import sql
 from tiemchung.register.linkage.engine import RegisterIndex
+from tiemchung.register.linkage.model import make_linker
 
 THRESHOLDS = (0.2, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 MARGINS = (0.0, 3.0, 5.0, 8.0)
@@ -57,16 +58,10 @@ def _ratio(part: int, whole: int) -> float:
 
 def curve(index: RegisterIndex, truth: Path) -> list[dict[str, object]]:
     """Score the loaded batch's subjects again and evaluate every threshold, margin and rule."""
-    from splink import DuckDBAPI, Linker
+    from splink import DuckDBAPI
 
     connection = index._connection
-    linker = Linker(
-        ["model_subjects", "model_register"],
-        index._current_model(),
-        DuckDBAPI(connection=connection),
-        input_table_aliases=["a_subjects", "b_register"],
-        set_up_basic_logging=False,
-    )
+    linker = make_linker(DuckDBAPI(connection=connection), "model_subjects", "model_register", index._current_model())
     predictions = linker.inference.predict(threshold_match_weight=LOWEST_WEIGHT)
     connection.execute(
         f"""CREATE OR REPLACE TEMP TABLE pairs AS

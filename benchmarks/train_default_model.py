@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/train_default_model.py [--people 50000] [--seed 2026]
 
-Small batches (under `engine.MIN_SUBJECTS_TO_TRAIN` subjects) and runs without a workdir use this model; a large
+Small batches (under `model.MIN_SUBJECTS_TO_TRAIN` subjects) and runs without a workdir use this model; a large
 batch trains its own. Run it again whenever `model.build_settings` changes (a level added or removed), then run
 tests/linkage (the online scorer must twin every level).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from tiemchung.register.linkage.engine import MODEL_FILE, RegisterIndex
 from tiemchung.synth import generate
 
-TARGET = Path(__file__).resolve().parents[1] / "src" / "tiemchung" / "verification" / "default_model.json"
+TARGET = Path(__file__).resolve().parents[1] / "src" / "tiemchung" / "register" / "linkage" / "default_model.json"
 
 
 def main() -> None:

@@ -195,7 +195,9 @@ def test_the_queue_pages_through_thousands_of_groups(world: World, session_facto
             name, folded = f"Người Số {number}", f"nguoi so {number}"
             _person(session, f"many-{number}-a", name, folded)
             _person(session, f"many-{number}-b", name, folded)
-        store_pairs(session, find_pairs(session))
+        # the exact rules' 1,200 pairs: the model would rightly find "Người Số 12" and "Người Số 13" (one letter apart,
+        # same birth date and commune) alike, and this test is about paging, not detection
+        store_pairs(session, find_pairs(session, probabilistic=False))
         session.commit()
     station = world.client("health_station")
     first = station.get("/api/v1/duplicates").json()

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tiemchung.register.linkage.engine import unpack
-from tiemchung.register.linkage.model import COMPARED_COLUMNS, MODEL_COLUMNS, default_model
+from tiemchung.register.linkage.model import COMPARED_COLUMNS, MODEL_COLUMNS, default_model, make_linker
 from tiemchung.register.linkage.prepare import prepare_subject_files, register_select_sql, source_sql
 from tiemchung.register.linkage.scoring import PairScorer, UnsupportedCondition, compile_condition
 
@@ -139,7 +139,7 @@ def country(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_weights_equal_splinks_on_every_blocked_pair_of_a_synthetic_country(country: Path, tmp_path: Path) -> None:
-    from splink import DuckDBAPI, Linker
+    from splink import DuckDBAPI
 
     connection = duckdb.connect()
     register = register_select_sql(source_sql(country / "register.parquet"))
@@ -149,13 +149,7 @@ def test_weights_equal_splinks_on_every_blocked_pair_of_a_synthetic_country(coun
     model_subjects = pq.read_table(files.model)
     connection.register("model_subjects", model_subjects)
     model = default_model()
-    linker = Linker(
-        ["model_subjects", "model_register"],
-        model,
-        DuckDBAPI(connection=connection),
-        input_table_aliases=["a_subjects", "b_register"],
-        set_up_basic_logging=False,
-    )
+    linker = make_linker(DuckDBAPI(connection=connection), "model_subjects", "model_register", model)
     splink_weights = linker.inference.predict().as_pandas_dataframe()[["unique_id_l", "unique_id_r", "match_weight"]]
     packed = dict(connection.execute("SELECT person_id, online_packed FROM register").fetchall())
     left_rows = {row["unique_id"]: row for row in model_subjects.to_pylist()}

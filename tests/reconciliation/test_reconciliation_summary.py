@@ -34,8 +34,14 @@ from tiemchung.interchange.columns import COLUMNS
 from tiemchung.reference import DoseKind
 
 KINDS = [kind.value for kind in DoseKind]
-FACILITIES = {"F01": "01", "F79": "79", "F48": "48", "F99": "99"}  # 99: a code outside the 63 provinces
-FACILITY_CODES = [*FACILITIES, "FX"]  # FX: never registered, so its doses count where the subject lives
+# Where people live and facilities stand: (province, district, ward); two wards of one district, a district's
+# facility, and no place at all. Districts and wards are summarised too (entered_dose_counts_local).
+PLACES = [("01", "001", "00001"), ("01", "001", "00004"), ("01", "002", "00037"), ("79", "760", "26734"),
+          ("79", "761", "26764"), ("48", "490", "20194"), (None, None, None)]  # fmt: skip
+FACILITY_PLACES = {"F01": ("01", "002", "00037"), "F79": ("79", "760", None), "F48": ("48", "490", "20194"),
+                   "F99": ("99", None, None)}  # fmt: skip  # 99: a code outside the 63 provinces
+AREAS_BELOW_PROVINCES = ("001", "002", "00001", "00004", "00037", "760", "761", "26734", "490", "20194")
+FACILITY_CODES = [*FACILITY_PLACES, "FX"]  # FX: never registered, so its doses count where the subject lives
 TODAY = date(2023, 6, 30)
 
 
@@ -51,11 +57,18 @@ def _birth(rng: random.Random) -> str | None:
     return born.isoformat()
 
 
-def _subject(key: str, birth: str | None, province: str | None) -> Subject:
+def _subject(
+    key: str, birth: str | None, province: str | None, district: str | None = None, ward: str | None = None
+) -> Subject:
     return Subject(subject_key=key, full_name_raw="Nguyễn Văn A", full_name="Nguyễn Văn A",
                    name_canonical="nguyễn văn a", name_folded="nguyen van a", birth_date=birth,
                    birth_year=int(birth[:4]) if birth and birth[:4].isdigit() else None,
-                   province_code=province)  # fmt: skip
+                   province_code=province, district_code=district, ward_code=ward)  # fmt: skip
+
+
+def _facilities() -> list[Facility]:
+    return [Facility(code=code, name=code, province_code=province, district_code=district, ward_code=ward)
+            for code, (province, district, ward) in FACILITY_PLACES.items()]  # fmt: skip
 
 
 def build_world(session_factory: sessionmaker[Session], seed: int = 8, subjects: int = 150) -> None:
@@ -63,9 +76,9 @@ def build_world(session_factory: sessionmaker[Session], seed: int = 8, subjects:
     facility that was never registered, on days around the age thresholds' birthdays, and same-day copies."""
     rng = random.Random(seed)
     with session_factory.begin() as session:
-        session.add_all(Facility(code=code, name=code, province_code=p) for code, p in FACILITIES.items())
+        session.add_all(_facilities())
         for number in range(subjects):
-            person = _subject(f"w{number}", _birth(rng), rng.choice(("01", "79", "48", None)))
+            person = _subject(f"w{number}", _birth(rng), *rng.choice(PLACES))
             session.add(person)
             for dose in range(rng.randrange(1, 5)):
                 day = date(2021, 3, 1) + timedelta(days=rng.randrange(850))
@@ -96,6 +109,22 @@ def assert_summary_right(engine: Engine) -> None:
     source = RegistrySource(engine)
     monthly = sorted((code or "", *rest) for code, *rest in source.rows(queries.monthly_doses()))
     assert sorted(source.rows(queries.summarised_monthly_doses())) == monthly
+    assert_local_summary_right(engine)
+
+
+def assert_local_summary_right(engine: Engine) -> None:
+    """Below a province (a district, a ward) the reports read the district and ward summary: the same appendix 1,
+    monthly doses and latest day as counting the area's doses."""
+    source, doses = RegistrySource(engine), counted(engine)
+    for code in AREAS_BELOW_PROVINCES:
+        area = Area(code)
+        for as_of in (None, date(2022, 1, 31)):
+            from_summary = _rows(build_appendix1(source, ReportedFigures(), as_of=as_of, area=area))
+            assert from_summary == _rows(build_appendix1(doses, ReportedFigures(), as_of=as_of, area=area)), code
+        monthly = sorted(tuple(row) for row in source.rows(queries.monthly_doses(area)))
+        assert sorted(source.rows(queries.summarised_monthly_doses(area))) == monthly, code
+        latest = source.rows(queries.latest_dose_day(area, summarised=True))
+        assert latest == source.rows(queries.latest_dose_day(area)), code
 
 
 def _rows(report: Appendix1Report) -> list[Any]:
@@ -147,7 +176,12 @@ def _correct_birth(session: Session, rng: random.Random) -> None:
 
 
 def _move_subject(session: Session, rng: random.Random) -> None:
-    _any(session, Subject, rng).province_code = rng.choice(("01", "79", "48", None))
+    person = _any(session, Subject, rng)
+    province, district, ward = rng.choice(PLACES)
+    if rng.random() < 0.3:
+        person.ward_code = ward  # a ward alone corrected
+    else:
+        person.province_code, person.district_code, person.ward_code = province, district, ward
 
 
 def _change_dose(session: Session, rng: random.Random) -> None:
@@ -172,12 +206,16 @@ def _delete_dose(session: Session, rng: random.Random) -> None:
 def _move_facility(session: Session, rng: random.Random) -> None:
     facility = _any(session, Facility, rng)
     if facility is not None:
-        facility.province_code = rng.choice(("01", "79", "48", "99"))
+        facility.province_code, facility.district_code, facility.ward_code = rng.choice(
+            [*FACILITY_PLACES.values(), ("01", "001", "00004")]
+        )
 
 
 def _register_facility(session: Session, rng: random.Random) -> None:
     if session.get(Facility, "FX") is None:
-        session.add(Facility(code="FX", name="Đội tiêm lưu động", province_code=rng.choice(("01", "48"))))
+        province, district, ward = rng.choice(PLACES[:-1])
+        session.add(Facility(code="FX", name="Đội tiêm lưu động", province_code=province, district_code=district,
+                             ward_code=ward))  # fmt: skip
 
 
 def _close_facility(session: Session, rng: random.Random) -> None:
@@ -310,7 +348,7 @@ def test_parquet_bulk_load_and_reload_keep_the_summary_right(
 
 def test_duplicate_resolution_uncounts_the_copy(engine: Engine, session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as session:
-        session.add_all(Facility(code=code, name=code, province_code=p) for code, p in FACILITIES.items())
+        session.add_all(_facilities())
         person = _subject("d", "1980-01-01", "01")
         session.add_all([_dose("d1", person, "1", date(2021, 8, 1), "F01"), _dose("d2", person, "1", date(2021, 8, 1),
                                                                                    "F79")])  # fmt: skip
@@ -387,9 +425,10 @@ def test_compaction_folds_the_rows_of_many_transactions_without_changing_a_total
     with session_factory.begin() as session:
         session.execute(delete(Dose).where(Dose.record_id == "m4"))
     rows = 5 if engine.dialect.name == "postgresql" else 1  # SQLite: one writer, one row per cell
-    assert summary.compact(engine) == (rows + (1 if rows > 1 else 0), 1)
+    for grain in summary.GRAINS:  # the province summary, the district and ward summary
+        assert summary.compact(engine, grain) == (rows + (1 if rows > 1 else 0), 1)
     assert _cells(engine, "01") == {("18+", "1"): 4}
-    assert summary.compact(engine) == (1, 1)
+    assert summary.compact(engine) == (2, 2)
     assert_summary_right(engine)
 
 
@@ -402,7 +441,8 @@ def test_a_correction_and_a_dose_entered_at_the_same_time_land_in_the_committed_
     starts first, the other waits for it, and the dose ends in the age group of the committed birth date."""
     engine = postgres_engine
     with engine.begin() as connection:
-        connection.execute(text("truncate subjects, doses, facilities, entered_dose_counts restart identity cascade"))
+        tables = "subjects, doses, facilities, entered_dose_counts, entered_dose_counts_local"
+        connection.execute(text(f"truncate {tables} restart identity cascade"))
     factory = make_session_factory(engine)
     with factory.begin() as session:
         session.add(Facility(code="F01", name="F01", province_code="01"))

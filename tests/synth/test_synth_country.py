@@ -399,3 +399,38 @@ def test_cli(tmp_path: Path) -> None:
     assert runner.invoke(app, ["synth", "--out", str(tmp_path)]).exit_code == 2
     assert runner.invoke(app, ["synth", "--scale", "planet", "--out", str(tmp_path)]).exit_code == 2
     assert runner.invoke(app, ["synth", "--people", "5", "--provinces", "99", "--out", str(tmp_path)]).exit_code == 2
+
+
+def test_people_registered_two_or_three_times_each_typed_anew(country: tuple[Path, Manifest]) -> None:
+    """Later registrations point to the first; they are the same person, with their own doses (none twice), typed
+    with their own errors, and some in another province (a migrant worker's workplace campaign)."""
+    out, manifest = country
+    truth = {row["subject_id"]: row for row in _rows(out / "truth_subjects.parquet")}
+    records = _rows(out / "records.parquet")
+    by_subject: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for row in records:
+        by_subject[str(row["subject_id"])].append(row)
+    later: dict[str, list[str]] = defaultdict(list)
+    for subject_id, row in truth.items():
+        if row["is_duplicate_of"]:
+            later[str(row["is_duplicate_of"])].append(subject_id)
+    assert manifest.counts["duplicates"] == sum(len(copies) for copies in later.values())
+    vaccinated = sum(1 for row in truth.values() if not row["is_duplicate_of"])
+    assert 0.02 < len(later) / vaccinated < 0.06  # DUPLICATE_RATE of those with two doses or more
+    assert {len(copies) for copies in later.values()} == {1, 2}  # registered twice or three times
+    typed_differently = other_province = 0
+    for first, copies in later.items():
+        assert not truth[first]["is_duplicate_of"]
+        for copy in copies:
+            assert truth[copy]["person_id"] == truth[first]["person_id"]
+            first_rows, copy_rows = by_subject[first], by_subject[copy]
+            assert max(str(row["vaccination_date"]) for row in first_rows) < min(
+                str(row["vaccination_date"]) for row in copy_rows
+            )  # the later doses, entered anew; none entered twice
+            assert first_rows[0]["facility_code"] != copy_rows[0]["facility_code"]
+            fields = ("full_name", "birth_date", "id_number")
+            typed_differently += any(first_rows[0][name] != copy_rows[0][name] for name in fields)
+            other_province += first_rows[0]["province_code"] != copy_rows[0]["province_code"]
+    copies_count = manifest.counts["duplicates"]
+    assert typed_differently > copies_count / 3
+    assert 0.1 < other_province / copies_count < 0.5

@@ -65,7 +65,9 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ses
         _dose(session, khoa_1, date(2021, 10, 1), "1", "F-home")
         _dose(session, khoa_2, date(2022, 1, 3), "booster_1", "F-campaign")
         session.flush()
-        store_pairs(session, find_pairs(session))
+        # the exact rules' pairs: the model would propose Khoa's two records too (same name, a year-only birth date
+        # of the same year, one commune), and this walk needs them to come from the citizen's request
+        store_pairs(session, find_pairs(session, probabilistic=False))
         session.commit()
     with live_server(world.app) as url:
         yield url, factory

@@ -139,6 +139,48 @@ def test_a_district_account_sees_its_district_and_cannot_choose_another(server: 
     assert "ngoài địa bàn" in page.locator("body").inner_text()
 
 
+def test_an_area_chosen_before_the_scripts_have_loaded_still_opens_it(server: str, browser_page: Any) -> None:
+    """On a slow connection the lists can be used before the deferred scripts have run: the choice must not be lost
+    (it used to be: htmx attached its change handler only once it had loaded)."""
+    page = browser_page
+    log_in(page, server, "bo", PASSWORD)
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if len(held) < 2:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/static/*.js", hold)  # the page's two scripts wait until the choice is made
+    page.goto(f"{server}/reports/appendix1", wait_until="commit")
+    page.locator("select[name=province]").select_option("01")
+    assert len(held) == 2
+    for route in held:
+        route.continue_()
+    page.wait_for_url("**province=01**", timeout=10_000)
+    assert "Hà Nội" in page.locator("main p.muted").first.inner_text()
+    assert page.locator("select[name=district]").locator("option").count() == 1 + 30
+
+
+def test_a_list_chosen_right_after_the_page_was_swapped_in_still_opens_it(server: str, browser_page: Any) -> None:
+    """htmx processes new content only after its settle delay (20 ms): a choice made in between used to do nothing,
+    which is how the filter test above timed out now and then."""
+    page = browser_page
+    log_in(page, server, "bo", PASSWORD)
+    page.goto(f"{server}/reports/appendix1")
+    page.evaluate(
+        """() => document.addEventListener("htmx:afterSwap", () => {
+             const district = document.querySelector("select[name=district]");
+             district.value = "002";
+             district.dispatchEvent(new Event("change", {bubbles: true}));
+           }, {once: true})"""
+    )
+    page.locator("select[name=province]").select_option("01")  # the district is chosen as soon as its list appears
+    page.wait_for_url("**district=002**", timeout=10_000)
+    assert "Quận Hoàn Kiếm" in page.locator("main p.muted").first.inner_text()
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_province_map_fits_the_screen_and_a_click_drills_down(server: str, browser_page: Any, width: int) -> None:
     page = browser_page

@@ -16,15 +16,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tiemchung.reference import DoseKind, ReasonGroup
 from tiemchung.synth import damage, foreigners, text
 from tiemchung.synth.geography import Geography, area_for_scale, load_geography
 from tiemchung.synth.population import IdentityCounters, People, make_people, register_table, serials_in_buckets
 from tiemchung.synth.tables import province_weights
+from tiemchung.synth.truth import write_truth
 from tiemchung.synth.vaccination import (
     AGE_GROUPS,
     DOSE_KINDS,
     DUPLICATE_RATE,
     REASON_GROUP_COUNT,
+    REGISTRATION_PLACES,
+    THIRD_REGISTRATION_RATE,
     VACCINES,
     EntryPlan,
     Schedules,
@@ -152,7 +156,6 @@ def generate(
             bar.advance(task, size)
         wrote_xlsx = writers.close()
         bar.add_task("Đang tính kết quả xác minh kỳ vọng", total=None)
-        from tiemchung.synth.truth import write_truth
 
         write_truth(writers.paths["subjects"], writers.paths["register"], out_dir / "truth_subjects.parquet", work_dir)
     _write_aggregates(out_dir, tallies, geography)
@@ -269,34 +272,96 @@ def _subjects(
     # vaccinated where they live now: the facility follows the subject's current ward
     ward, moves = damage.move_residences(rng, people.ward[person], geography)
     facility = choose_facilities(rng, ward, geography)
-    # duplicates: the later doses of some subjects were entered as a new subject at another facility
-    dose_count = entered.sum(axis=1)
-    duplicated = np.flatnonzero((dose_count >= 2) & (rng.random(len(person)) < DUPLICATE_RATE))
-    split = rng.integers(1, np.maximum(dose_count[duplicated], 2))
-    moved = entered[duplicated] & (np.cumsum(entered[duplicated], axis=1) > split[:, None])
-    entered[duplicated] &= ~moved
-    own_ward = ward[duplicated]
-    at_station = facility[duplicated] < len(geography.ward_codes)
-    other_of_own_ward = np.where(at_station, geography.centre_facility(own_ward), geography.station_facility(own_ward))
-    another_ward = geography.sample_wards(rng, geography.ward_province_index[own_ward])
-    other_facility = np.where(
-        rng.random(len(duplicated)) < 0.5, geography.station_facility(another_ward), other_of_own_ward
+    registrations = _registrations(rng, entered)
+    copies, copy_of, copy_ward, copy_moves, copy_facility = _later_registrations(
+        rng, registrations, people.ward[person], ward, moves, facility, geography
     )
-    other_facility = np.where(other_facility == facility[duplicated], other_of_own_ward, other_facility)
-    dose_subject, dose_slot = np.nonzero(np.concatenate([entered, moved, visitors.entered]))
-    copies = person[duplicated]
+    copy_entered = registrations[copy_of] == copies[:, None]
+    entered &= registrations == 0
+    dose_subject, dose_slot = np.nonzero(np.concatenate([entered, copy_entered, visitors.entered]))
     return _Subjects(
-        person=np.concatenate([person, copies, np.full(len(visitors.birth), -1)]),
-        ward=np.concatenate([ward, ward[duplicated], visitors.ward]),
-        moves=np.concatenate([moves, moves[duplicated], np.full(len(visitors.birth), "", dtype=object)]),
-        birth=np.concatenate([people.birth[person], people.birth[copies], visitors.birth]),
-        facility=np.concatenate([facility, other_facility, choose_facilities(rng, visitors.ward, geography)]),
-        duplicate_of_row=np.concatenate([np.full(len(person), -1), duplicated, np.full(len(visitors.birth), -1)]),
+        person=np.concatenate([person, person[copy_of], np.full(len(visitors.birth), -1)]),
+        ward=np.concatenate([ward, copy_ward, visitors.ward]),
+        moves=np.concatenate([moves, copy_moves, np.full(len(visitors.birth), "", dtype=object)]),
+        birth=np.concatenate([people.birth[person], people.birth[person[copy_of]], visitors.birth]),
+        facility=np.concatenate([facility, copy_facility, choose_facilities(rng, visitors.ward, geography)]),
+        duplicate_of_row=np.concatenate([np.full(len(person), -1), copy_of, np.full(len(visitors.birth), -1)]),
         dose_subject=dose_subject,
         dose_slot=dose_slot,
-        dose_dates=np.concatenate([schedules.dates[person], schedules.dates[copies], visitors.schedules.dates]),
-        dose_vaccine=np.concatenate([schedules.vaccine[person], schedules.vaccine[copies], visitors.schedules.vaccine]),
+        dose_dates=np.concatenate(
+            [schedules.dates[person], schedules.dates[person[copy_of]], visitors.schedules.dates]
+        ),
+        dose_vaccine=np.concatenate(
+            [schedules.vaccine[person], schedules.vaccine[person[copy_of]], visitors.schedules.vaccine]
+        ),
     )
+
+
+def _registrations(rng: np.random.Generator, entered: np.ndarray) -> np.ndarray:
+    """Which registration (0 the first, 1, 2) entered each dose of each subject; -1 where no dose.
+
+    DUPLICATE_RATE of subjects with at least two doses were registered again for their later doses, a quarter of
+    those with three or more doses (THIRD_REGISTRATION_RATE) a third time: the doses split in date order at random
+    points, each registration keeping at least one dose."""
+    count = entered.sum(axis=1)
+    again = (count >= 2) & (rng.random(len(count)) < DUPLICATE_RATE)
+    third = again & (count >= 3) & (rng.random(len(count)) < THIRD_REGISTRATION_RATE)
+    # first cut after dose 1..count-1; the second after a later dose, up to count-1
+    first_cut = np.where(third, rng.integers(1, np.maximum(count - 1, 2)), rng.integers(1, np.maximum(count, 2)))
+    second_cut = np.where(third, first_cut + rng.integers(1, np.maximum(count - first_cut, 2)), 99)
+    ordinal = np.cumsum(entered, axis=1)
+    later = (ordinal > first_cut[:, None]).astype(np.int64) + (ordinal > second_cut[:, None])
+    registration = np.where(again[:, None], later, 0)
+    return np.where(entered, registration, -1)
+
+
+def _later_registrations(
+    rng: np.random.Generator,
+    registrations: np.ndarray,
+    register_ward: np.ndarray,
+    ward: np.ndarray,
+    moves: np.ndarray,
+    facility: np.ndarray,
+    geography: Geography,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The subjects of the later registrations: (registration number, original row, ward, move kind, facility).
+
+    Where (REGISTRATION_PLACES): the ward's other facility, the station of another ward of the province (the
+    person gives their own address), or a facility of another province (a migrant worker at a workplace campaign
+    gives their address there: the record's residence is that ward, a move for the register)."""
+    last = registrations.max(axis=1)
+    copy_of = np.concatenate([np.flatnonzero(last >= 1), np.flatnonzero(last >= 2)])
+    copies = np.concatenate([np.ones(int((last >= 1).sum()), dtype=np.int64), np.full(int((last >= 2).sum()), 2)])
+    order = np.argsort(copy_of, kind="stable")
+    copy_of, copies = copy_of[order], copies[order]
+    own = ward[copy_of]
+    at_station = facility[copy_of] < len(geography.ward_codes)
+    own_other = np.where(at_station, geography.centre_facility(own), geography.station_facility(own))
+    places = list(REGISTRATION_PLACES)
+    place = rng.choice(len(places), size=len(copy_of), p=np.array(list(REGISTRATION_PLACES.values())))
+    copy_ward = own.copy()
+    copy_facility = own_other.copy()
+    elsewhere = np.flatnonzero(place == places.index("same_province"))
+    target = geography.other_wards(rng, own[elsewhere], "district")
+    found = target >= 0
+    copy_facility[elsewhere[found]] = geography.station_facility(target[found])
+    migrant = np.flatnonzero(place == places.index("other_province"))
+    target = geography.other_wards(rng, own[migrant], "province")
+    found = target >= 0
+    copy_ward[migrant[found]] = target[found]
+    copy_facility[migrant[found]] = geography.station_facility(target[found])
+    copy_moves = moves[copy_of].copy()
+    relocated = copy_ward != own
+    copy_moves[relocated] = _move_kind(register_ward[copy_of][relocated], copy_ward[relocated], geography)
+    return copies, copy_of, copy_ward, copy_moves, copy_facility
+
+
+def _move_kind(register_ward: np.ndarray, ward: np.ndarray, geography: Geography) -> np.ndarray:
+    """The MOVED_* kind of living in `ward` for someone the register holds in `register_ward`."""
+    same_district = geography.ward_district_index[register_ward] == geography.ward_district_index[ward]
+    same_province = geography.ward_province_index[register_ward] == geography.ward_province_index[ward]
+    kind = np.where(same_district, "MOVED_WARD", np.where(same_province, "MOVED_DISTRICT", "MOVED_PROVINCE"))
+    return np.where(register_ward == ward, "", kind).astype(object)
 
 
 def _subject_ids(facility: np.ndarray, state: _ChunkState) -> np.ndarray:
@@ -384,7 +449,6 @@ def _records(
     geography: Geography,
 ) -> tuple[pa.Table, pa.Table]:
     """Section 2 rows (one per dose) and the cell hints of the xlsx export."""
-    from tiemchung.reference import DoseKind
 
     per_subject = _subject_columns(rng, subjects, typed, subject_ids, people, visitors, geography)
     rows = pa.array(subjects.dose_subject)
@@ -475,7 +539,6 @@ def _truth_input(
 
 def _write_aggregates(out_dir: Path, tallies: _Tallies, geography: Geography) -> None:
     """aggregates.parquet (reported vs entered per cell) and gaps.parquet (never entered, by reason group)."""
-    from tiemchung.reference import ReasonGroup
 
     everywhere = province_weights().values
     reasons = [group.value for group in ReasonGroup]

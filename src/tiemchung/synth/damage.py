@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiemchung.identity import encode_tcvn3, encode_vni
 from tiemchung.synth import text
 from tiemchung.synth.geography import Geography
 from tiemchung.synth.population import People
@@ -307,7 +308,9 @@ def _type_names(
     meaning = people.full_name[person].copy()
     for row in np.flatnonzero(primary["NAME_NO_DIACRITICS"]):
         meaning[row] = text.strip_diacritics(meaning[row])
-    log.add(np.flatnonzero(primary["NAME_NO_DIACRITICS"]), "NAME_NO_DIACRITICS")
+    # a name without any diacritics (Phan Minh Nhung) typed without them is no error
+    stripped = primary["NAME_NO_DIACRITICS"] & (meaning != people.full_name[person])
+    log.add(np.flatnonzero(stripped), "NAME_NO_DIACRITICS")
     middle = people.middle[person]
     dropped = primary["NAME_MIDDLE_DROPPED"] & (middle != "")
     meaning[dropped] = [
@@ -381,7 +384,6 @@ def _harmless_name_variants(
 
 def legacy_cell_text(typed_name: str, font: str) -> str:
     """The 8-bit text a legacy-font cell holds for a Unicode name."""
-    from tiemchung.identity import encode_tcvn3, encode_vni
 
     return encode_tcvn3(typed_name) if font == FONTS["NAME_TCVN3"] else encode_vni(typed_name)
 

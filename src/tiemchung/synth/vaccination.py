@@ -70,7 +70,16 @@ _REASON_MIX_ADULT = np.array([0.30, 0.20, 0.08, 0.15, 0.03, 0.04, 0.20])
 _REASON_MIX_MINOR = np.array([0.50, 0.30, 0, 0, 0, 0, 0.20])
 _REASON_MIX_LAST_DOSE = np.array([0.60, 0.20, 0, 0, 0, 0, 0.20])
 _STATION_SHARE = 0.85  # the rest at the district health centre
-DUPLICATE_RATE = 0.012
+# Registered more than once (issue 18): people with at least two doses entered whose later doses were entered as
+# a new subject by another facility (a workplace campaign, the ward's station, a booster elsewhere). Our estimate,
+# not a published figure: the seed's 82.3 M subjects against about 80 M people vaccinated by then leave room for a
+# few percent; stations' "gộp mũi tiêm" requests ran into the millions.
+DUPLICATE_RATE = 0.04
+# Of those with at least three doses, the share registered three times (dose 1, dose 2, the booster apart).
+THIRD_REGISTRATION_RATE = 0.25
+# Where a later registration was made (shares): the ward's other facility (station <-> district centre), another
+# ward's station of the province, or another province (migrant workers: workplace campaigns in industrial zones).
+REGISTRATION_PLACES = {"own_ward": 0.4, "same_province": 0.3, "other_province": 0.3}
 
 
 @dataclass

@@ -30,6 +30,12 @@ def duplicates_command(
     merge_certain: Annotated[
         bool, typer.Option("--merge-certain", help="Gộp luôn các nhóm chắc chắn (cùng một người theo CSDL dân cư).")
     ] = False,
+    without_model: Annotated[
+        bool,
+        typer.Option(
+            "--without-model", help="Chỉ dùng các quy tắc chính xác, không dùng mô hình xác suất (Splink) để so khớp."
+        ),
+    ] = False,
     database: DatabaseOption = DEFAULT_DATABASE_URL,
 ) -> None:
     from sqlalchemy import select
@@ -42,7 +48,7 @@ def duplicates_command(
 
     factory = make_session_factory(make_engine(database))
     with factory() as session:
-        pairs = find_pairs(session)
+        pairs = find_pairs(session, probabilistic=not without_model)
         groups = group_pairs(pairs)
         ids = [subject_id for group in groups for subject_id in group.subject_ids]
         keys = dict(session.execute(select(Subject.id, Subject.subject_key).where(Subject.id.in_(ids))).all())

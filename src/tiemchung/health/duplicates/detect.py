@@ -7,10 +7,15 @@ The evidence, strongest first:
 - `register_proposes_person` (probable): the register answered MISMATCH for one record and proposed the person the
   other record was verified as (an ID typed wrong, a name misspelt): very likely, but the register only proposes.
 - `same_id_other_identity` (probable): the same valid ID number, the same birth year and a similar name (a typo, a
-  dropped middle name). A same ID with an unrelated name or birth is not paired: that is a relative's ID typed for
-  the person (parents' for children, twins'), which verification already reports as a mismatch.
+  dropped middle name) whose given names are at most one letter apart (twins share ID, year and all but the given
+  name: Nguyễn Văn Đạt and Nguyễn Văn Hải are 86 % alike). A same ID with an unrelated name or birth is not
+  paired: that is a relative's ID typed for the person (parents' for children, twins'), which verification already
+  reports as a mismatch.
 - `same_name_birth_date` (probable): no shared ID, but the same name (folded), full birth date and sex in the same
   province: people without a usable ID registered twice; namesakes born the same day exist, so a person decides.
+- `similar_identity` (probable): none of the above, but the probabilistic model (Splink `dedupe_only` on the
+  registry's own subjects, `probabilistic.py`) scores the pair at least `MATCH_THRESHOLD`: a name, birth date and
+  ID each typed with its own errors at each registration, in another province for a migrant worker.
 
 Pairs are found in SQL (groups of a key with more than one subject), so the work grows with the registry, not with
 its square; subjects already merged into another are left out. Groups are the connected pairs (union-find); a
@@ -19,7 +24,7 @@ group is `certain` when certain evidence alone connects it, otherwise `probable`
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +33,7 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from tiemchung.health.duplicates.models import SubjectMerge
+from tiemchung.health.duplicates.probabilistic import find_scored_pairs, unrelated_given_names
 from tiemchung.health.registry.models import Dose, Subject
 from tiemchung.interchange.results import Category
 
@@ -40,6 +46,7 @@ class Evidence(StrEnum):
     REGISTER_PROPOSES_PERSON = "register_proposes_person"
     SAME_ID_OTHER_IDENTITY = "same_id_other_identity"
     SAME_NAME_BIRTH_DATE = "same_name_birth_date"
+    SIMILAR_IDENTITY = "similar_identity"
     CONFIRMED_BY_PERSON = "confirmed_by_person"  # a health worker decided (a citizen's request, a probable group)
 
     @property
@@ -59,6 +66,7 @@ _LABELS_VI = {
         "Cùng số CCCD/CMND nhưng khác họ tên hoặc ngày sinh (có thể nhập nhầm số của người thân)"
     ),
     Evidence.SAME_NAME_BIRTH_DATE: "Không có số định danh chung; cùng họ tên, ngày sinh, giới tính và tỉnh",
+    Evidence.SIMILAR_IDENTITY: "Họ tên, ngày sinh, giới tính, số giấy tờ và nơi ở rất giống nhau (mô hình xác suất)",
     Evidence.CONFIRMED_BY_PERSON: "Cán bộ y tế xác nhận là cùng một người",
 }
 
@@ -68,6 +76,7 @@ class Pair:
     first: int
     second: int
     evidence: Evidence
+    match_probability: float | None = None  # the probabilistic model's score, when it scored the pair
 
 
 @dataclass
@@ -87,26 +96,47 @@ class Group:
         return min(self.evidence.values(), key=list(Evidence).index)
 
 
-def find_pairs(session: Session) -> list[Pair]:
-    """Every pair of active subjects with evidence of being one person, with the strongest evidence found for it."""
-    found = [
+def find_pairs(session: Session, *, probabilistic: bool = True) -> list[Pair]:
+    """Every pair of active subjects with evidence of being one person, with the strongest evidence found for it.
+
+    `probabilistic=False` leaves out the Splink model (`similar_identity`): the exact rules alone, in SQL."""
+    found = find_exact_pairs(session)
+    if probabilistic:
+        found += [
+            Pair(scored.first, scored.second, Evidence.SIMILAR_IDENTITY, scored.match_probability)
+            for scored in find_scored_pairs(session)
+        ]
+    return strongest_pairs(found)
+
+
+def find_exact_pairs(session: Session) -> list[Pair]:
+    """The pairs of the exact rules (register answers, IDs, name + birth date), found in SQL."""
+    return [
         *_pairs_by_key(session, _register_person(), Evidence.SAME_REGISTER_PERSON),
         *_proposed_pairs(session),
         *_pairs_by_id_number(session),
         *_pairs_by_key(session, _name_birth_key(), Evidence.SAME_NAME_BIRTH_DATE, without_shared_id=True),
     ]
+
+
+def strongest_pairs(found: Iterable[Pair]) -> list[Pair]:
+    """One pair per two subjects, with the strongest evidence found (and the model's score when it scored them)."""
     order = list(Evidence)
     strongest: dict[tuple[int, int], Pair] = {}
+    scores: dict[tuple[int, int], float] = {}
     for pair in found:
-        known = strongest.get((pair.first, pair.second))
+        key = (pair.first, pair.second)
+        if pair.match_probability is not None:
+            scores[key] = pair.match_probability
+        known = strongest.get(key)
         if known is None or order.index(pair.evidence) < order.index(known.evidence):
-            strongest[(pair.first, pair.second)] = pair
-    return sorted(strongest.values(), key=lambda pair: (pair.first, pair.second))
+            strongest[key] = pair
+    return [replace(pair, match_probability=scores.get(key)) for key, pair in sorted(strongest.items())]
 
 
-def find_groups(session: Session) -> list[Group]:
+def find_groups(session: Session, *, probabilistic: bool = True) -> list[Group]:
     """The pairs joined into groups (connected components), largest evidence first, in a stable order."""
-    return group_pairs(find_pairs(session))
+    return group_pairs(find_pairs(session, probabilistic=probabilistic))
 
 
 def _active() -> Select[int]:
@@ -188,7 +218,11 @@ def _pairs_by_id_number(session: Session) -> list[Pair]:
             for second, second_name, second_birth, second_year in members[index + 1 :]:
                 if first_name == second_name and first_birth == second_birth:
                     pairs.append(Pair(first, second, Evidence.SAME_ID_SAME_IDENTITY))
-                elif first_year == second_year and fuzz.ratio(first_name, second_name) >= SIMILAR_NAME:
+                elif (
+                    first_year == second_year
+                    and fuzz.ratio(first_name, second_name) >= SIMILAR_NAME
+                    and not unrelated_given_names(first_name, second_name)  # twins: Nguyễn Văn Đạt, Nguyễn Văn Hải
+                ):
                     pairs.append(Pair(first, second, Evidence.SAME_ID_OTHER_IDENTITY))
     return pairs
 

@@ -442,8 +442,11 @@ def check_summary(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
         typer.echo("Bảng tổng hợp khớp với số mũi đã nhập.")
         return
     for cell in found:
+        place = f"Tỉnh “{cell.province_code}”"
+        if cell.district_code is not None:
+            place += f", huyện “{cell.district_code}”, xã “{cell.ward_code}”"
         typer.echo(
-            f"Tỉnh “{cell.province_code}”, nhóm {cell.age_group}, mũi {cell.dose_kind}, ngày {cell.day}: "
+            f"{place}, nhóm {cell.age_group}, mũi {cell.dose_kind}, ngày {cell.day}: "
             f"bảng tổng hợp {cell.summary}, đếm lại {cell.doses}."
         )
     typer.echo(f"{len(found)} ô không khớp: chạy `tiemchung report rebuild-summary` để đếm lại.", err=True)
@@ -457,7 +460,7 @@ def rebuild_summary(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:
     with _spinner("Đang đếm lại các mũi tiêm"):
         cells = rebuild(engine)
     engine.dispose()
-    typer.echo(f"Đã đếm lại: {cells} dòng (tỉnh, nhóm tuổi, mũi, ngày).")
+    typer.echo(f"Đã đếm lại: {cells} dòng (theo tỉnh, và theo huyện và xã; nhóm tuổi, mũi, ngày).")
 
 
 def compact_summary(database: DatabaseOption = DEFAULT_DATABASE_URL) -> None:

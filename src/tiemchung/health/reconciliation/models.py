@@ -118,3 +118,43 @@ class EnteredDoseCount(Base):
     day: Mapped[date] = mapped_column(Date)  # the vaccination date
     transaction_id: Mapped[int] = mapped_column(BigInteger)  # 0: compacted (and always on SQLite)
     doses: Mapped[int] = mapped_column(Integer)
+
+
+class LocalDoseCount(Base):
+    """`entered_dose_counts` refined to the district and ward where a dose counts (the facility's, or the subject's
+    residence when the facility is unknown: `queries.dose_place`): what appendix 1's column o, the monthly trend and
+    the outlier check read below a province instead of every dose of the district or ward.
+
+    Kept by its own triggers, in the same transactions and with the same rows per transaction as
+    `entered_dose_counts` (`tiemchung.health.reconciliation.summary`). Derived data: not backed up.
+    """
+
+    __tablename__ = "entered_dose_counts_local"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "district_code", "ward_code", "province_code", "age_group", "dose_kind", "day", "transaction_id"
+        ),
+        Index("ix_entered_dose_counts_local_ward", "ward_code", "day"),
+        {"info": {"derived": True}},
+    )
+
+    province_code: Mapped[str] = mapped_column(String(2))  # "" when unknown
+    district_code: Mapped[str] = mapped_column(String(3))  # "" when unknown
+    ward_code: Mapped[str] = mapped_column(String(5))  # "" when unknown
+    age_group: Mapped[str] = mapped_column(String(8))
+    dose_kind: Mapped[str] = mapped_column(String(16))
+    day: Mapped[date] = mapped_column(Date)
+    transaction_id: Mapped[int] = mapped_column(BigInteger)
+    doses: Mapped[int] = mapped_column(Integer)
+
+
+class ReportChange(Base):
+    """A counter of the changes that can alter a report without adding a row the reports' version already watches
+    (a merge, a corrected identity, a duplicate marked, a facility moved, a figure replaced): its highest id is part
+    of `queries.data_version`, so a cached report is rebuilt as soon as one commits. Written by triggers
+    (`tiemchung.health.reconciliation.changes`); pruned to its last row by `summary.compact`. Not backed up."""
+
+    __tablename__ = "report_changes"
+    __table_args__ = ({"info": {"derived": True}},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)

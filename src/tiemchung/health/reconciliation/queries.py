@@ -34,6 +34,8 @@ from tiemchung.health.duplicates.models import SubjectMerge
 from tiemchung.health.reconciliation.area import Area
 from tiemchung.health.reconciliation.models import (
     EnteredDoseCount,
+    LocalDoseCount,
+    ReportChange,
     ReportedAggregate,
     ReportedTotal,
     ReviewResult,
@@ -232,6 +234,8 @@ def _dose_ages(as_of: date | None, area: Area | None, since: date | None = None)
     return (
         select(
             province.label("province_code"),
+            dose_place("district", subjects.c).label("district_code"),
+            dose_place("ward", subjects.c).label("ward_code"),
             (day_number(Dose.vaccination_date) - subjects.c.birth_key).label("age_key"),
             Dose.dose_kind.label("dose_kind"),
             Dose.vaccination_date.label("day"),
@@ -261,35 +265,54 @@ def entered_cells(as_of: date | None = None, area: Area | None = None, since: da
     )
 
 
-def entered_cells_by_day() -> Statement:
+def entered_cells_by_day(local: bool = False) -> Statement:
     """Every counted dose aggregated as the summary holds it: rows of (province_code, age_group, dose_kind, day,
-    doses), an unknown province as ''. What `summary` rebuilds from and checks against."""
+    doses), an unknown province as ''; with `local`, as the district and ward summary holds it: rows of
+    (province_code, district_code, ward_code, age_group, dose_kind, day, doses). What `summary` rebuilds from and
+    checks against."""
     with_age = _dose_ages(None, None)
+    places = ("province_code", "district_code", "ward_code") if local else ("province_code",)
     inner = select(
-        func.coalesce(with_age.c.province_code, _const("")).label("province_code"),
+        *(func.coalesce(with_age.c[place], _const("")).label(place) for place in places),
         age_group_of(with_age.c.age_key).label("age_group"),
         with_age.c.dose_kind,
         with_age.c.day,
     ).subquery("day_cells")
-    keys = (inner.c.province_code, inner.c.age_group, inner.c.dose_kind, inner.c.day)
+    keys = (*(inner.c[place] for place in places), inner.c.age_group, inner.c.dose_kind, inner.c.day)
     return select(*keys, func.count().label("doses")).group_by(*keys)
 
 
+def summary_table(area: Area | None) -> type[EnteredDoseCount] | type[LocalDoseCount]:
+    """The summary that answers for `area`: per province for the country and a province, per district and ward
+    below (`entered_dose_counts_local`), so that no report below a province counts the doses one by one."""
+    return EnteredDoseCount if area is None or area.level in ("national", "province") else LocalDoseCount
+
+
+def _summary_in_area(area: Area | None) -> list[ColumnElement[bool]]:
+    if area is None or area.national:
+        return []
+    return [getattr(summary_table(area), f"{area.level}_code") == area.code]
+
+
 def summarised_cells(as_of: date | None = None, area: Area | None = None, since: date | None = None) -> Statement:
-    """`entered_cells` read from the maintained summary (`entered_dose_counts`) instead of every dose: the same
-    rows, an unknown province as ''. A cell's rows of several writing transactions are added up here.
-    The summary is kept per province: `area` is the country or a province (`summary_covers`)."""
-    counts = EnteredDoseCount
-    conditions = _period(since, as_of, counts.day)
-    if area is not None and not area.national:
-        conditions.append(counts.province_code == area.code)
+    """`entered_cells` read from the maintained summary (`entered_dose_counts`, or `entered_dose_counts_local`
+    below a province) instead of every dose: the same rows, an unknown province as ''. A cell's rows of several
+    writing transactions are added up here."""
+    counts = summary_table(area)
+    conditions = [*_period(since, as_of, counts.day), *_summary_in_area(area)]
     keys = (counts.province_code, counts.age_group, counts.dose_kind)
     total = func.sum(counts.doses)
     return select(*keys, total).where(*conditions).group_by(*keys).having(total != _int(0))
 
 
 def summary_covers(area: Area | None) -> bool:
-    """True when the summary of entered doses can answer for `area` (it is kept per province, not below)."""
+    """True when a summary of entered doses answers for `area`: every area, since the summary is also kept per
+    district and ward."""
+    return area is None or area.level in ("national", "province", "district", "ward")
+
+
+def reported_comparable(area: Area | None) -> bool:
+    """True when the provinces' reported figures (cumulative, per province) can be set beside `area`'s."""
     return area is None or area.level in ("national", "province")
 
 
@@ -379,10 +402,8 @@ def summarised_monthly_doses(
     area: Area | None = None, since: date | None = None, until: date | None = None
 ) -> Statement:
     """`monthly_doses` read from the maintained summary: rows of (province_code, year, month, doses)."""
-    counts = EnteredDoseCount
-    conditions = _period(since, until, counts.day)
-    if area is not None and not area.national:
-        conditions.append(counts.province_code == area.code)
+    counts = summary_table(area)
+    conditions = [*_period(since, until, counts.day), *_summary_in_area(area)]
     inner = (
         select(
             counts.province_code.label("province_code"),
@@ -504,11 +525,12 @@ def answers_by_day(area: Area | None = None) -> Statement:
 def latest_dose_day(area: Area | None = None, until: date | None = None, *, summarised: bool = False) -> Statement:
     """One row: the day of the latest counted dose in `area` (up to `until`), from the summary when `summarised`."""
     if summarised:
-        counts = EnteredDoseCount
-        conditions = _period(None, until, counts.day)
-        if area is not None and not area.national:
-            conditions.append(counts.province_code == area.code)
-        return select(func.max(counts.day)).where(*conditions, counts.doses != _int(0))
+        # A day counts when its rows add up to doses: on PostgreSQL a cell has a row per writing transaction, and a
+        # dose entered by one and deleted by another leaves a +1 and a −1 until compaction.
+        counts = summary_table(area)
+        conditions = [*_period(None, until, counts.day), *_summary_in_area(area)]
+        days = select(counts.day).where(*conditions).group_by(counts.day).having(func.sum(counts.doses) != _int(0))
+        return select(func.max(days.subquery("summary_days").c.day))
     return (
         select(func.max(Dose.vaccination_date))
         .select_from(_doses_with_subject_and_facility())
@@ -539,6 +561,8 @@ def verification_by_unit(area: Area) -> Statement:
 
 
 def data_version() -> Statement:
-    """One row: the highest id of each table whose new rows change a report (an index look-up each)."""
-    tables = (Dose, VerificationRecord, ImportBatch, ReportedAggregate, ReportedTotal, UnitReport, ReviewResult)
+    """One row: the highest id of each table whose new rows change a report, and of `report_changes`, which every
+    other change adds to (`changes`): an index look-up each."""
+    tables = (Dose, VerificationRecord, ImportBatch, ReportedAggregate, ReportedTotal, UnitReport, ReviewResult,
+              ReportChange)  # fmt: skip
     return select(*(select(func.max(table.id)).scalar_subquery() for table in tables))

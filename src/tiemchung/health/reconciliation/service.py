@@ -23,6 +23,7 @@ from tiemchung.health.reconciliation.queries import (
     latest_answer_day,
     latest_dose_day,
     monthly_doses,
+    reported_comparable,
     summarised_monthly_doses,
     summary_covers,
     verification_by_unit,
@@ -81,7 +82,7 @@ def appendix1(
 ) -> Appendix1Report:
     """Appendix 1 as of `as_of` (the latest reported figures', else the latest dose's, when None)."""
     report_date = context.as_of(as_of) or latest_dose(context, area)
-    comparable = since is None and summary_covers(area)
+    comparable = since is None and reported_comparable(area)
     report = build_appendix1(
         context.source,
         context.reported_figures(report_date) if comparable else ReportedFigures(),

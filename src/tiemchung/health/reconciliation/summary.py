@@ -24,23 +24,59 @@ covered: a facility registered or moved while another open transaction writes do
 shows such a difference and `rebuild` repairs it without stopping the platform.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Insert, event, func, insert, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from tiemchung.health.reconciliation.models import EnteredDoseCount
+from tiemchung.health.reconciliation import changes
+from tiemchung.health.reconciliation.models import EnteredDoseCount, LocalDoseCount
 from tiemchung.health.reconciliation.queries import Statement, age_group_of, birth_key, dose_key, entered_cells_by_day
 from tiemchung.health.registry.db import Base
 
-TABLE = EnteredDoseCount.__tablename__
-KEY = "province_code, age_group, dose_kind, day"
 TRANSACTION = {"postgresql": "CAST(CAST(pg_current_xact_id() AS text) AS bigint)", "sqlite": "0"}
 DOSE_COLUMNS = ("subject_id", "facility_code", "vaccination_date", "dose_kind", "duplicate_of_id")
-SUBJECT_COLUMNS = ("id", "birth_date", "province_code")
-FACILITY_COLUMNS = ("code", "province_code")
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One summary table: where a dose counts at which levels (`places`), and the subject and facility columns
+    those places are read from (a change of one of them moves doses between cells)."""
+
+    table: str
+    places: tuple[str, ...]
+    subject_columns: tuple[str, ...] = field(default=())
+    facility_columns: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return ", ".join((*self.places, "age_group", "dose_kind", "day"))
+
+
+# Per province (revision 0002's text: unchanged) and per province, district and ward (revision 0011).
+PROVINCES = Grain(EnteredDoseCount.__tablename__, ("province_code",), ("id", "birth_date", "province_code"),
+                  ("code", "province_code"))  # fmt: skip
+LOCAL = Grain(
+    LocalDoseCount.__tablename__,
+    ("province_code", "district_code", "ward_code"),
+    ("id", "birth_date", "province_code", "district_code", "ward_code"),
+    ("code", "province_code", "district_code", "ward_code"),
+)
+GRAINS = (PROVINCES, LOCAL)
+TABLE = PROVINCES.table
+KEY = PROVINCES.key
+
+
+def _place(level: str, facilities: bool) -> str:
+    """Where a dose counts at `level`, as `queries.dose_place` says: the facility's unit when the facility is known,
+    else the subject's residence ('' when unknown)."""
+    if level == "province_code":
+        return "coalesce(f.province_code, s.province_code, '')" if facilities else "coalesce(s.province_code, '')"
+    if not facilities:
+        return f"coalesce(s.{level}, '')"
+    return f"coalesce(CASE WHEN f.province_code IS NOT NULL THEN f.{level} ELSE s.{level} END, '')"
 
 
 def _sql(expression: Any, dialect: Dialect) -> str:
@@ -53,6 +89,7 @@ def _row(record: str, columns: tuple[str, ...]) -> str:
 
 
 def _cells(
+    grain: Grain,
     dialect: Dialect,
     sign: int,
     *,
@@ -64,26 +101,27 @@ def _cells(
     """Rows of (province_code, age_key, dose_kind, day, change) for the counted doses of `doses`, with the subject
     and facility rows given (`facilities=None`: as if the dose's facility were unknown)."""
     age_key = _sql(dose_key(literal_column("d.vaccination_date")) - birth_key(literal_column("s.birth_date")), dialect)
-    province = "coalesce(f.province_code, s.province_code, '')" if facilities else "coalesce(s.province_code, '')"
+    places = ", ".join(f"{_place(level, facilities is not None)} AS {level}" for level in grain.places)
     facility_join = f" LEFT JOIN {facilities} f ON f.code = d.facility_code" if facilities else ""
     return (
-        f"SELECT {province} AS province_code, {age_key} AS age_key, d.dose_kind AS dose_kind, "
+        f"SELECT {places}, {age_key} AS age_key, d.dose_kind AS dose_kind, "
         f"d.vaccination_date AS day, {sign} AS change "
         f"FROM {doses} d JOIN {subjects} s ON s.id = d.subject_id{facility_join} "
         f"WHERE d.duplicate_of_id IS NULL AND {where}"
     )
 
 
-def _add(dialect: Dialect, *changes: str) -> str:
+def _add(grain: Grain, dialect: Dialect, *changes: str) -> str:
     """One upsert of the net change per cell of the `changes` (see `_cells`) into this transaction's rows."""
     age_group = _sql(age_group_of(literal_column("age_key")), dialect)
+    table, key = grain.table, grain.key
     return (
-        f"INSERT INTO {TABLE} ({KEY}, transaction_id, doses) "
-        f"SELECT {KEY}, {TRANSACTION[dialect.name]}, sum(change) FROM ("
-        f"SELECT province_code, {age_group} AS age_group, dose_kind, day, change "
+        f"INSERT INTO {table} ({key}, transaction_id, doses) "
+        f"SELECT {key}, {TRANSACTION[dialect.name]}, sum(change) FROM ("
+        f"SELECT {', '.join(grain.places)}, {age_group} AS age_group, dose_kind, day, change "
         f"FROM ({' UNION ALL '.join(changes)}) AS changes) AS cells "
-        f"WHERE true GROUP BY {KEY} HAVING sum(change) <> 0 "
-        f"ON CONFLICT ({KEY}, transaction_id) DO UPDATE SET doses = {TABLE}.doses + excluded.doses"
+        f"WHERE true GROUP BY {key} HAVING sum(change) <> 0 "
+        f"ON CONFLICT ({key}, transaction_id) DO UPDATE SET doses = {table}.doses + excluded.doses"
     )
 
 
@@ -101,58 +139,63 @@ def _dose_changed(dialect: Dialect) -> str:
     )
 
 
-def _dose_update(dialect: Dialect) -> str:
+def _dose_update(grain: Grain, dialect: Dialect) -> str:
     return _add(
+        grain,
         dialect,
-        _cells(dialect, -1, doses=_row("OLD", DOSE_COLUMNS)),
-        _cells(dialect, 1, doses=_row("NEW", DOSE_COLUMNS)),
+        _cells(grain, dialect, -1, doses=_row("OLD", DOSE_COLUMNS)),
+        _cells(grain, dialect, 1, doses=_row("NEW", DOSE_COLUMNS)),
     )
 
 
-def _subject_update(dialect: Dialect) -> str:
+def _subject_update(grain: Grain, dialect: Dialect) -> str:
+    columns = grain.subject_columns
     return _add(
+        grain,
         dialect,
-        _cells(dialect, -1, subjects=_row("OLD", SUBJECT_COLUMNS), where="d.subject_id = OLD.id"),
-        _cells(dialect, 1, subjects=_row("NEW", SUBJECT_COLUMNS), where="d.subject_id = NEW.id"),
+        _cells(grain, dialect, -1, subjects=_row("OLD", columns), where="d.subject_id = OLD.id"),
+        _cells(grain, dialect, 1, subjects=_row("NEW", columns), where="d.subject_id = NEW.id"),
     )
 
 
-def _facility_added(dialect: Dialect, record: str) -> tuple[str, str]:
-    """The doses under the facility's code move from the subjects' residence to the facility's province."""
+def _facility_added(grain: Grain, dialect: Dialect, record: str) -> tuple[str, str]:
+    """The doses under the facility's code move from the subjects' residence to the facility's place."""
     where = f"d.facility_code = {record}.code"
     return (
-        _cells(dialect, -1, facilities=None, where=where),
-        _cells(dialect, 1, facilities=_row(record, FACILITY_COLUMNS), where=where),
+        _cells(grain, dialect, -1, facilities=None, where=where),
+        _cells(grain, dialect, 1, facilities=_row(record, grain.facility_columns), where=where),
     )
 
 
-def _facility_removed(dialect: Dialect, record: str) -> tuple[str, str]:
+def _facility_removed(grain: Grain, dialect: Dialect, record: str) -> tuple[str, str]:
     where = f"d.facility_code = {record}.code"
     return (
-        _cells(dialect, -1, facilities=_row(record, FACILITY_COLUMNS), where=where),
-        _cells(dialect, 1, facilities=None, where=where),
+        _cells(grain, dialect, -1, facilities=_row(record, grain.facility_columns), where=where),
+        _cells(grain, dialect, 1, facilities=None, where=where),
     )
 
 
-def sqlite_ddl() -> tuple[str, ...]:
+def sqlite_ddl(grain: Grain = PROVINCES) -> tuple[str, ...]:
     dialect = sqlite.dialect()
-    trigger = f"CREATE TRIGGER IF NOT EXISTS {TABLE}"
+    trigger = f"CREATE TRIGGER IF NOT EXISTS {grain.table}"
+    subject_changes, facility_changes = grain.subject_columns[1:], grain.facility_columns
+    moved = _add(grain, dialect, *_facility_removed(grain, dialect, "OLD"), *_facility_added(grain, dialect, "NEW"))
     return (
         f"{trigger}_dose_insert AFTER INSERT ON doses WHEN NEW.duplicate_of_id IS NULL BEGIN "
-        f"{_add(dialect, _cells(dialect, 1, doses=_row('NEW', DOSE_COLUMNS)))}; END",
+        f"{_add(grain, dialect, _cells(grain, dialect, 1, doses=_row('NEW', DOSE_COLUMNS)))}; END",
         f"{trigger}_dose_delete AFTER DELETE ON doses WHEN OLD.duplicate_of_id IS NULL BEGIN "
-        f"{_add(dialect, _cells(dialect, -1, doses=_row('OLD', DOSE_COLUMNS)))}; END",
+        f"{_add(grain, dialect, _cells(grain, dialect, -1, doses=_row('OLD', DOSE_COLUMNS)))}; END",
         f"{trigger}_dose_update AFTER UPDATE OF {', '.join(DOSE_COLUMNS)} ON doses "
-        f"WHEN {_dose_changed(dialect)} BEGIN {_dose_update(dialect)}; END",
-        f"{trigger}_subject_update AFTER UPDATE OF birth_date, province_code ON subjects "
-        f"WHEN {_changed(SUBJECT_COLUMNS[1:], dialect)} BEGIN {_subject_update(dialect)}; END",
+        f"WHEN {_dose_changed(dialect)} BEGIN {_dose_update(grain, dialect)}; END",
+        f"{trigger}_subject_update AFTER UPDATE OF {', '.join(subject_changes)} ON subjects "
+        f"WHEN {_changed(subject_changes, dialect)} BEGIN {_subject_update(grain, dialect)}; END",
         f"{trigger}_facility_insert AFTER INSERT ON facilities BEGIN "
-        f"{_add(dialect, *_facility_added(dialect, 'NEW'))}; END",
+        f"{_add(grain, dialect, *_facility_added(grain, dialect, 'NEW'))}; END",
         f"{trigger}_facility_delete AFTER DELETE ON facilities BEGIN "
-        f"{_add(dialect, *_facility_removed(dialect, 'OLD'))}; END",
-        f"{trigger}_facility_update AFTER UPDATE OF code, province_code ON facilities "
-        f"WHEN {_changed(FACILITY_COLUMNS, dialect)} BEGIN "
-        f"{_add(dialect, *_facility_removed(dialect, 'OLD'), *_facility_added(dialect, 'NEW'))}; END",
+        f"{_add(grain, dialect, *_facility_removed(grain, dialect, 'OLD'))}; END",
+        f"{trigger}_facility_update AFTER UPDATE OF {', '.join(facility_changes)} ON facilities "
+        f"WHEN {_changed(facility_changes, dialect)} BEGIN "
+        f"{moved}; END",
     )
 
 
@@ -169,31 +212,36 @@ def _postgres_trigger(name: str, timing: str, table: str, rest: str, function: s
     )
 
 
-def postgres_ddl() -> tuple[str, ...]:
+def postgres_ddl(grain: Grain = PROVINCES) -> tuple[str, ...]:
     dialect = postgresql.dialect()
-    name = TABLE
+    name = grain.table
+    subject_changes, facility_changes = grain.subject_columns[1:], grain.facility_columns
     lock_deleted = (
         "PERFORM 1 FROM subjects WHERE id IN "
         "(SELECT subject_id FROM old_rows WHERE duplicate_of_id IS NULL) FOR KEY SHARE;"
     )
+    moved = _add(grain, dialect, *_facility_removed(grain, dialect, "OLD"), *_facility_added(grain, dialect, "NEW"))
     facility_body = (
-        f"IF TG_OP = 'INSERT' THEN {_add(dialect, *_facility_added(dialect, 'NEW'))}; "
-        f"ELSIF TG_OP = 'DELETE' THEN {_add(dialect, *_facility_removed(dialect, 'OLD'))}; "
-        f"ELSE {_add(dialect, *_facility_removed(dialect, 'OLD'), *_facility_added(dialect, 'NEW'))}; END IF;"
+        f"IF TG_OP = 'INSERT' THEN {_add(grain, dialect, *_facility_added(grain, dialect, 'NEW'))}; "
+        f"ELSIF TG_OP = 'DELETE' THEN {_add(grain, dialect, *_facility_removed(grain, dialect, 'OLD'))}; "
+        f"ELSE {moved}; END IF;"
     )
     return (
-        _plpgsql(f"{name}_doses_added", f"{_add(dialect, _cells(dialect, 1, doses='new_rows'))};"),
+        _plpgsql(f"{name}_doses_added", f"{_add(grain, dialect, _cells(grain, dialect, 1, doses='new_rows'))};"),
         *_postgres_trigger(
             f"{name}_doses_added", "AFTER INSERT", "doses", "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
         ),
-        _plpgsql(f"{name}_doses_removed", f"{lock_deleted} {_add(dialect, _cells(dialect, -1, doses='old_rows'))};"),
+        _plpgsql(
+            f"{name}_doses_removed",
+            f"{lock_deleted} {_add(grain, dialect, _cells(grain, dialect, -1, doses='old_rows'))};",
+        ),
         *_postgres_trigger(
             f"{name}_doses_removed", "AFTER DELETE", "doses", "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
         ),
         _plpgsql(
             f"{name}_dose_changed",
             "PERFORM 1 FROM subjects WHERE id IN (OLD.subject_id, NEW.subject_id) FOR KEY SHARE; "
-            f"{_dose_update(dialect)};",
+            f"{_dose_update(grain, dialect)};",
         ),
         *_postgres_trigger(
             f"{name}_dose_changed",
@@ -203,27 +251,30 @@ def postgres_ddl() -> tuple[str, ...]:
         ),
         _plpgsql(
             f"{name}_subject_changed",
-            f"PERFORM 1 FROM subjects WHERE id = NEW.id FOR UPDATE; {_subject_update(dialect)};",
+            f"PERFORM 1 FROM subjects WHERE id = NEW.id FOR UPDATE; {_subject_update(grain, dialect)};",
         ),
         *_postgres_trigger(
             f"{name}_subject_changed",
-            "AFTER UPDATE OF birth_date, province_code",
+            f"AFTER UPDATE OF {', '.join(subject_changes)}",
             "subjects",
-            f"FOR EACH ROW WHEN ({_changed(SUBJECT_COLUMNS[1:], dialect)})",
+            f"FOR EACH ROW WHEN ({_changed(subject_changes, dialect)})",
         ),
         _plpgsql(f"{name}_facility_changed", facility_body),
         *_postgres_trigger(f"{name}_facility_changed", "AFTER INSERT OR DELETE", "facilities", "FOR EACH ROW"),
         *_postgres_trigger(
             f"{name}_facility_moved",
-            "AFTER UPDATE OF code, province_code",
+            f"AFTER UPDATE OF {', '.join(facility_changes)}",
             "facilities",
-            f"FOR EACH ROW WHEN ({_changed(FACILITY_COLUMNS, dialect)})",
+            f"FOR EACH ROW WHEN ({_changed(facility_changes, dialect)})",
             function=f"{name}_facility_changed",
         ),
     )
 
 
-DDL = {"sqlite": sqlite_ddl(), "postgresql": postgres_ddl()}
+DDL = {
+    "sqlite": tuple(statement for grain in GRAINS for statement in sqlite_ddl(grain)),
+    "postgresql": tuple(statement for grain in GRAINS for statement in postgres_ddl(grain)),
+}
 
 
 @event.listens_for(Base.metadata, "after_create")
@@ -241,89 +292,108 @@ class CellDifference:
     day: Any
     summary: int
     doses: int
+    district_code: str | None = None  # None: a cell of the province summary
+    ward_code: str | None = None
+
+
+def _model(grain: Grain) -> type[EnteredDoseCount] | type[LocalDoseCount]:
+    return LocalDoseCount if grain is LOCAL else EnteredDoseCount
 
 
 def differences(engine: Engine, limit: int = 1000) -> list[CellDifference]:
-    """Cells where the summary and a fresh count of the doses disagree (none when all is right), read in one
-    statement, so both sides see the same moment while doses keep being written."""
-    fresh = entered_cells_by_day().subquery("fresh")
+    """Cells where a summary (per province, or per district and ward) and a fresh count of the doses disagree (none
+    when all is right), each summary read in one statement, so both sides see the same moment while doses keep
+    being written."""
+    found: list[CellDifference] = []
+    for grain in GRAINS:
+        found += _differences(engine, grain, limit - len(found))
+    return found
+
+
+def _differences(engine: Engine, grain: Grain, limit: int) -> list[CellDifference]:
+    model = _model(grain)
+    fresh = entered_cells_by_day(local=grain is LOCAL).subquery("fresh")
+    names = (*grain.places, "age_group", "dose_kind", "day")
     stored: Statement = select(
-        EnteredDoseCount.province_code,
-        EnteredDoseCount.age_group,
-        EnteredDoseCount.dose_kind,
-        EnteredDoseCount.day,
-        EnteredDoseCount.doses.label("summary"),
-        literal_column("0").label("doses"),
+        *(getattr(model, name) for name in names), model.doses.label("summary"), literal_column("0").label("doses")
     )
-    counted = select(
-        fresh.c.province_code,
-        fresh.c.age_group,
-        fresh.c.dose_kind,
-        fresh.c.day,
-        literal_column("0").label("summary"),
-        fresh.c.doses,
-    )
+    counted = select(*(fresh.c[name] for name in names), literal_column("0").label("summary"), fresh.c.doses)
     both = stored.union_all(counted).subquery("both_sides")
-    keys = (both.c.province_code, both.c.age_group, both.c.dose_kind, both.c.day)
+    keys = [both.c[name] for name in names]
     in_summary, in_doses = func.sum(both.c.summary), func.sum(both.c.doses)
     statement = (
         select(*keys, in_summary, in_doses).group_by(*keys).having(in_summary != in_doses).order_by(*keys).limit(limit)
     )
     with engine.connect() as connection:
-        return [CellDifference(*row) for row in connection.execute(statement)]
+        rows = [dict(zip((*names, "summary", "doses"), row, strict=True)) for row in connection.execute(statement)]
+    return [CellDifference(**row) for row in rows]
 
 
-def count_all() -> Insert:
-    """The summary counted afresh from the doses, as compacted rows (transaction 0)."""
-    fresh = entered_cells_by_day().subquery("fresh")
-    columns = ("province_code", "age_group", "dose_kind", "day", "doses")
+def count_all(grain: Grain = PROVINCES) -> Insert:
+    """A summary counted afresh from the doses, as compacted rows (transaction 0)."""
+    fresh = entered_cells_by_day(local=grain is LOCAL).subquery("fresh")
+    columns = (*grain.places, "age_group", "dose_kind", "day", "doses")
     counted = select(*(fresh.c[name] for name in columns), literal_column("0"))
-    return insert(EnteredDoseCount).from_select([*columns, "transaction_id"], counted)
+    return insert(_model(grain)).from_select([*columns, "transaction_id"], counted)
 
 
 def rebuild(engine: Engine) -> int:
-    """Recount the summary from the doses (after a repair, or to check the triggers); returns the cells written.
+    """Recount both summaries from the doses (after a repair, or to check the triggers); returns the rows written.
 
     Safe while the platform runs: on PostgreSQL the old rows are deleted and the new ones counted in one snapshot,
     and rows that transactions still open at that moment add on top are theirs, not in the snapshot; the lock
     only keeps `compact`/`rebuild` from running twice at once.
     """
+    written = 0
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
-            _lock(connection)
-            connection.execute(text(f"DELETE FROM {TABLE}"))
-            connection.execute(count_all())
-            written = connection.scalar(text(f"SELECT count(*) FROM {TABLE}"))
-    return int(written or 0)
+            for grain in GRAINS:
+                _lock(connection, grain)
+                connection.execute(text(f"DELETE FROM {grain.table}"))
+                connection.execute(count_all(grain))
+                written += int(connection.scalar(text(f"SELECT count(*) FROM {grain.table}")) or 0)
+    return written
 
 
-def compact(engine: Engine) -> tuple[int, int]:
-    """Fold the rows of committed transactions into each cell's row 0 and drop empty cells: (rows before, after).
+def compact(engine: Engine, grain: Grain | None = None) -> tuple[int, int]:
+    """Fold the rows of committed transactions into each cell's row 0 and drop empty cells: (rows before, after),
+    of `grain`'s summary or of both.
 
     Readers add a cell's rows up, so compaction never changes a total; it keeps the summary a few rows per cell
     day however many transactions wrote doses (run it from a timer, like the outbox drain).
     """
+    before = after = 0
+    for each in [grain] if grain else GRAINS:
+        rows = _compact(engine, each)
+        before, after = before + rows[0], after + rows[1]
+    with engine.begin() as connection:  # the report changes' counter needs only its last row
+        connection.execute(text(changes.PRUNE))
+    return before, after
+
+
+def _compact(engine: Engine, grain: Grain) -> tuple[int, int]:
+    table, key = grain.table, grain.key
     with engine.begin() as connection:
-        _lock(connection)
-        before = connection.scalar(text(f"SELECT count(*) FROM {TABLE}")) or 0
+        _lock(connection, grain)
+        before = connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0
         if connection.dialect.name == "postgresql":
             connection.execute(
                 text(
-                    f"WITH moved AS (DELETE FROM {TABLE} WHERE transaction_id <> 0 "
-                    f"RETURNING {KEY}, doses) "
-                    f"INSERT INTO {TABLE} ({KEY}, transaction_id, doses) "
-                    f"SELECT {KEY}, 0, sum(doses) FROM moved GROUP BY {KEY} "
-                    f"ON CONFLICT ({KEY}, transaction_id) DO UPDATE SET doses = {TABLE}.doses + excluded.doses"
+                    f"WITH moved AS (DELETE FROM {table} WHERE transaction_id <> 0 "
+                    f"RETURNING {key}, doses) "
+                    f"INSERT INTO {table} ({key}, transaction_id, doses) "
+                    f"SELECT {key}, 0, sum(doses) FROM moved GROUP BY {key} "
+                    f"ON CONFLICT ({key}, transaction_id) DO UPDATE SET doses = {table}.doses + excluded.doses"
                 )
             )
-        connection.execute(text(f"DELETE FROM {TABLE} WHERE doses = 0"))
-        after = connection.scalar(text(f"SELECT count(*) FROM {TABLE}")) or 0
+        connection.execute(text(f"DELETE FROM {table} WHERE doses = 0"))
+        after = connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0
     return int(before), int(after)
 
 
-def _lock(connection: Connection) -> None:
+def _lock(connection: Connection, grain: Grain) -> None:
     """Compaction and rebuild one at a time; the triggers' inserts (ROW EXCLUSIVE) are not blocked."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE"))
+        connection.execute(text(f"LOCK TABLE {grain.table} IN SHARE ROW EXCLUSIVE MODE"))

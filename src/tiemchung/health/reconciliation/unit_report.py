@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from tiemchung.health.reconciliation.area import Area
 from tiemchung.health.reconciliation.models import UnitReport
 from tiemchung.health.reconciliation.queries import unit_counts
+from tiemchung.health.reconciliation.reported import cell_number
 from tiemchung.health.reconciliation.sources import Source
 from tiemchung.health.reconciliation.text import fmt
 from tiemchung.health.registry.models import Facility
 from tiemchung.interchange.results import Category
-from tiemchung.reference import ReasonGroup, provinces
+from tiemchung.reference import ReasonGroup, find_province, provinces
 
 GROUPS: tuple[str, ...] = tuple(group.value for group in ReasonGroup)
 VERIFIED_CATEGORIES = {Category.VERIFIED.value, Category.NO_ID_VERIFIED.value}
@@ -281,9 +282,6 @@ def read_unit_workbook(
     finding. Numbers may be numeric cells or text such as `1.234`.
     """
     from openpyxl import load_workbook
-
-    from tiemchung.health.reconciliation.reported import cell_number
-    from tiemchung.reference import find_province
 
     findings: list[str] = []
     try:

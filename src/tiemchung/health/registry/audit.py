@@ -21,16 +21,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DDL, event, func, insert, select, text
+from sqlalchemy import DDL, bindparam, event, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from tiemchung.health.registry.db import sqlite_datetime, write_rows
 from tiemchung.health.registry.models import AuditChainLink, AuditEvent
 
 GENESIS = "0" * 64
 CHAIN_LOCK_KEY = 727_001  # PostgreSQL advisory lock of the chain (any constant the application does not use elsewhere)
 _PENDING = "audit_event_ids"
-_CHUNK = 1_000
+_CONTENT = "audit_event_content"  # id -> the event as hashed, for events written by record_many (no reading back)
+_CHUNK = 5_000  # events read back a statement (under SQLite's bound-parameter limit)
 
 SQLITE_APPEND_ONLY = (
     "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events "
@@ -112,11 +114,57 @@ def record(
     return audit_event
 
 
+_EVENT_COLUMNS = ("actor", "actor_role", "action", "entity", "entity_id", "subject_id", "reason", "detail")
+
+
 def record_many(session: Session, events: list[dict[str, Any]]) -> None:
-    """Many events at once (an import's rows), inserted in one statement; chained at commit like the others."""
-    if events:
-        ids = session.scalars(insert(AuditEvent).returning(AuditEvent.id), events).all()
-        session.info.setdefault(_PENDING, []).extend(ids)
+    """Many events at once (an import's rows, a batch of answers), chained at commit like the others.
+
+    Set-based (issue 21): PostgreSQL takes their ids from the sequence in one query and `COPY`s them; SQLite
+    inserts them by one executemany and, holding the write lock from that insert to the commit, knows they got the
+    last ids. No ORM or per-row SQLAlchemy work: 10,000 events are a few statements."""
+    if not events:
+        return
+    connection = session.connection()
+    at = datetime.now(UTC)
+    stored_at = at if connection.dialect.name == "postgresql" else sqlite_datetime(at)
+    contents = [
+        {
+            "at": at,
+            "actor": event["actor"],
+            "actor_role": event.get("actor_role", ""),
+            "action": event["action"],
+            "entity": event["entity"],
+            "entity_id": str(event.get("entity_id", "")),
+            "subject_id": event.get("subject_id"),
+            "reason": event.get("reason", ""),
+            "detail": event.get("detail") or {},
+        }
+        for event in events
+    ]
+    rows = [(stored_at, *(content[name] for name in _EVENT_COLUMNS[:-1]), json.dumps(content["detail"]))
+            for content in contents]  # fmt: skip
+    if connection.dialect.name == "postgresql":
+        ids = list(
+            connection.execute(
+                text("SELECT nextval(pg_get_serial_sequence('audit_events', 'id')) FROM generate_series(1, :n)"),
+                {"n": len(rows)},
+            ).scalars()
+        )
+        write_rows(
+            connection,
+            "audit_events",
+            ("id", "at", *_EVENT_COLUMNS),
+            [(i, *row) for i, row in zip(ids, rows, strict=True)],
+        )
+    else:
+        write_rows(connection, "audit_events", ("at", *_EVENT_COLUMNS), rows)
+        last = connection.execute(text("SELECT max(id) FROM audit_events")).scalar_one()
+        ids = list(range(last - len(rows) + 1, last + 1))
+    session.info.setdefault(_PENDING, []).extend(ids)
+    known = session.info.setdefault(_CONTENT, {})
+    for event_id, content in zip(ids, contents, strict=True):
+        known[event_id] = {"id": event_id, **content}
 
 
 def record_subject_read(session: Session, *, actor: str, actor_role: str, subject_id: int, reason: str) -> AuditEvent:
@@ -165,17 +213,24 @@ def _note_new_events(session: Session, _context: Any) -> None:
 def _chain_new_events(session: Session) -> None:
     session.flush()
     ids = session.info.pop(_PENDING, None)
+    known = session.info.pop(_CONTENT, None)
     if ids:
-        link_events(session.connection(), sorted(ids))
+        link_events(session.connection(), sorted(ids), known)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_new_events(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_CONTENT, None)
 
 
-def link_events(connection: Connection, event_ids: list[int]) -> None:
-    """Append the events to the chain, in the given order, under the chain's lock (held until commit)."""
+def link_events(connection: Connection, event_ids: list[int], known: dict[int, dict[str, Any]] | None = None) -> None:
+    """Append the events to the chain, in the given order, under the chain's lock (held until commit).
+
+    `known` holds the content of events this transaction wrote in bulk (`record_many`), hashed as written; the
+    others are read back by plain SQL (the hash reads the time as text or datetime, and the detail decoded,
+    whichever the driver gives). The links are written by `COPY` / executemany."""
+    known = known or {}
     if connection.dialect.name == "postgresql":
         connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     last = connection.execute(
@@ -184,16 +239,40 @@ def link_events(connection: Connection, event_ids: list[int]) -> None:
     position, previous = (last.position, last.hash) if last else (0, GENESIS)
     for start in range(0, len(event_ids), _CHUNK):
         chunk = event_ids[start : start + _CHUNK]
-        rows = {
-            row["id"]: row
-            for row in connection.execute(select(AuditEvent.__table__).where(AuditEvent.id.in_(chunk))).mappings()
-        }
+        unknown = sorted(event_id for event_id in chunk if event_id not in known)
+        rows = {**known, **{row["id"]: row for row in _events(connection, unknown)}} if unknown else known
         links = []
         for event_id in chunk:
             position += 1
             previous = link_hash(previous, rows[event_id])
-            links.append({"position": position, "event_id": event_id, "hash": previous})
-        connection.execute(insert(AuditChainLink), links)
+            links.append((position, event_id, previous))
+        write_rows(connection, "audit_chain", ("position", "event_id", "hash"), links)
+
+
+def _events(connection: Connection, event_ids: list[int]) -> list[dict[str, Any]]:
+    """The events of `event_ids` (sorted): by their id range when they are (nearly) contiguous, as a batch's are,
+    which spares SQLAlchemy expanding thousands of parameters; by an IN list otherwise."""
+    columns = "id, at, actor, actor_role, action, entity, entity_id, subject_id, reason, detail"
+    if not event_ids:
+        return []
+    low, high = event_ids[0], event_ids[-1]
+    if high - low < 2 * len(event_ids):
+        query = text(f"SELECT {columns} FROM audit_events WHERE id BETWEEN :low AND :high")
+        result = connection.execute(query, {"low": low, "high": high})
+    else:
+        query = text(f"SELECT {columns} FROM audit_events WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        result = connection.execute(query, {"ids": event_ids})
+    wanted = set(event_ids)
+    events = []
+    for row in result.mappings():
+        if row["id"] in wanted:
+            event = dict(row)
+            if isinstance(event["detail"], str):  # SQLite keeps JSON as text; psycopg decodes it
+                event["detail"] = json.loads(event["detail"])
+            events.append(event)
+    return events
 
 
 def link_hash(previous: str, row: Any) -> str:

@@ -6,12 +6,13 @@ Alembic and to `create_schema`.
 """
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, MetaData, event
-from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from tiemchung.health.registry.defaults import DEFAULT_DATABASE_URL
@@ -35,6 +36,7 @@ MODEL_MODULES = (
     "tiemchung.health.reconciliation.models",
     "tiemchung.health.duplicates.models",
     "tiemchung.health.reconciliation.summary",
+    "tiemchung.health.reconciliation.changes",
 )
 
 
@@ -96,3 +98,25 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def write_rows(connection: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Append plain rows (values as the driver takes them) to `table` in the connection's transaction: PostgreSQL
+    `COPY ... FROM STDIN`, SQLite one executemany; no per-row work in SQLAlchemy (the set-based writes of issue 21).
+    SQLite gets datetimes as SQLAlchemy stores them (`sqlite_datetime`), JSON as text."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    names = ", ".join(columns)
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        placeholders = ", ".join("?" for _ in columns)
+        raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)
+
+
+def sqlite_datetime(moment: datetime) -> str:
+    """A datetime as SQLAlchemy's SQLite `DateTime` stores it: its wall time (the time zone dropped, so pass UTC),
+    microseconds always written."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -22,17 +22,17 @@ one subject that disagree on identity become `Finding` rows instead of silent ov
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tiemchung.health.registry import audit
 from tiemchung.health.registry.audit import record as audit_record
-from tiemchung.health.registry.db import transaction
+from tiemchung.health.registry.db import transaction, write_rows
 from tiemchung.health.registry.import_scope import ImportScope
 from tiemchung.health.registry.models import (
     Dose,
@@ -318,7 +318,7 @@ def _stage(session_factory: sessionmaker[Session], job: _Job, rows: list[RecordR
     job.counts["repairs"] += sum(len(row.repairs) for row in rows)
     with transaction(session_factory) as session:
         if staged:
-            session.execute(insert(ImportRow), staged)
+            write_rows(session.connection(), "import_rows", _STAGED_COLUMNS, staged)
         _store_errors(session, job.batch_id, errors)
         session.execute(
             update(ImportBatch)
@@ -332,20 +332,22 @@ def _stage(session_factory: sessionmaker[Session], job: _Job, rows: list[RecordR
     return len(rows)
 
 
-def _staged_values(batch_id: int, row: RecordRow) -> dict[str, Any]:
+_STAGED_COLUMNS = ("import_batch_id", "row", "subject_key", "record_id", "compared", "payload", "state")
+_SUBJECT_NAMES = tuple(field.name for field in fields(SubjectIdentity))
+_DOSE_NAMES = tuple(field.name for field in fields(DoseEntry))
+
+
+def _staged_values(batch_id: int, row: RecordRow) -> tuple[Any, ...]:
+    """The `import_rows` row of an accepted row (`_STAGED_COLUMNS`), its JSON made here: staged by COPY on
+    PostgreSQL and one executemany on SQLite, without SQLAlchemy's per-row work (issue 21)."""
     subject, dose = row.subject, row.dose
     assert subject is not None and dose is not None
-    dose_values = asdict(dose)
+    subject_values = {name: getattr(subject, name) for name in _SUBJECT_NAMES}  # shallow: asdict deep-copies
+    dose_values = {name: getattr(dose, name) for name in _DOSE_NAMES}
     dose_values["vaccination_date"] = dose.vaccination_date.isoformat()
-    return {
-        "import_batch_id": batch_id,
-        "row": row.row,
-        "subject_key": subject.subject_key,
-        "record_id": dose.record_id,
-        "compared": json.dumps(subject.compared(), ensure_ascii=False),
-        "payload": {"subject": asdict(subject), "dose": dose_values, "record_id": row.raw.get("record_id", "")},
-        "state": "staged",
-    }
+    payload = {"subject": subject_values, "dose": dose_values, "record_id": row.raw.get("record_id", "")}
+    compared = json.dumps(subject.compared(), ensure_ascii=False)
+    return (batch_id, row.row, subject.subject_key, dose.record_id, compared, json.dumps(payload), "staged")
 
 
 def _store_errors(session: Session, batch_id: int, errors: Sequence[RowError]) -> None:
@@ -422,14 +424,21 @@ def _apply_staged(session_factory: sessionmaker[Session], job: _Job) -> None:
 
 
 def _next_chunk(session_factory: sessionmaker[Session], batch_id: int) -> list[_Staged]:
+    """The next staged rows in row order, read by plain SQL and decoded here (no ORM loading per row)."""
     with session_factory() as session:
-        found = session.execute(
-            select(ImportRow.id, ImportRow.row, ImportRow.payload)
-            .where(ImportRow.import_batch_id == batch_id, ImportRow.state == "staged")
-            .order_by(ImportRow.row)
-            .limit(BATCH_ROWS)
-        ).all()
-    return [_staged(row_id, row, payload) for row_id, row, payload in found]
+        found = session.connection().execute(
+            text(
+                "SELECT id, row, payload FROM import_rows WHERE import_batch_id = :batch AND state = 'staged' "
+                "ORDER BY row LIMIT :limit"
+            ),
+            {"batch": batch_id, "limit": BATCH_ROWS},
+        )
+        return [_staged(row_id, row, _json(payload)) for row_id, row, payload in found]
+
+
+def _json(value: Any) -> Any:
+    """A JSON column read by plain SQL: text on SQLite, already decoded by psycopg."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _staged(row_id: int, row: int, payload: dict[str, Any]) -> _Staged:

@@ -1,11 +1,11 @@
-"""Built reports kept for up to five minutes per area and filters.
+"""Built reports kept per area and filters until the data changes (five minutes at most).
 
-At a district's scale a report counts hundreds of thousands of doses (seconds on SQLite: docs/benchmarks.md) and the
-same dashboard is opened again and again. An entry is dropped as soon as the data's version changes — the highest id
-of the doses, the register's answers, the imports and the reported figures, one index look-up each
-(`reconciliation.service.version`) — and after `ttl` seconds in any case: a change that adds no row (a duplicate marked,
-a facility moved; a corrected identity adds the register's new answer) shows at most five minutes late. Building a
-district's report takes seconds on SQLite (docs/benchmarks.md): rebuilding it every minute for nothing would be worse.
+At a district's scale the same dashboard is opened again and again. An entry is dropped as soon as the data's
+version changes: the highest id of the doses, the register's answers, the imports, the reported figures and of
+`report_changes`, which the database's triggers add to with every other change that alters a report — a merge, a
+cleaning correction, a duplicate marked, a facility moved, a figure replaced (`reconciliation.changes`) — in the
+same transaction, so the next request after a commit builds the report afresh. One index look-up per table
+(`reconciliation.service.version`). The five minutes only bound how long an unused entry holds memory.
 """
 
 import threading

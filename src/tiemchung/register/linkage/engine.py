@@ -34,11 +34,12 @@ from tiemchung.register.linkage.model import (
     ID_BLOCKS,
     MATCH_MARGIN,
     MATCH_THRESHOLD,
+    MIN_SUBJECTS_TO_TRAIN,
     MODEL_COLUMNS,
-    build_settings,
     load_model,
+    make_linker,
+    predict_chunks,
     probability_from_weight,
-    regularised,
     runner_up_floor,
     train,
 )
@@ -59,9 +60,6 @@ log = logging.getLogger(__name__)
 
 PREPARED_FILE = "register.duckdb"
 MODEL_FILE = "model.json"
-# Below this many subjects EM has too few pairs to be stable: the shipped model is used instead.
-MIN_SUBJECTS_TO_TRAIN = 5_000
-TRAINING_SAMPLE = 50_000
 
 
 @dataclass(frozen=True)
@@ -287,38 +285,40 @@ class RegisterIndex:
 
     def train_model(self, out: Path) -> dict[str, Any]:
         """Train the Fellegi–Sunter model on the loaded batch against the register; save and use it."""
-        from splink import DuckDBAPI, Linker
+        from splink import DuckDBAPI
 
-        self._connection.execute(
-            f"""CREATE OR REPLACE TEMP TABLE model_training AS
-            SELECT * FROM model_linked USING SAMPLE {TRAINING_SAMPLE} ROWS (reservoir, 42)"""
+        def create_table(name: str, query: str) -> int:
+            self._connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+            return self._count_rows(name)
+
+        model = train(
+            lambda: DuckDBAPI(connection=self._connection),
+            create_table,
+            self._count_rows,
+            "model_linked",
+            "model_register",
         )
-        linker = Linker(
-            ["model_training", "model_register"],
-            build_settings(),
-            DuckDBAPI(connection=self._connection),
-            input_table_aliases=["a_subjects", "b_register"],
-            set_up_basic_logging=False,
-        )
-        train(linker)
-        model = regularised(linker.misc.save_model_to_json(str(out), overwrite=True))
         out.write_text(json.dumps(model, indent=2), encoding="utf-8")
         self._use_model(model)
         return model
 
+    def _count_rows(self, table: str) -> int:
+        # fetchall, not fetchone: DuckDB refuses further work on a connection with an unfinished result.
+        return int(self._connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
     def _match_probabilistic(self) -> None:
         """Score no-ID and mismatched subjects with Splink; keep each subject's unique best pair over the threshold."""
-        from splink import DuckDBAPI, Linker
+        from splink import DuckDBAPI
 
         self._connection.execute(f"CREATE OR REPLACE TEMP TABLE model_subjects AS {sql.MODEL_SUBJECTS_SQL}")
-        linker = Linker(
-            ["model_subjects", "model_register"],
-            self._current_model(),
-            DuckDBAPI(connection=self._connection),
-            input_table_aliases=["a_subjects", "b_register"],
-            set_up_basic_logging=False,
+        linker = make_linker(
+            DuckDBAPI(connection=self._connection), "model_subjects", "model_register", self._current_model()
         )
-        predictions = linker.inference.predict(threshold_match_weight=runner_up_floor())
+        predictions = linker.inference.predict(
+            threshold_match_weight=runner_up_floor(),
+            num_chunks_left=predict_chunks(self._count_rows("model_subjects")),
+            num_chunks_right=1,
+        )
         self._connection.execute(
             f"""CREATE OR REPLACE TEMP TABLE pairs AS
             SELECT unique_id_l AS subject_id, unique_id_r AS person_id, match_weight, match_probability

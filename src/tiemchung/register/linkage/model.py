@@ -8,6 +8,7 @@ model's levels, so a subject gets the same probability online and in batch.
 import json
 import math
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -189,15 +190,72 @@ def build_settings() -> Any:
     )
 
 
-def train(linker: Any, *, seed: int = 42) -> None:
-    """Estimate the model without labels: λ from near-certain rules, u by sampling, m by EM."""
+# The two sides of every pair, as registered with Splink: in a two-table link Splink puts the dataset whose name
+# sorts first on the left, so the subjects are `_l` and the register `_r` (the online scorer relies on it).
+SUBJECTS_DATASET = "a_subjects"
+REGISTER_DATASET = "b_register"
+
+# Below this many subjects EM has too few pairs to be stable: the shipped model is used instead.
+MIN_SUBJECTS_TO_TRAIN = 5_000
+TRAINING_SAMPLE = 50_000
+TRAINING_SEED = 42
+# Splink scores the subjects in slices of about this many (chunked predict): the blocked pairs of one slice
+# are materialised at a time, so a national batch does not hold every candidate pair at once.
+PREDICT_CHUNK_SUBJECTS = 250_000
+
+
+def predict_chunks(subjects: int) -> int:
+    """How many slices of the subjects Splink's `predict` scores one after the other."""
+    return max(1, math.ceil(subjects / PREDICT_CHUNK_SUBJECTS))
+
+
+def make_linker(db_api: Any, subjects_table: str, register_table: str, settings: Any) -> Any:
+    """A Splink `Linker` of subjects (left) to the register (right), both already tables of `db_api`'s database.
+
+    Splink 5 takes its inputs as `SplinkDataFrame`s registered through the database API (the API is derived from
+    them). A database API registers each name once, so every linker gets its own API object."""
+    from splink import Linker
+
+    subjects = db_api.register(subjects_table, dataset_display_name=SUBJECTS_DATASET)
+    register = db_api.register(register_table, dataset_display_name=REGISTER_DATASET)
+    return Linker([subjects, register], settings, log_level=None)
+
+
+def sample_sql(table: str, rows: int, seed: int) -> str:
+    """`rows` rows of `table` chosen by a hash of their id (DuckDB dialect, transpiled for Spark).
+
+    The same rows on every run and every number of threads (DuckDB's parallel reservoir, used before, was not
+    repeatable), and a hash Spark computes alike (Splink's seeded sampling buckets by the backend's own `hash()`:
+    xxhash on DuckDB, murmur3 on Spark)."""
+    return f"SELECT * FROM {table} ORDER BY md5(concat(unique_id, '|{seed}')) LIMIT {rows}"
+
+
+def train(
+    new_db_api: Callable[[], Any],
+    create_table: Callable[[str, str], int],
+    count_rows: Callable[[str], int],
+    batch_table: str,
+    register_table: str,
+    *,
+    seed: int = TRAINING_SEED,
+) -> dict[str, Any]:
+    """Estimate the model without labels: λ from a near-certain rule, u by random sampling, m by EM; regularised.
+
+    Repeatable: the same batch and register give the same model on every run (only DuckDB trains today: written
+    against the database API so Spark can, but a Spark training did not yet reproduce DuckDB's parameters).
+    `create_table(name, duckdb_sql)` materialises a query on the engine as a table and returns its row count;
+    `count_rows(table)` counts a table's rows.
+    """
     from splink import block_on
 
+    subjects_rows = create_table("model_training", sample_sql(batch_table, TRAINING_SAMPLE, seed))
+    register_rows = count_rows(register_table)
+    u_model = _estimate_u(new_db_api, create_table, subjects_rows, register_rows, register_table, seed=seed)
+    linker = make_linker(new_db_api(), "model_training", register_table, u_model)
     # The rule's recall: people who moved (about 15 %) and those with a name or date error miss it.
     linker.training.estimate_probability_two_random_records_match(
         [block_on("name_fold", "birth_date", "ward_code")], recall=0.7
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=seed)
     # Two EM passes, each blocking on what the other one estimates, so every comparison gets m.
     # Blocking on the typed ID gives about one pair per ID-bearing subject, mostly true matches with
     # the real mix of name/date/sex/residence errors: cheap, and far smaller than a name block
@@ -208,6 +266,45 @@ def train(linker: Any, *, seed: int = 42) -> None:
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("birth_date", "ward_code"), estimate_without_term_frequencies=True
     )
+    return regularised(in_duckdb_dialect(linker.misc.save_model_to_json()))
+
+
+def in_duckdb_dialect(trained: dict[str, Any]) -> dict[str, Any]:
+    """The trained parameters on the DuckDB text of the same settings: every saved model is in DuckDB's dialect
+    (the online scorer compiles it); `for_dialect` converts it for Spark."""
+    model: dict[str, Any] = build_settings().get_settings("duckdb").as_dict()
+    model["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
+    for comparison, trained_comparison in zip(model["comparisons"], trained["comparisons"], strict=True):
+        levels = zip(comparison["comparison_levels"], trained_comparison["comparison_levels"], strict=True)
+        for level, trained_level in levels:
+            for key in ("m_probability", "u_probability"):
+                if key in trained_level:
+                    level[key] = trained_level[key]
+    return model
+
+
+def _estimate_u(
+    new_db_api: Callable[[], Any],
+    create_table: Callable[[str, str], int],
+    subjects_rows: int,
+    register_rows: int,
+    register_table: str,
+    *,
+    seed: int,
+) -> dict[str, Any]:
+    """u from every pair of a hash-chosen sample of each side, about U_SAMPLE_PAIRS pairs in all.
+
+    The same design as Splink's random sampling (the same proportion of records of each side, then all their
+    pairs), with the records chosen by `sample_sql` so every run sees the same pairs; Splink is then given
+    a budget that covers every pair of the samples, so it samples nothing itself and does not stop early."""
+    proportion = min(1.0, math.sqrt(U_SAMPLE_PAIRS / max(1, subjects_rows * register_rows)))
+    left = create_table("u_subjects", sample_sql("model_training", max(1, round(subjects_rows * proportion)), seed))
+    right = create_table("u_register", sample_sql(register_table, max(1, round(register_rows * proportion)), seed))
+    linker = make_linker(new_db_api(), "u_subjects", "u_register", build_settings())
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=left * right, seed=seed, min_count_per_level=None, num_chunks=1
+    )
+    return dict(linker.misc.save_model_to_json())
 
 
 def default_model() -> dict[str, Any]:
@@ -227,6 +324,10 @@ def regularised(model: dict[str, Any]) -> dict[str, Any]:
     """The model with unseen u and vanishing m replaced by their bounds (see U_SAMPLE_PAIRS, M_FLOOR), and
     this release's blocking rules (a model trained before a change of BLOCKING_KEYS keeps its weights)."""
     patched = json.loads(json.dumps(model))
+    # Splink 5 names the per-comparison columns by match weight (mw_), no longer by Bayes factor (bf_); a model
+    # saved by Splink 4 loads unchanged (the key is ignored), this only keeps saved files in Splink 5's terms.
+    patched.pop("bayes_factor_column_prefix", None)
+    patched.setdefault("match_weight_column_prefix", "mw_")
     patched["blocking_rules_to_generate_predictions"] = [
         {"blocking_rule": f'l."{key}" = r."{key}"', "sql_dialect": "duckdb"} for key in (*BLOCKING_KEYS, *ID_BLOCKS)
     ]

@@ -35,7 +35,7 @@ from tiemchung.health.reconciliation.dashboard import (
     verification_tiles,
 )
 from tiemchung.health.reconciliation.map_svg import province_map_html
-from tiemchung.health.reconciliation.queries import summary_covers
+from tiemchung.health.reconciliation.queries import reported_comparable
 from tiemchung.health.reconciliation.sources import RegistrySource
 from tiemchung.health.reconciliation.tables import (
     Table,
@@ -202,7 +202,7 @@ def dashboard_figures(context: service.ReportContext, area: Area, filters: Filte
     """Everything the dashboard counts (what is cached); below a province appendix 1 is left out: its reported
     figures are the provinces' and its entered total is the trend's."""
     appendix = None
-    if filters.since is None and summary_covers(area):
+    if filters.since is None and reported_comparable(area):
         appendix = service.appendix1(context, filters.as_of, area)
     as_of = appendix.as_of if appendix else service.latest_dose(context, area, filters.as_of)
     return DashboardFigures(

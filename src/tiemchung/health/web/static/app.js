@@ -35,3 +35,36 @@ document.addEventListener("change", function (event) {
   var shown = document.getElementById(input.dataset.showsName);
   if (shown && input.files && input.files.length) shown.textContent = input.files[0].name;
 });
+// A list marked data-submit-on-change sends its form as soon as a choice is made (the reports' area and unit; htmx's
+// boost loads the answer, or the browser does when htmx has not processed the form yet). One listener on the
+// document, not htmx's per-element trigger: that one is attached only once htmx has loaded, and to swapped-in
+// content only after htmx's settle delay, so a choice made in between did nothing. A choice made before this
+// script ran (a slow connection) is sent once the page is ready.
+(function () {
+  "use strict";
+  function submits(element) {
+    return element instanceof HTMLSelectElement && element.hasAttribute("data-submit-on-change") && element.form;
+  }
+  document.addEventListener("change", function (event) {
+    if (submits(event.target)) event.target.form.requestSubmit();
+  });
+  function chosenEarly(select) {
+    var initial = 0;
+    for (var index = 0; index < select.options.length; index++) {
+      if (select.options[index].defaultSelected) initial = index;
+    }
+    return select.options.length > 0 && select.selectedIndex !== initial;
+  }
+  function sendEarlyChoice() {
+    var lists = document.querySelectorAll("select[data-submit-on-change]");
+    for (var index = 0; index < lists.length; index++) {
+      if (submits(lists[index]) && chosenEarly(lists[index])) {
+        lists[index].form.requestSubmit();
+        return;
+      }
+    }
+  }
+  // After htmx's own DOMContentLoaded handler (its script comes first), so that the form is boosted by then.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", sendEarlyChoice);
+  else sendEarlyChoice();
+})();
