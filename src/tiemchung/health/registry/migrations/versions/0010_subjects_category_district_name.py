@@ -11,7 +11,7 @@ commune's name search checks the commune's names in the index and reads only the
 for a commune of 7,000 people in a registry of a million, where each row read was a random page).
 
 Revision ID: 0010_subjects_category_district
-Revises: 0012_duplicates_pairs
+Revises: 0011_reconciliation_local
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010_subjects_category_district"  # at most 32 characters (alembic_version)
-down_revision: str | Sequence[str] | None = "0012_duplicates_pairs"  # re-chained by the lead on merging
+down_revision: str | Sequence[str] | None = "0011_reconciliation_local"  # re-chained by the lead on merging
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
