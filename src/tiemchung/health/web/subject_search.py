@@ -9,14 +9,14 @@ columns, the name's full-text index of `tiemchung.health.registry.name_search`, 
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from tiemchung import identity, reference
 from tiemchung.health.registry.audit import record
 from tiemchung.health.registry.models import Subject, User
-from tiemchung.health.registry.name_search import name_matches, search_words
-from tiemchung.health.web.access import area_clause, covers
+from tiemchung.health.registry.name_search import registration_order, search_words, with_name_words
+from tiemchung.health.web.access import area_clause, area_level, covers
 from tiemchung.interchange.results import Category
 
 PAGE_SIZE = 50
@@ -63,21 +63,42 @@ class SearchResult:
         return max(1, math.ceil(min(self.total, COUNT_CAP) / PAGE_SIZE))
 
 
+@dataclass
+class _Filter:
+    """The search as SQL: conditions on `subjects`, and the name words the full-text index answers."""
+
+    conditions: list[ColumnElement[bool]]
+    words: list[str] = field(default_factory=list)
+    in_commune: bool = False  # a commune's people only: its index is read first (name_search.with_name_words)
+
+    def applied[*Ts](self, statement: Select[*Ts], dialect: str) -> Select[*Ts]:
+        statement = statement.where(*self.conditions)
+        if not self.words:
+            return statement
+        return with_name_words(statement, self.words, dialect, small_place=self.in_commune)
+
+
 def search(session: Session, user: User, query: SearchQuery) -> SearchResult:
     """The page of subjects of the user's area matching `query` (the read is audited)."""
     result = SearchResult(page=max(1, query.page))
-    conditions = _conditions(session, user, query, result)
-    if conditions is None:
+    found = _filter(user, query, result)
+    if found is None:
         return result
-    matching = select(Subject.id).where(*conditions)
-    result.total = session.scalar(select(func.count()).select_from(matching.limit(COUNT_CAP + 1).subquery())) or 0
+    dialect = session.get_bind().dialect.name
+    counted = found.applied(select(Subject.id), dialect).limit(COUNT_CAP + 1).subquery()
+    result.total = session.scalar(select(func.count()).select_from(counted)) or 0
     result.page = min(result.page, result.pages)
     # Name order, except for name words matching beyond the cap (a common family name in a province): then
     # registration order, which the full-text index gives without sorting hundreds of thousands of rows per page.
-    # A place filter alone keeps name order: the index (district_code, name_folded) gives it unsorted.
-    result.entry_order = result.capped and bool(query.text.strip())
-    order = (Subject.id,) if result.entry_order else (Subject.name_folded, Subject.id)
-    page = select(Subject).where(*conditions).order_by(*order)
+    # A place filter alone keeps name order: the indexes (district_code, name_folded) and (verification_category,
+    # district_code, name_folded) give it unsorted.
+    result.entry_order = result.capped and bool(found.words)
+    order = (
+        (registration_order(dialect, small_place=found.in_commune),)
+        if result.entry_order
+        else (Subject.name_folded, Subject.id)
+    )
+    page = found.applied(select(Subject), dialect).order_by(*order)
     result.subjects = list(session.scalars(page.limit(PAGE_SIZE).offset((result.page - 1) * PAGE_SIZE)))
     record(
         session,
@@ -93,30 +114,35 @@ def search(session: Session, user: User, query: SearchQuery) -> SearchResult:
     return result
 
 
-def _conditions(
-    session: Session, user: User, query: SearchQuery, result: SearchResult
-) -> list[ColumnElement[bool]] | None:
-    conditions = [_area_or_place(user, query)]
+def _filter(user: User, query: SearchQuery, result: SearchResult) -> _Filter | None:
+    found = _Filter([_area_or_place(user, query)], in_commune=_in_commune(user, query))
     birth_year = _birth_year(query.birth_year, result)
     text = query.text.strip()
     if text:
-        typed = _typed_condition(session, text)
+        typed = _typed(text)
         if typed is None:
             result.message = "Nhập số CCCD/CMND (9 hoặc 12 chữ số), hoặc ít nhất 2 chữ cái của họ tên."
             return None
-        condition, year_in_text = typed
-        conditions.append(condition)
-        birth_year = birth_year or year_in_text
+        if isinstance(typed, list):
+            found.words = typed
+            birth_year = birth_year or _year_among(text)
+        else:
+            found.conditions.append(typed)
     elif query.empty_for(user):
         result.message = "Nhập số CCCD/CMND hoặc họ tên (có thể gõ không dấu), hoặc chọn một địa bàn."
         return None
     if birth_year is not None:
-        conditions.append(Subject.birth_year == birth_year)
+        found.conditions.append(Subject.birth_year == birth_year)
     if query.state == NOT_YET:
-        conditions.append(Subject.verification_category.is_(None))
+        found.conditions.append(Subject.verification_category.is_(None))
     elif query.state in STATES:
-        conditions.append(Subject.verification_category == query.state)
-    return conditions
+        found.conditions.append(Subject.verification_category == query.state)
+    return found
+
+
+def _in_commune(user: User, query: SearchQuery) -> bool:
+    """Whether the search is kept to one commune: the user's area, or a commune chosen in the form."""
+    return area_level(user.area_code or "") == "ward" or bool(query.ward_code and reference.ward(query.ward_code))
 
 
 def _area_or_place(user: User, query: SearchQuery) -> ColumnElement[bool]:
@@ -139,9 +165,9 @@ def _area_or_place(user: User, query: SearchQuery) -> ColumnElement[bool]:
     return area
 
 
-def _typed_condition(session: Session, text: str) -> tuple[ColumnElement[bool], int | None] | None:
-    """The condition for what was typed in the one box: an ID number, or name words (a 4-digit year among them is
-    read as the birth year: "nguyen thoai 1980")."""
+def _typed(text: str) -> ColumnElement[bool] | list[str] | None:
+    """What was typed in the one box: an ID number (its condition), or name words (a 4-digit year among them is
+    read as the birth year: "nguyen thoai 1980"); None when it is neither."""
     digits = text.replace(" ", "").replace(".", "")
     if digits.isdigit() and 8 <= len(digits) <= 12:
         check = identity.check_id_number(digits)
@@ -150,13 +176,16 @@ def _typed_condition(session: Session, text: str) -> tuple[ColumnElement[bool], 
             typed.append(Subject.id_number == check.value)
         # As a subquery: next to the area's equality, SQLite's planner (without ANALYZE statistics) would walk the
         # province's index — a million rows — instead of the ID indexes (measured: benchmarks/bench_pages.py).
-        return Subject.id.in_(select(Subject.id).where(or_(*typed))), None
-    words = search_words(identity.fold_name(text))
-    years = [int(word) for word in words if word.isdigit() and len(word) == 4 and 1900 <= int(word) <= 2100]
-    words = [word for word in words if not word.isdigit()]
+        return Subject.id.in_(select(Subject.id).where(or_(*typed)))
+    words = [word for word in search_words(identity.fold_name(text)) if not word.isdigit()]
     if not words or sum(len(word) for word in words) < 2:
         return None
-    return and_(name_matches(words, session.get_bind().dialect.name)), (years[0] if years else None)
+    return words
+
+
+def _year_among(text: str) -> int | None:
+    years = [int(word) for word in search_words(identity.fold_name(text)) if word.isdigit() and len(word) == 4]
+    return next((year for year in years if 1900 <= year <= 2100), None)
 
 
 def _birth_year(text: str, result: SearchResult) -> int | None:
