@@ -191,7 +191,7 @@ def test_download_links_download_instead_of_showing_the_file_in_the_page(
 
 def test_every_download_link_of_the_templates_is_left_unboosted() -> None:
     """htmx boosts every link of the pages: a link to a file needs `hx-boost="false"` (the test above, for all)."""
-    templates = Path(__file__).parents[2] / "src" / "tiemchung" / "web" / "templates"
+    templates = Path(__file__).parents[2] / "src" / "tiemchung" / "health" / "web" / "templates"
     downloads = re.compile(r"<a [^>]*href=\"[^\"]*(\.xlsx|\.csv|\.pdf|/pdf|/imports/errors)[^\"]*\"[^>]*>")
     found = [
         (path.name, link)

@@ -88,10 +88,11 @@ document.addEventListener("change", function (event) {
     if (cascade) reload(cascade);
   });
   function changedBeforeReady(select) {
+    var initial = 0; // the option the page chose, or the first one when it chose none
     for (var index = 0; index < select.options.length; index++) {
-      if (select.options[index].selected !== select.options[index].defaultSelected) return true;
+      if (select.options[index].defaultSelected) initial = index;
     }
-    return false;
+    return select.options.length > 0 && select.selectedIndex !== initial;
   }
   function sendEarlyChoices() {
     var cascades = document.querySelectorAll("[data-cascade]");

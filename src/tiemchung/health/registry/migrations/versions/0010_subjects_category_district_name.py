@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010_subjects_category_district"  # at most 32 characters (alembic_version)
-down_revision: str | Sequence[str] | None = "0011_reconciliation_local"  # re-chained by the lead on merging
+down_revision: str | Sequence[str] | None = "0009_subjects_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

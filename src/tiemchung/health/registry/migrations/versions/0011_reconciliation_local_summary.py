@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_reconciliation_local"
-down_revision: str | Sequence[str] | None = "0012_duplicates_pairs"
+down_revision: str | Sequence[str] | None = "0010_subjects_category_district"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

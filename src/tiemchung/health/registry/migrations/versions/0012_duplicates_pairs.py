@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_duplicates_pairs"
-down_revision: str | Sequence[str] | None = "0009_subjects_search"
+down_revision: str | Sequence[str] | None = "0011_reconciliation_local"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
