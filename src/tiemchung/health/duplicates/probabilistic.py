@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from tiemchung.health.duplicates.models import SubjectMerge
 from tiemchung.health.registry.models import Subject
+from tiemchung.identity.comparisons import birth_date_comparison, residence_comparison
 
 MODEL_RESOURCE = "model.json"
 # Chosen on the precision-recall curve (docs/benchmarks.md, "Duplicate registrations"): where precision stops rising
@@ -166,44 +167,8 @@ def build_settings() -> Any:
             cll.ElseLevel().configure(m_probability=0.02),
         ],
     )
-    birth_date = cl.CustomComparison(
-        output_column_name="birth_date",
-        comparison_levels=[
-            cll.NullLevel("birth_date"),
-            cll.ExactMatchLevel("birth_date"),
-            cll.CustomLevel(
-                '(length("birth_date_l") = 4 OR length("birth_date_r") = 4) AND "birth_year_l" = "birth_year_r"',
-                label_for_charts="year only, same year",
-            ),
-            cll.CustomLevel(
-                'substr("birth_date_l", 1, 4) = substr("birth_date_r", 1, 4) '
-                'AND substr("birth_date_l", 6, 2) = substr("birth_date_r", 9, 2) '
-                'AND substr("birth_date_l", 9, 2) = substr("birth_date_r", 6, 2)',
-                label_for_charts="day and month swapped",
-            ),
-            cll.CustomLevel(
-                'length("birth_date_l") = 10 AND length("birth_date_r") = 10 '
-                'AND substr("birth_date_l", 6, 5) = substr("birth_date_r", 6, 5) '
-                'AND abs("birth_year_l" - "birth_year_r") = 1',
-                label_for_charts="year one off, same day and month",
-            ),
-            cll.LevenshteinLevel("birth_date", 1),
-            cll.ExactMatchLevel("birth_year").configure(label_for_charts="same year"),
-            # Typing slips stay within a few years; a father and son of one name are decades apart.
-            cll.CustomLevel('abs("birth_year_l" - "birth_year_r") <= 3', label_for_charts="at most 3 years apart"),
-            cll.ElseLevel(),
-        ],
-    )
-    residence = cl.CustomComparison(
-        output_column_name="residence",
-        comparison_levels=[
-            cll.NullLevel("ward_code"),
-            cll.ExactMatchLevel("ward_code"),
-            cll.ExactMatchLevel("district_code"),
-            cll.ExactMatchLevel("province_code"),
-            cll.ElseLevel(),
-        ],
-    )
+    birth_date = birth_date_comparison()
+    residence = residence_comparison()
     typed_id = cl.CustomComparison(
         output_column_name="typed_id",
         comparison_levels=[
