@@ -10,8 +10,9 @@ Requests go through the application in-process (Starlette's TestClient: no netwo
 numbers are the server's work. Per URL: the first request (cold: the report is built from the registry) and p50/p95
 of the next `--runs` (warm: built reports are cached per area and filters until the data changes, at most 5 minutes).
 `--reuse` times the registry a previous run left in `--workdir` instead of generating it again (after giving it
-what later revisions add: `create_schema` and a recount of the summaries, as `alembic upgrade` would). The
-PostgreSQL database must exist and be empty (`createdb -h 127.0.0.1 -U postgres NAME`).
+what later revisions add: `create_schema`, the models' indexes it lacks, and a recount of the summaries, as
+`alembic upgrade` would; an index a later revision dropped stays). The PostgreSQL database must exist and be empty
+(`createdb -h 127.0.0.1 -U postgres NAME`).
 """
 
 import argparse
@@ -27,7 +28,7 @@ from tests.support.scale_world import PASSWORD, ScaleWorld, build_scale_world
 
 from tiemchung.health.reconciliation import summary
 from tiemchung.health.registry.backup import backup, restore
-from tiemchung.health.registry.db import create_schema, make_engine, make_session_factory
+from tiemchung.health.registry.db import create_schema, import_all_models, make_engine, make_session_factory
 from tiemchung.health.registry.models import Subject, User
 from tiemchung.health.web.app import create_app
 
@@ -75,6 +76,9 @@ def reused_world(directory: Path) -> ScaleWorld:
     url = f"sqlite:///{directory / 'registry.sqlite'}"
     engine = make_engine(url)
     create_schema(engine)
+    for table in import_all_models().sorted_tables:  # create_all adds no index to a table that exists
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     summary.rebuild(engine)
     factory = make_session_factory(engine)
     return _world_of(url, factory)

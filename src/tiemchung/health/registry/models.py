@@ -109,6 +109,16 @@ class Subject(Base):
         # A district's people of one verification result in name order (migration 0010), and every query on the
         # result alone (the column's own index until 0010): pages and counts without reading the district's rows.
         Index("ix_subjects_category_district_name", "verification_category", "district_code", "name_folded"),
+        # A district's people counted by verification result, mismatch reasons, province and ward (migration 0013):
+        # the verification report and the dashboard's bars read the index alone, not the district's rows.
+        Index(
+            "ix_subjects_district_category_reasons",
+            "district_code",
+            "verification_category",
+            "verification_reasons",
+            "province_code",
+            "ward_code",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -221,11 +231,16 @@ class Dose(Base):
     """One vaccination event (mũi tiêm)."""
 
     __tablename__ = "doses"
-    __table_args__ = (Index("ix_doses_facility_date", "facility_code", "vaccination_date"),)
+    __table_args__ = (
+        Index("ix_doses_facility_date", "facility_code", "vaccination_date"),
+        # A person's doses, with whether each is a duplicate at hand (migration 0013, in place of the index on
+        # subject_id alone): the verification report counts the doses of a district's people from the index.
+        Index("ix_doses_subject_duplicate", "subject_id", "duplicate_of_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     record_id: Mapped[str] = mapped_column(String(64), unique=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))  # indexed by ix_doses_subject_duplicate
     vaccine: Mapped[str] = mapped_column(String(32))  # Vaccine.key
     lot_number: Mapped[str | None] = mapped_column(String(64))
     vaccination_date: Mapped[date] = mapped_column(Date)
