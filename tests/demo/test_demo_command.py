@@ -64,6 +64,7 @@ def test_demo_prepares_everything_serves_and_stops_cleanly(tmp_path: Path) -> No
         assert "Đã xác minh đúng" in output
         assert re.search(r"Đã ký [1-9][\d,]* ngày tiêm", output), "facilities sign their days"
         assert re.search(r"Đã cấp [1-9][\d,]* chứng nhận", output), "verified subjects get certificates"
+        assert re.search(r"\n[1-9][\d,]* cặp hồ sơ có thể của cùng một người", output), "the stations' queue"
         assert "demo_health_station" in output
         register_children = _children(process.pid)
         assert register_children, "the register service runs as a child process"

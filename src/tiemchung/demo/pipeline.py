@@ -25,6 +25,8 @@ from tiemchung.health.certificates.signing import (
 )
 from tiemchung.health.cleaning.workflow import LISTED_CATEGORIES
 from tiemchung.health.cleaning.workflow import build_worklist as build
+from tiemchung.health.duplicates.detect import find_pairs
+from tiemchung.health.duplicates.review import store_pairs
 from tiemchung.health.reconciliation import xlsx
 from tiemchung.health.reconciliation.reported import read_synth_aggregates, store_reported
 from tiemchung.health.reconciliation.service import ReportContext, appendix1, unit_report
@@ -53,6 +55,7 @@ class DemoState:
     rejected_rows: int = 0
     categories: dict[str, int] = field(default_factory=dict)
     worklist_lines: int = 0
+    duplicate_pairs: int = 0  # pairs of records of one person, waiting in the stations' queue
     certificates: int = 0
     refused_certificates: int = 0
     facility_passphrase: str = ""  # opens every demo facility's signing key (typed on the signing page)
@@ -260,3 +263,11 @@ def passphrase_path(keys_dir: Path) -> Path:
 
 class DemoError(Exception):
     """A stage that cannot go on; the message is for the person running the demo, in Vietnamese."""
+
+
+def find_duplicates(session_factory: sessionmaker[Session], state: DemoState) -> None:
+    """The records of one person registered at several facilities (the generator registers some people again), found
+    after the register's answers (a shared register person is certain evidence) and stored for the stations' queue."""
+    with transaction(session_factory) as session:
+        stored = store_pairs(session, find_pairs(session))
+    state.duplicate_pairs = stored.new + stored.kept

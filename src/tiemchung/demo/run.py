@@ -74,24 +74,29 @@ def run_demo(
             )
         pipeline.count_categories(factory, state)
         console.print(_categories_table(state))
+        step("7. Tìm hồ sơ trùng của cùng một người", lambda: pipeline.find_duplicates(factory, state))
+        console.print(
+            f"{state.duplicate_pairs:,} cặp hồ sơ có thể của cùng một người chờ trạm y tế xem xét "
+            "(trang “Hồ sơ trùng”)."
+        )
         state.facility_passphrase = password or ""  # the accounts' shared password, when one was given
         signed = step(
-            "7. Cơ sở tiêm chủng ký số mũi tiêm theo ngày",
+            "8. Cơ sở tiêm chủng ký số mũi tiêm theo ngày",
             lambda: pipeline.sign_facility_days(factory, keys_dir, state),
         )
         console.print(
             f"Đã ký {signed:,} ngày tiêm; ngày gần nhất của mỗi cơ sở để chờ cơ sở tự ký trên trang “Ký số trong ngày”."
         )
-        step("8. Cấp hộ chiếu vắc xin (EU DCC)", lambda: pipeline.issue_certificates(factory, keys_dir, state))
+        step("9. Cấp hộ chiếu vắc xin (EU DCC)", lambda: pipeline.issue_certificates(factory, keys_dir, state))
         console.print(
             f"Đã cấp {state.certificates:,} chứng nhận; từ chối {state.refused_certificates:,} (lý do ghi rõ)."
         )
         state.ward_code = pipeline.busiest_ward(factory)
-        step("9. Tạo tài khoản thử cho từng vai trò", lambda: pipeline.create_accounts(factory, state, password))
-        step("10. Lập danh sách làm sạch của xã", lambda: pipeline.build_worklist(factory, state))
+        step("10. Tạo tài khoản thử cho từng vai trò", lambda: pipeline.create_accounts(factory, state, password))
+        step("11. Lập danh sách làm sạch của xã", lambda: pipeline.build_worklist(factory, state))
         console.print(f"Danh sách làm sạch của xã {_ward_name(state.ward_code)}: {state.worklist_lines:,} đối tượng.")
         step(
-            "11. Lập báo cáo (xác minh, Phụ lục 1, Phụ lục 2)",
+            "12. Lập báo cáo (xác minh, Phụ lục 1, Phụ lục 2)",
             lambda: pipeline.write_reports(factory, engine, data_dir, workdir / "reports", state),
         )
         for path in state.report_files:
