@@ -345,8 +345,8 @@ def _splink_child(workdir: Path) -> None:
     import duckdb
     import pandas as pd
     import pyarrow.parquet as pq
-    import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    from bench_verification_baseline import plain_splink_best_matches  # the same plain Splink as that benchmark
 
     batch = workdir / "batch"
     started = time.perf_counter()
@@ -369,32 +369,7 @@ def _splink_child(workdir: Path) -> None:
                sex, ward_code FROM read_parquet('{batch / "register.parquet"}')"""
     )
     prepared = time.perf_counter()
-    settings = SettingsCreator(
-        link_type="link_only",
-        comparisons=[
-            cl.NameComparison("full_name"),
-            cl.DateOfBirthComparison("birth_date", input_is_string=True),
-            cl.ExactMatch("sex"),
-            cl.ExactMatch("ward_code"),
-        ],
-        blocking_rules_to_generate_predictions=[block_on("full_name"), block_on("birth_date")],
-    )
-    linker = Linker(
-        ["splink_subjects", "splink_register"],
-        settings,
-        DuckDBAPI(connection=connection),
-        input_table_aliases=["a_subjects", "b_register"],
-        set_up_basic_logging=False,
-    )
-    linker.training.estimate_probability_two_random_records_match([block_on("full_name", "birth_date")], recall=0.7)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1_000_000)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("full_name"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
-    predictions = linker.inference.predict(threshold_match_probability=0.9)
-    best = connection.execute(
-        f"""SELECT unique_id_l, arg_max(unique_id_r, match_probability)
-            FROM {predictions.physical_name} GROUP BY unique_id_l"""
-    ).fetchall()
+    best = plain_splink_best_matches(connection, "splink_subjects", "splink_register")
     linked = time.perf_counter()
     answers: dict[str, str | None] = dict.fromkeys(subjects["unique_id"], None)
     answers.update({subject: person for subject, person in best})

@@ -53,22 +53,15 @@ def _subjects_table(connection: duckdb.DuckDBPyConnection, data: Path, wanted: s
     return pa.Table.from_pylist(records)
 
 
-def run_baseline(data: Path, workdir: Path, threads: int) -> dict[str, Any]:
+def plain_splink_best_matches(
+    connection: duckdb.DuckDBPyConnection, subjects: str, register: str
+) -> list[tuple[str, str]]:
+    """What a user does with Splink's documented defaults: link the `subjects` table to the `register` table
+    (unique_id, full_name, birth_date, sex, ward_code), train, predict at 0.9, keep each subject's best person.
+    Shared by this benchmark and bench_operator_path.py, so both run the same plain Splink."""
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    truth = _no_id_truth(data)
-    connection = duckdb.connect()
-    connection.execute(f"SET threads = {threads}")
-    started = time.perf_counter()
-    connection.register("baseline_subjects_arrow", _subjects_table(connection, data, set(truth)))
-    connection.execute("CREATE TABLE baseline_subjects AS SELECT * FROM baseline_subjects_arrow")
-    connection.execute(
-        f"""CREATE TABLE baseline_register AS
-        SELECT person_id AS unique_id, full_name, CASE WHEN length(birth_date) = 10 THEN birth_date END AS birth_date,
-               sex, ward_code FROM read_parquet('{data / "register.parquet"}')"""
-    )
     settings = SettingsCreator(
         link_type="link_only",
         comparisons=[
@@ -82,8 +75,8 @@ def run_baseline(data: Path, workdir: Path, threads: int) -> dict[str, Any]:
     db_api = DuckDBAPI(connection=connection)
     linker = Linker(
         [
-            db_api.register("baseline_subjects", dataset_display_name="a_subjects"),
-            db_api.register("baseline_register", dataset_display_name="b_register"),
+            db_api.register(subjects, dataset_display_name="a_subjects"),
+            db_api.register(register, dataset_display_name="b_register"),
         ],
         settings,
         log_level=None,
@@ -93,10 +86,26 @@ def run_baseline(data: Path, workdir: Path, threads: int) -> dict[str, Any]:
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("full_name"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
     predictions = linker.inference.predict(threshold_match_probability=0.9)
-    best = connection.execute(
+    return connection.execute(
         f"""SELECT unique_id_l, arg_max(unique_id_r, match_probability)
             FROM {predictions.physical_name} GROUP BY unique_id_l"""
     ).fetchall()
+
+
+def run_baseline(data: Path, workdir: Path, threads: int) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    truth = _no_id_truth(data)
+    connection = duckdb.connect()
+    connection.execute(f"SET threads = {threads}")
+    started = time.perf_counter()
+    connection.register("baseline_subjects_arrow", _subjects_table(connection, data, set(truth)))
+    connection.execute("CREATE TABLE baseline_subjects AS SELECT * FROM baseline_subjects_arrow")
+    connection.execute(
+        f"""CREATE TABLE baseline_register AS
+        SELECT person_id AS unique_id, full_name, CASE WHEN length(birth_date) = 10 THEN birth_date END AS birth_date,
+               sex, ward_code FROM read_parquet('{data / "register.parquet"}')"""
+    )
+    best = plain_splink_best_matches(connection, "baseline_subjects", "baseline_register")
     seconds = time.perf_counter() - started
     right = sum(truth[subject]["person_id"] == person for subject, person in best)
     register = set(pq.read_table(data / "register.parquet", columns=["person_id"]).column(0).to_pylist())
